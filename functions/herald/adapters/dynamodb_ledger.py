@@ -1,0 +1,338 @@
+"""The notifications table in DynamoDB: the only code that knows its item layout.
+
+One table, two access patterns:
+- "claim this one notification": pk=ORDER#<source>#<order id>, sk=NOTIF#<event id>#<channel>, conditional writes;
+- "all messages of order X": Query pk=ORDER#<source>#<order id> (events and notifications together).
+Shipment progress lives at pk=SHIPMENT#<source>#<shipment id>, sk=STATE; rejected events at pk=REJECTED#<source>.
+Every item carries `expires_at` (epoch seconds) for the table's TTL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from herald.contract.models import Envelope, event_data
+from herald.domain.masking import mask_recipient
+from herald.domain.notification import ChannelMessage, NotificationStatus
+from herald.usecases.ports import Claim, EventClaim, PlannedNotification, Rejection, ShipmentPosition
+
+Item = dict[str, dict[str, Any]]
+
+
+def order_pk(source: str, order_id: str) -> str:
+    return f"ORDER#{source}#{order_id}"
+
+
+def notification_sk(event_id: str, channel: str) -> str:
+    return f"NOTIF#{event_id}#{channel}"
+
+
+def event_sk(event_id: str) -> str:
+    return f"EVENT#{event_id}"
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: float) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _old_item(error: ClientError) -> Item:
+    """The item as it was when a condition failed (ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
+    item: Item = error.response.get("Item", {})  # type: ignore[assignment]
+    return item
+
+
+def _conditional_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class DynamoDbLedger:
+    """Implements both DispatchLedger and NotificationLedger over one boto3 DynamoDB client."""
+
+    def __init__(self, client: Any, table_name: str, *, ttl_days: int = 90) -> None:
+        self._db = client
+        self._table = table_name
+        self._ttl = timedelta(days=ttl_days)
+
+    # --- dispatch -------------------------------------------------------------------------
+
+    def begin_event(self, event: Envelope, now: datetime) -> EventClaim:
+        order = event_data(event).order
+        item: Item = {
+            "pk": _s(order_pk(event.source, order.id)),
+            "sk": _s(event_sk(event.id)),
+            "kind": _s("event"),
+            "source": _s(event.source),
+            "event_id": _s(event.id),
+            "event_type": _s(event.type.value),
+            "event_time": _s(event.time.isoformat()),
+            "order_id": _s(order.id),
+            "order_number": _s(order.number),
+            "status": _s("dispatching"),
+            "received_at": _s(now.isoformat()),
+            "expires_at": _n(self._expires(now)),
+        }
+        try:
+            response = self._db.put_item(
+                TableName=self._table,
+                Item=item,
+                # A half-finished dispatch (crash, failed enqueue) is resumed; a finished one is a duplicate.
+                ConditionExpression="attribute_not_exists(sk) OR #status = :dispatching",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={":dispatching": _s("dispatching")},
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return EventClaim.DUPLICATE
+            raise
+        return EventClaim.RESUME if response.get("Attributes") else EventClaim.NEW
+
+    def record_rejection(self, rejection: Rejection) -> None:
+        item: Item = {
+            "pk": _s(f"REJECTED#{rejection.source or 'unknown'}"),
+            "sk": _s(f"{rejection.received_at.isoformat()}#{rejection.message_id}"),
+            "kind": _s("rejection"),
+            "reason": _s(rejection.reason),
+            "message_id": _s(rejection.message_id),
+            "expires_at": _n(self._expires(rejection.received_at)),
+        }
+        for name, value in (
+            ("source", rejection.source),
+            ("event_id", rejection.event_id),
+            ("event_type", rejection.event_type),
+        ):
+            if value:
+                item[name] = _s(value)
+        self._db.put_item(TableName=self._table, Item=item)
+
+    def advance_shipment(self, position: ShipmentPosition) -> str | None:
+        names = {"#rank": "rank", "#t": "event_time_ms", "#last": "last_event_id"}
+        values: Item = {
+            ":rank": _n(position.rank),
+            ":t": _n(int(position.time.timestamp() * 1000)),
+            ":id": _s(position.event_id),
+        }
+        condition = "attribute_not_exists(sk) OR #last = :id OR (#rank <= :rank AND #t <= :t)"
+        update = "SET #rank = :rank, #t = :t, #last = :id"
+        if position.first_only_key:
+            names["#first"] = f"first_{position.first_only_key}"
+            condition = (
+                "attribute_not_exists(sk) OR #last = :id OR "
+                "(#rank <= :rank AND #t <= :t AND (attribute_not_exists(#first) OR #first = :id))"
+            )
+            update += ", #first = if_not_exists(#first, :id)"
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"pk": _s(f"SHIPMENT#{position.source}#{position.shipment_id}"), "sk": _s("STATE")},
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+            return self._superseded_reason(position, _old_item(error))
+        return None
+
+    @staticmethod
+    def _superseded_reason(position: ShipmentPosition, current: Item) -> str:
+        first = current.get(f"first_{position.first_only_key}", {}).get("S") if position.first_only_key else None
+        if first and first != position.event_id:
+            return f"{position.first_only_key} already notified for this shipment (event {first})"
+        last = current.get("last_event_id", {}).get("S", "?")
+        return f"shipment already notified of a later status (event {last})"
+
+    def record_notifications(
+        self, event: Envelope, planned: Sequence[PlannedNotification], now: datetime
+    ) -> list[ChannelMessage]:
+        pending = []
+        order = event_data(event).order
+        for plan in planned:
+            item: Item = {
+                "pk": _s(order_pk(event.source, order.id)),
+                "sk": _s(notification_sk(event.id, plan.channel.value)),
+                "kind": _s("notification"),
+                "source": _s(event.source),
+                "event_id": _s(event.id),
+                "event_type": _s(event.type.value),
+                "channel": _s(plan.channel.value),
+                "order_id": _s(order.id),
+                "attempts": _n(0),
+                "created_at": _s(now.isoformat()),
+                "updated_at": _s(now.isoformat()),
+                "expires_at": _n(self._expires(now)),
+            }
+            if plan.message is not None:
+                item |= {
+                    "notification_id": _s(plan.message.notification_id),
+                    "status": _s(NotificationStatus.PENDING.value),
+                    "recipient": _s(mask_recipient(plan.message.to)),
+                }
+            else:
+                item |= {
+                    "status": _s(NotificationStatus.SKIPPED.value),
+                    "reason": _s(plan.skipped_reason or ""),
+                }
+            try:
+                self._db.put_item(
+                    TableName=self._table,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(sk)",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as error:
+                if not _conditional_failed(error):
+                    raise
+                # Recorded by an earlier, unfinished dispatch of this event: queue it again only if it
+                # never left "pending"; the sender's claim stops a second send either way.
+                if _old_item(error).get("status", {}).get("S") != NotificationStatus.PENDING:
+                    continue
+            if plan.message is not None:
+                pending.append(plan.message)
+        return pending
+
+    def finish_event(self, event: Envelope, outcome: str, reason: str | None, now: datetime) -> None:
+        values: Item = {":status": _s(str(outcome)), ":now": _s(now.isoformat())}
+        update = "SET #status = :status, finished_at = :now"
+        if reason:
+            update += ", reason = :reason"
+            values[":reason"] = _s(reason)
+        self._db.update_item(
+            TableName=self._table,
+            Key={"pk": _s(order_pk(event.source, event_data(event).order.id)), "sk": _s(event_sk(event.id))},
+            UpdateExpression=update,
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=values,
+        )
+
+    # --- send -----------------------------------------------------------------------------
+
+    def claim(self, message: ChannelMessage, *, lease_seconds: int, now: datetime) -> Claim:
+        epoch = int(now.timestamp())
+        try:
+            response = self._db.update_item(
+                TableName=self._table,
+                Key=self._notification_key(message),
+                UpdateExpression=(
+                    "SET #status = :sending, lease_until = :lease, attempts = if_not_exists(attempts, :zero) + :one,"
+                    " updated_at = :now, notification_id = :nid, channel = :channel, event_type = :type,"
+                    " expires_at = if_not_exists(expires_at, :expires)"
+                ),
+                # Claimable: waiting, waiting for a retry, replayed from the DLQ, or held by an instance
+                # whose lease ran out (it crashed). Never: sending under a live lease, sent, failed.
+                ConditionExpression=(
+                    "attribute_not_exists(sk) OR #status IN (:pending, :retrying, :dlq)"
+                    " OR (#status = :sending AND lease_until < :epoch)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":sending": _s(NotificationStatus.SENDING.value),
+                    ":pending": _s(NotificationStatus.PENDING.value),
+                    ":retrying": _s(NotificationStatus.RETRYING.value),
+                    ":dlq": _s(NotificationStatus.DLQ.value),
+                    ":lease": _n(epoch + lease_seconds),
+                    ":epoch": _n(epoch),
+                    ":zero": _n(0),
+                    ":one": _n(1),
+                    ":now": _s(now.isoformat()),
+                    ":nid": _s(message.notification_id),
+                    ":channel": _s(message.channel.value),
+                    ":type": _s(message.event_type),
+                    ":expires": _n(self._expires(now)),
+                },
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+            current = _old_item(error)
+            status = current.get("status", {}).get("S")
+            lease_until = int(current.get("lease_until", {}).get("N", epoch))
+            return Claim(
+                claimed=False,
+                status=NotificationStatus(status) if status else None,
+                attempts=int(current.get("attempts", {}).get("N", 0)),
+                lease_remaining_seconds=max(0, lease_until - epoch),
+            )
+        return Claim(claimed=True, status=None, attempts=int(response["Attributes"]["attempts"]["N"]))
+
+    def mark_sent(self, message: ChannelMessage, *, provider_message_id: str | None, now: datetime) -> None:
+        values: Item = {":status": _s(NotificationStatus.SENT.value), ":now": _s(now.isoformat())}
+        update = "SET #status = :status, sent_at = :now, updated_at = :now"
+        if provider_message_id:
+            update += ", provider_message_id = :pmid"
+            values[":pmid"] = _s(provider_message_id)
+        self._update_status(message, update + " REMOVE lease_until", values)
+
+    def mark_failed(self, message: ChannelMessage, *, code: str, reason: str, now: datetime) -> None:
+        self._update_status(
+            message,
+            "SET #status = :status, error_code = :code, reason = :reason, updated_at = :now REMOVE lease_until",
+            {
+                ":status": _s(NotificationStatus.FAILED.value),
+                ":code": _s(code),
+                ":reason": _s(reason[:500]),
+                ":now": _s(now.isoformat()),
+            },
+        )
+
+    def mark_retrying(self, message: ChannelMessage, *, code: str, reason: str, final: bool, now: datetime) -> None:
+        status = NotificationStatus.DLQ if final else NotificationStatus.RETRYING
+        self._update_status(
+            message,
+            "SET #status = :status, error_code = :code, reason = :reason, updated_at = :now REMOVE lease_until",
+            {
+                ":status": _s(status.value),
+                ":code": _s(code),
+                ":reason": _s(reason[:500]),
+                ":now": _s(now.isoformat()),
+            },
+        )
+
+    # --- reading --------------------------------------------------------------------------
+
+    def order_items(self, source: str, order_id: str) -> list[Item]:
+        """Every event and notification item of one order, in key order."""
+        items: list[Item] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(order_pk(source, order_id))},
+        }
+        while True:
+            page = self._db.query(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _update_status(self, message: ChannelMessage, update: str, values: Item) -> None:
+        self._db.update_item(
+            TableName=self._table,
+            Key=self._notification_key(message),
+            UpdateExpression=update,
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=values,
+        )
+
+    @staticmethod
+    def _notification_key(message: ChannelMessage) -> Item:
+        return {
+            "pk": _s(order_pk(message.source, message.order_id)),
+            "sk": _s(notification_sk(message.event_id, message.channel.value)),
+        }
+
+    def _expires(self, now: datetime) -> int:
+        return int((now + self._ttl).timestamp())

@@ -1,0 +1,62 @@
+"""Channel queues on SQS: the only code that sends Herald's internal messages to SQS."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from herald.domain.notification import Channel, ChannelMessage
+
+MAX_BATCH_ENTRIES = 10
+MAX_BATCH_BYTES = 256 * 1024
+
+
+class SqsChannelQueue:
+    def __init__(self, client: Any, queue_urls: Mapping[Channel, str]) -> None:
+        self._sqs = client
+        self._urls = dict(queue_urls)
+
+    def enqueue(self, messages: Sequence[ChannelMessage]) -> set[str]:
+        failed: set[str] = set()
+        for channel in Channel:
+            bodies = [
+                (m.notification_id, m.model_dump_json(exclude_none=True)) for m in messages if m.channel is channel
+            ]
+            for chunk in _chunks(bodies):
+                failed |= self._send_batch(self._urls[channel], chunk)
+        return failed
+
+    def _send_batch(self, queue_url: str, chunk: list[tuple[str, str]]) -> set[str]:
+        entries = [
+            {
+                "Id": str(index),
+                "MessageBody": body,
+                "MessageAttributes": {"notification_id": {"DataType": "String", "StringValue": nid}},
+            }
+            for index, (nid, body) in enumerate(chunk)
+        ]
+        try:
+            response = self._sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        except (ClientError, BotoCoreError):
+            # botocore has already retried throttling and connection errors; the whole chunk failed,
+            # and the events that produced it will be redelivered and resumed.
+            return {nid for nid, _ in chunk}
+        return {chunk[int(entry["Id"])][0] for entry in response.get("Failed", [])}
+
+
+def _chunks(bodies: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    chunks: list[list[tuple[str, str]]] = []
+    current: list[tuple[str, str]] = []
+    size = 0
+    for nid, body in bodies:
+        length = len(body.encode()) + len(nid) + 64  # attributes count toward the 256 KiB limit too
+        if current and (len(current) == MAX_BATCH_ENTRIES or size + length > MAX_BATCH_BYTES):
+            chunks.append(current)
+            current, size = [], 0
+        current.append((nid, body))
+        size += length
+    if current:
+        chunks.append(current)
+    return chunks

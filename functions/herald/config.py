@@ -1,0 +1,41 @@
+"""Function configuration, read from the environment when a handler first needs it (never at import)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    """Every setting a function reads, with its environment variable name as alias."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    table_name: str = Field("herald-notifications", alias="HERALD_TABLE_NAME")
+    email_queue_url: str | None = Field(None, alias="HERALD_EMAIL_QUEUE_URL")
+    sms_queue_url: str | None = Field(None, alias="HERALD_SMS_QUEUE_URL")
+    # The channel queue's maxReceiveCount: the attempt that reaches it is the last one.
+    max_receive_count: int = Field(5, alias="HERALD_MAX_RECEIVE_COUNT", ge=1)
+    retry_base_seconds: int = Field(10, alias="HERALD_RETRY_BASE_SECONDS", ge=0)
+    retry_max_seconds: int = Field(900, alias="HERALD_RETRY_MAX_SECONDS", ge=0, le=43_200)
+    claim_lease_seconds: int = Field(60, alias="HERALD_CLAIM_LEASE_SECONDS", ge=1)
+    ttl_days: int = Field(90, alias="HERALD_NOTIFICATION_TTL_DAYS", ge=1)
+    provider_timeout_seconds: float = Field(5.0, alias="HERALD_PROVIDER_TIMEOUT_SECONDS", gt=0)
+    # Where provider credentials live (Secrets Manager secret ids). Never the secrets themselves.
+    sendgrid_secret_id: str = Field("herald/sendgrid", alias="HERALD_SENDGRID_SECRET_ID")
+    twilio_secret_id: str = Field("herald/twilio", alias="HERALD_TWILIO_SECRET_ID")
+    # Optional endpoint overrides: the local runtime points the SDKs at its stand-ins.
+    sendgrid_api_host: str | None = Field(None, alias="HERALD_SENDGRID_API_HOST")
+    twilio_api_base_url: str | None = Field(None, alias="HERALD_TWILIO_API_BASE_URL")
+    email_from: str = Field("orders@herald.example", alias="HERALD_EMAIL_FROM")
+    default_store_name: str = Field("Our store", alias="HERALD_DEFAULT_STORE_NAME")
+    tracing: bool = Field(False, alias="HERALD_TRACING")
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The settings of this function instance, read once from the environment."""
+    known = {field.alias for field in Settings.model_fields.values() if field.alias}
+    return Settings.model_validate({k: v for k, v in os.environ.items() if k in known})

@@ -1,0 +1,490 @@
+"""The Herald event contract, version 1 (../shared/EVENTS.md), as pydantic models.
+
+These models are the public interface storefronts publish against. They may only grow
+in backward-compatible ways: `schemas/` holds the JSON Schema generated from them and
+tests/unit/test_schema_compatibility.py fails on an incompatible change.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import (
+    AnyUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
+
+MAX_EVENT_BYTES = 64 * 1024
+"""An event larger than this is rejected: SQS allows 256 KiB, but no honest order event needs it."""
+
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
+DecimalString = Annotated[str, StringConstraints(pattern=r"^-?\d{1,12}(\.\d{1,4})?$")]
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$", to_upper=True)]
+Locale = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)]
+
+
+def _https_only(url: HttpUrl | None) -> HttpUrl | None:
+    if url is not None and url.scheme != "https":
+        raise ValueError("must be an https URL")
+    return url
+
+
+class ContractModel(BaseModel):
+    """Base of every contract model: unknown fields are ignored so producers can add their own."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, str_max_length=2000)
+
+
+class EventType(StrEnum):
+    ORDER_PLACED = "order.placed"
+    ORDER_BACKORDERED = "order.backordered"
+    ORDER_CANCELLED = "order.cancelled"
+    SHIPMENT_CREATED = "shipment.created"
+    SHIPMENT_IN_TRANSIT = "shipment.in_transit"
+    SHIPMENT_DELAYED = "shipment.delayed"
+    SHIPMENT_OUT_FOR_DELIVERY = "shipment.out_for_delivery"
+    SHIPMENT_DELIVERY_ATTEMPTED = "shipment.delivery_attempted"
+    SHIPMENT_DELIVERED = "shipment.delivered"
+    SHIPMENT_EXCEPTION = "shipment.exception"
+    RETURN_REQUESTED = "return.requested"
+    RETURN_APPROVED = "return.approved"
+    RETURN_RECEIVED = "return.received"
+    RETURN_REFUNDED = "return.refunded"
+
+    @property
+    def family(self) -> str:
+        """`order`, `shipment` or `return`: decides the queue and the shared data blocks."""
+        return self.value.split(".", 1)[0]
+
+
+# --- shared data blocks -------------------------------------------------------------------
+
+
+class OrderItem(ContractModel):
+    sku: ShortText
+    name: ShortText
+    quantity: int = Field(ge=1, le=100_000)
+    unit_price: DecimalString | None = None
+    image_url: HttpUrl | None = None
+
+
+class Order(ContractModel):
+    id: ShortText
+    number: ShortText = Field(description='Display number such as "#1001".')
+    placed_at: AwareDatetime | None = None
+    currency: CurrencyCode | None = None
+    total: DecimalString | None = None
+    items: list[OrderItem] = Field(default_factory=list, max_length=250)
+    status_url: HttpUrl | None = None
+
+    _https = field_validator("status_url")(_https_only)
+
+
+class Customer(ContractModel):
+    name: ShortText | None = None
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
+    sms_consent: bool = False
+    locale: Locale = "en-US"
+    timezone: ShortText | None = None
+    country: CountryCode | None = Field(
+        default=None, description="ISO 3166 alpha-2 country of the shipping address; reads national phones."
+    )
+
+    @field_validator("email")
+    @classmethod
+    def _email_shape(cls, value: str | None) -> str | None:
+        # A full RFC 5322 check belongs to the provider; this refuses what can never be an
+        # address and, above all, anything that could inject a header (CR/LF, commas, angle brackets).
+        if value is None or value == "":
+            return None
+        local, sep, domain = value.rpartition("@")
+        if not sep or not local or "." not in domain or any(c in value for c in ' \r\n\t,;<>"()[]\\'):
+            raise ValueError("is not an email address")
+        return value
+
+    @field_validator("phone")
+    @classmethod
+    def _phone_blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Customer:
+        if not self.email and not self.phone:
+            raise ValueError("at least one of email or phone is required")
+        return self
+
+
+class Store(ContractModel):
+    name: ShortText | None = None
+    support_email: ShortText | None = None
+    support_url: HttpUrl | None = None
+    logo_url: HttpUrl | None = None
+
+    _https = field_validator("support_url", "logo_url")(_https_only)
+
+
+class ShipmentItem(ContractModel):
+    sku: ShortText
+    quantity: int = Field(ge=1, le=100_000)
+
+
+class Shipment(ContractModel):
+    id: ShortText
+    carrier: ShortText
+    tracking_number: ShortText
+    tracking_url: HttpUrl | None = None
+    items: list[ShipmentItem] = Field(default_factory=list, max_length=250)
+    estimated_delivery: AwareDatetime | date | None = None
+    previous_estimated_delivery: AwareDatetime | date | None = None
+
+    _https = field_validator("tracking_url")(_https_only)
+
+
+class BackorderItem(ContractModel):
+    sku: ShortText
+    name: ShortText | None = None
+    quantity: int | None = Field(default=None, ge=1)
+
+
+class Backorder(ContractModel):
+    items: list[BackorderItem] = Field(min_length=1, max_length=250)
+    reason: LongText | None = None
+    estimated_ship_date: AwareDatetime | date | None = None
+
+
+class Cancellation(ContractModel):
+    reason: LongText | None = None
+    refund_amount: DecimalString | None = None
+
+
+class DelayReason(StrEnum):
+    WEATHER = "weather"
+    CARRIER = "carrier"
+    CUSTOMS = "customs"
+    ADDRESS = "address"
+    CAPACITY = "capacity"
+    OTHER = "other"
+
+
+class Delay(ContractModel):
+    reason: DelayReason
+    detail: LongText | None = None
+
+
+class Attempt(ContractModel):
+    reason: LongText | None = None
+    next_attempt_at: AwareDatetime | None = None
+
+
+class Proof(ContractModel):
+    delivered_at: AwareDatetime
+    photo_url: HttpUrl | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    location: LongText | None = None
+    received_by: ShortText | None = None
+
+    _https = field_validator("photo_url")(_https_only)
+
+
+class ExceptionKind(StrEnum):
+    LOST = "lost"
+    DAMAGED = "damaged"
+    RETURNED_TO_SENDER = "returned_to_sender"
+    ADDRESS_ISSUE = "address_issue"
+    OTHER = "other"
+
+
+class ShipmentException(ContractModel):
+    kind: ExceptionKind
+    detail: LongText | None = None
+
+
+class ReturnItem(ContractModel):
+    sku: ShortText
+    name: ShortText | None = None
+    quantity: int = Field(default=1, ge=1)
+
+
+class Return(ContractModel):
+    id: ShortText
+    items: list[ReturnItem] = Field(default_factory=list, max_length=250)
+    reason: LongText | None = None
+    portal_url: HttpUrl | None = None
+    label_url: HttpUrl | None = None
+    refund_amount: DecimalString | None = None
+
+    _https = field_validator("portal_url", "label_url")(_https_only)
+
+
+class RefundedReturn(Return):
+    refund_amount: DecimalString
+
+
+# --- data per event type ------------------------------------------------------------------
+
+
+class OrderData(ContractModel):
+    order: Order
+    customer: Customer
+    store: Store | None = None
+
+
+class BackorderedData(OrderData):
+    backorder: Backorder
+
+
+class CancelledData(OrderData):
+    cancellation: Cancellation = Field(default_factory=Cancellation)
+
+
+class ShipmentData(OrderData):
+    shipment: Shipment
+
+
+class DelayedData(ShipmentData):
+    delay: Delay
+
+
+class DeliveryAttemptedData(ShipmentData):
+    attempt: Attempt = Field(default_factory=Attempt)
+
+
+class DeliveredData(ShipmentData):
+    proof: Proof
+
+
+class ExceptionData(ShipmentData):
+    exception: ShipmentException
+
+
+class ReturnData(OrderData):
+    return_: Return = Field(alias="return")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class RefundedData(ReturnData):
+    return_: RefundedReturn = Field(alias="return")
+
+
+# --- the CloudEvents 1.0 envelope -----------------------------------------------------------
+
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Source = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^\S+$")]
+
+
+class Envelope(ContractModel):
+    """CloudEvents 1.0 structured-mode attributes shared by every Herald event."""
+
+    specversion: Literal["1.0"]
+    id: EventId
+    source: Source
+    type: EventType
+    time: AwareDatetime
+    datacontenttype: Literal["application/json"] | None = None
+    subject: LongText | None = None
+
+    @field_validator("source")
+    @classmethod
+    def _uri_reference(cls, value: str) -> str:
+        # CloudEvents asks for a URI-reference; AnyUrl is too strict for relative ones such
+        # as "storefront/acme", so we accept any reference without whitespace or control chars.
+        if any(ord(c) < 0x20 for c in value):
+            raise ValueError("must be a URI-reference")
+        return value
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """`(source, id)`: the idempotency key of the event."""
+        return (self.source, self.id)
+
+
+class OrderPlacedEvent(Envelope):
+    """A `order.placed` event."""
+
+    type: Literal[EventType.ORDER_PLACED]
+    data: OrderData
+
+
+class OrderBackorderedEvent(Envelope):
+    """A `order.backordered` event."""
+
+    type: Literal[EventType.ORDER_BACKORDERED]
+    data: BackorderedData
+
+
+class OrderCancelledEvent(Envelope):
+    """A `order.cancelled` event."""
+
+    type: Literal[EventType.ORDER_CANCELLED]
+    data: CancelledData
+
+
+class ShipmentCreatedEvent(Envelope):
+    """A `shipment.created` event."""
+
+    type: Literal[EventType.SHIPMENT_CREATED]
+    data: ShipmentData
+
+
+class ShipmentInTransitEvent(Envelope):
+    """A `shipment.in_transit` event."""
+
+    type: Literal[EventType.SHIPMENT_IN_TRANSIT]
+    data: ShipmentData
+
+
+class ShipmentDelayedEvent(Envelope):
+    """A `shipment.delayed` event."""
+
+    type: Literal[EventType.SHIPMENT_DELAYED]
+    data: DelayedData
+
+
+class ShipmentOutForDeliveryEvent(Envelope):
+    """A `shipment.out_for_delivery` event."""
+
+    type: Literal[EventType.SHIPMENT_OUT_FOR_DELIVERY]
+    data: ShipmentData
+
+
+class ShipmentDeliveryAttemptedEvent(Envelope):
+    """A `shipment.delivery_attempted` event."""
+
+    type: Literal[EventType.SHIPMENT_DELIVERY_ATTEMPTED]
+    data: DeliveryAttemptedData
+
+
+class ShipmentDeliveredEvent(Envelope):
+    """A `shipment.delivered` event."""
+
+    type: Literal[EventType.SHIPMENT_DELIVERED]
+    data: DeliveredData
+
+
+class ShipmentExceptionEvent(Envelope):
+    """A `shipment.exception` event."""
+
+    type: Literal[EventType.SHIPMENT_EXCEPTION]
+    data: ExceptionData
+
+
+class ReturnRequestedEvent(Envelope):
+    """A `return.requested` event."""
+
+    type: Literal[EventType.RETURN_REQUESTED]
+    data: ReturnData
+
+
+class ReturnApprovedEvent(Envelope):
+    """A `return.approved` event."""
+
+    type: Literal[EventType.RETURN_APPROVED]
+    data: ReturnData
+
+
+class ReturnReceivedEvent(Envelope):
+    """A `return.received` event."""
+
+    type: Literal[EventType.RETURN_RECEIVED]
+    data: ReturnData
+
+
+class ReturnRefundedEvent(Envelope):
+    """A `return.refunded` event."""
+
+    type: Literal[EventType.RETURN_REFUNDED]
+    data: RefundedData
+
+
+DATA_MODELS: dict[EventType, type[OrderData]] = {
+    EventType.ORDER_PLACED: OrderData,
+    EventType.ORDER_BACKORDERED: BackorderedData,
+    EventType.ORDER_CANCELLED: CancelledData,
+    EventType.SHIPMENT_CREATED: ShipmentData,
+    EventType.SHIPMENT_IN_TRANSIT: ShipmentData,
+    EventType.SHIPMENT_DELAYED: DelayedData,
+    EventType.SHIPMENT_OUT_FOR_DELIVERY: ShipmentData,
+    EventType.SHIPMENT_DELIVERY_ATTEMPTED: DeliveryAttemptedData,
+    EventType.SHIPMENT_DELIVERED: DeliveredData,
+    EventType.SHIPMENT_EXCEPTION: ExceptionData,
+    EventType.RETURN_REQUESTED: ReturnData,
+    EventType.RETURN_APPROVED: ReturnData,
+    EventType.RETURN_RECEIVED: ReturnData,
+    EventType.RETURN_REFUNDED: RefundedData,
+}
+
+EVENT_MODELS: dict[EventType, type[Envelope]] = {
+    EventType.ORDER_PLACED: OrderPlacedEvent,
+    EventType.ORDER_BACKORDERED: OrderBackorderedEvent,
+    EventType.ORDER_CANCELLED: OrderCancelledEvent,
+    EventType.SHIPMENT_CREATED: ShipmentCreatedEvent,
+    EventType.SHIPMENT_IN_TRANSIT: ShipmentInTransitEvent,
+    EventType.SHIPMENT_DELAYED: ShipmentDelayedEvent,
+    EventType.SHIPMENT_OUT_FOR_DELIVERY: ShipmentOutForDeliveryEvent,
+    EventType.SHIPMENT_DELIVERY_ATTEMPTED: ShipmentDeliveryAttemptedEvent,
+    EventType.SHIPMENT_DELIVERED: ShipmentDeliveredEvent,
+    EventType.SHIPMENT_EXCEPTION: ShipmentExceptionEvent,
+    EventType.RETURN_REQUESTED: ReturnRequestedEvent,
+    EventType.RETURN_APPROVED: ReturnApprovedEvent,
+    EventType.RETURN_RECEIVED: ReturnReceivedEvent,
+    EventType.RETURN_REFUNDED: ReturnRefundedEvent,
+}
+
+HeraldEvent = Annotated[
+    OrderPlacedEvent
+    | OrderBackorderedEvent
+    | OrderCancelledEvent
+    | ShipmentCreatedEvent
+    | ShipmentInTransitEvent
+    | ShipmentDelayedEvent
+    | ShipmentOutForDeliveryEvent
+    | ShipmentDeliveryAttemptedEvent
+    | ShipmentDeliveredEvent
+    | ShipmentExceptionEvent
+    | ReturnRequestedEvent
+    | ReturnApprovedEvent
+    | ReturnReceivedEvent
+    | ReturnRefundedEvent,
+    Field(discriminator="type"),
+]
+
+HERALD_EVENT_ADAPTER: TypeAdapter[Envelope] = TypeAdapter(HeraldEvent)
+
+# Re-exported for type hints in the rest of the code base.
+__all__ = [
+    "DATA_MODELS",
+    "EVENT_MODELS",
+    "HERALD_EVENT_ADAPTER",
+    "MAX_EVENT_BYTES",
+    "AnyUrl",
+    "Envelope",
+    "EventType",
+    "HeraldEvent",
+    "datetime",
+]
+
+
+def event_data(event: Envelope) -> OrderData:
+    """The typed `data` block of a parsed event (every concrete event model carries one)."""
+    data: OrderData = event.data  # type: ignore[attr-defined]
+    return data
+
+
+def decimal_or_none(value: str | None) -> Decimal | None:
+    return Decimal(value) if value is not None else None

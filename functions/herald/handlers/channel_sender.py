@@ -1,0 +1,122 @@
+"""What send-email and send-sms share: a concurrent SQS batch of notifications, each sent at most once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    EventType,
+    async_process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from herald.domain.masking import mask_recipient
+from herald.domain.notification import Channel, ChannelMessage
+from herald.observability import count, emit
+from herald.usecases.ports import Provider
+from herald.usecases.send import RetryPolicy, Sender, SendOutcome, SendResult
+
+# Lambda gives a small function a fraction of a vCPU; the default executor would size itself to that and
+# serialise a batch of 10 provider calls. The calls wait on the network, so one thread per record.
+_EXECUTOR = ThreadPoolExecutor(max_workers=10, thread_name_prefix="send")
+
+
+class RetryLater(Exception):
+    """Tells the batch processor this record failed; its visibility timeout was already set for the retry."""
+
+
+class ChannelSender:
+    def __init__(self, channel: Channel, logger: Logger, provider_factory: Callable[[], Provider]) -> None:
+        self.channel = channel
+        self.logger = logger
+        self._provider_factory = provider_factory
+
+    @cache  # noqa: B019 - one instance per function module, alive for the whole sandbox
+    def _deps(self) -> tuple[Sender, Any]:
+        import boto3
+
+        from herald.adapters.dynamodb_ledger import DynamoDbLedger
+        from herald.config import settings
+
+        config = settings()
+        ledger = DynamoDbLedger(boto3.client("dynamodb"), config.table_name, ttl_days=config.ttl_days)
+        retry = RetryPolicy(config.retry_base_seconds, config.retry_max_seconds, config.max_receive_count)
+        sender = Sender(ledger, self._provider_factory(), lease_seconds=config.claim_lease_seconds, retry=retry)
+        return sender, boto3.client("sqs")
+
+    def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        sender, sqs = self._deps()
+        loop_executor = _EXECUTOR
+
+        async def send_record(record: SQSRecord) -> None:
+            await asyncio.get_running_loop().run_in_executor(loop_executor, self._send_one, sender, sqs, record)
+
+        processor = AsyncBatchProcessor(event_type=EventType.SQS)
+        return dict(async_process_partial_response(event, send_record, processor, context))
+
+    def _send_one(self, sender: Sender, sqs: Any, record: SQSRecord) -> None:
+        # A body that is not a ChannelMessage is a poison message: the exception fails this record only,
+        # and after maxReceiveCount receives SQS parks it in the DLQ.
+        message = ChannelMessage.model_validate_json(record.body)
+        self.logger.thread_safe_append_keys(correlation_id=message.order_id, notification_id=message.notification_id)
+        try:
+            result = sender.send(message, receive_count=int(record.attributes.approximate_receive_count))
+            self._report(message, result)
+            if result.outcome in (SendOutcome.RETRY, SendOutcome.IN_FLIGHT):
+                # Back-off through the visibility timeout: the function does not sleep, the message waits.
+                sqs.change_message_visibility(
+                    QueueUrl=_queue_url(record.event_source_arn),
+                    ReceiptHandle=record.receipt_handle,
+                    VisibilityTimeout=result.retry_after_seconds,
+                )
+                raise RetryLater(f"{result.outcome}: retry in {result.retry_after_seconds}s ({result.error_code})")
+        finally:
+            self.logger.thread_safe_remove_keys(["correlation_id", "notification_id"])
+
+    def _report(self, message: ChannelMessage, result: SendResult) -> None:
+        self.logger.info(
+            f"{self.channel} {result.outcome}",
+            extra={
+                "outcome": result.outcome.value,
+                "event_type": message.event_type,
+                "to": mask_recipient(message.to),
+                "provider_message_id": result.provider_message_id,
+                "error_code": result.error_code,
+                "reason": result.reason,
+                "final_attempt": result.final_attempt,
+            },
+        )
+        names = {
+            SendOutcome.SENT: "NotificationsSent",
+            SendOutcome.FAILED: "NotificationsFailed",
+            SendOutcome.RETRY: "NotificationsRetried",
+            SendOutcome.DUPLICATE: "NotificationsDuplicate",
+            SendOutcome.IN_FLIGHT: "NotificationsInFlight",
+        }
+        count(names[result.outcome], channel=self.channel.value, event_type=message.event_type)
+        if result.outcome is SendOutcome.SENT:
+            latency = datetime.now(UTC) - datetime.fromisoformat(message.event_time)
+            emit(
+                "EventToProviderLatency",
+                latency.total_seconds() * 1000,
+                MetricUnit.Milliseconds,
+                channel=self.channel.value,
+            )
+
+
+def _queue_url(queue_arn: str) -> str:
+    """arn:aws:sqs:REGION:ACCOUNT:NAME -> the queue URL, through the endpoint boto3 is configured with."""
+    import boto3
+
+    _, _, _, region, account, name = queue_arn.split(":", 5)
+    endpoint = boto3.client("sqs", region_name=region).meta.endpoint_url.rstrip("/")
+    return f"{endpoint}/{account}/{name}"

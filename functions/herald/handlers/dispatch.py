@@ -1,0 +1,77 @@
+"""Lambda handler of the dispatch function (order-events and shipment-events queues)."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from herald.observability import build_logger, count
+from herald.usecases.dispatch import Dispatcher, DispatchResult
+
+logger = build_logger()
+
+
+@cache
+def dispatcher() -> Dispatcher:
+    """Built on the first invocation (not at import), then reused by every warm invocation."""
+    import boto3
+
+    from herald.adapters.dynamodb_ledger import DynamoDbLedger
+    from herald.adapters.sqs_queue import SqsChannelQueue
+    from herald.config import settings
+    from herald.domain.notification import Channel
+    from herald.rendering.renderer import Renderer
+
+    config = settings()
+    if not config.email_queue_url or not config.sms_queue_url:
+        raise RuntimeError("HERALD_EMAIL_QUEUE_URL and HERALD_SMS_QUEUE_URL must be set")
+    return Dispatcher(
+        DynamoDbLedger(boto3.client("dynamodb"), config.table_name, ttl_days=config.ttl_days),
+        SqsChannelQueue(
+            boto3.client("sqs"), {Channel.EMAIL: config.email_queue_url, Channel.SMS: config.sms_queue_url}
+        ),
+        Renderer(),
+        from_email=config.email_from,
+        default_store_name=config.default_store_name,
+    )
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    use_case = dispatcher()
+    results: list[DispatchResult] = []
+
+    def plan(record: SQSRecord) -> None:
+        result = use_case.plan(record.body, record.message_id)
+        results.append(result)
+        _report(result)
+
+    processor = BatchProcessor(event_type=EventType.SQS)
+    response: dict[str, Any] = dict(process_partial_response(event, plan, processor, context))
+    redeliver = use_case.complete(results)
+    response["batchItemFailures"] = list(response["batchItemFailures"]) + [
+        {"itemIdentifier": message_id} for message_id in sorted(redeliver)
+    ]
+    return response
+
+
+def _report(result: DispatchResult) -> None:
+    if result.order_id:
+        logger.set_correlation_id(result.order_id)
+    logger.info(
+        f"event {result.outcome}",
+        extra={
+            "outcome": result.outcome.value,
+            "reason": result.reason,
+            "source": result.source,
+            "event_id": result.event_id,
+            "event_type": result.event_type,
+            "sqs_message_id": result.message_id,
+            "queued": [m.channel.value for m in result.messages],
+        },
+    )
+    count(f"Events{result.outcome.value.title()}", event_type=result.event_type or "unknown")

@@ -1,0 +1,31 @@
+"""Lambda handler of the send-email function (email queue -> SendGrid)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from herald.domain.notification import Channel
+from herald.handlers.channel_sender import ChannelSender
+from herald.observability import build_logger
+from herald.usecases.ports import Provider
+
+logger = build_logger()
+
+
+def sendgrid_provider() -> Provider:
+    from herald.adapters.sendgrid_email import SendGridEmail
+    from herald.config import settings
+    from herald.handlers.secrets import sendgrid_api_key
+
+    config = settings()
+    return SendGridEmail(sendgrid_api_key(), host=config.sendgrid_api_host, timeout=config.provider_timeout_seconds)
+
+
+sender = ChannelSender(Channel.EMAIL, logger, sendgrid_provider)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return sender.handle(event, context)

@@ -1,0 +1,193 @@
+"""Dispatch: one storefront event in, one recorded (and usually queued) notification per channel out.
+
+validate -> skip duplicates -> per-shipment ordering -> choose channels -> render -> record -> enqueue -> finish.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Protocol
+
+from herald.contract.models import Envelope, EventType, ShipmentData, event_data
+from herald.contract.parsing import EventRejected, parse_event
+from herald.domain.channels import ChannelDecision, choose_channels
+from herald.domain.notification import Channel, ChannelMessage, EmailContent, SmsContent, notification_id
+from herald.usecases.ports import (
+    ChannelQueue,
+    DispatchLedger,
+    EventClaim,
+    PlannedNotification,
+    Rejection,
+    ShipmentPosition,
+)
+
+# Where each shipment status stands in a parcel's life. An event ranked below the last one notified
+# (an in_transit scan arriving after delivered) is superseded. Equal ranks may follow each other:
+# a second delivery attempt, a new delay.
+SHIPMENT_RANK: dict[EventType, int] = {
+    EventType.SHIPMENT_CREATED: 1,
+    EventType.SHIPMENT_IN_TRANSIT: 2,
+    EventType.SHIPMENT_DELAYED: 2,
+    EventType.SHIPMENT_OUT_FOR_DELIVERY: 3,
+    EventType.SHIPMENT_DELIVERY_ATTEMPTED: 3,
+    EventType.SHIPMENT_EXCEPTION: 4,
+    EventType.SHIPMENT_DELIVERED: 4,
+}
+_TYPE_VALUES = frozenset(t.value for t in EventType)
+FIRST_ONLY = {EventType.SHIPMENT_IN_TRANSIT: "in_transit"}
+
+
+class Outcome(StrEnum):
+    DISPATCHED = "dispatched"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"
+    SUPERSEDED = "superseded"
+
+
+class Renderer(Protocol):
+    def email(self, event: Envelope, *, from_email: str, default_store_name: str) -> EmailContent: ...
+    def sms(self, event: Envelope, *, default_store_name: str) -> SmsContent: ...
+
+
+@dataclass
+class DispatchResult:
+    """What dispatch decided for one SQS message."""
+
+    message_id: str
+    outcome: Outcome
+    reason: str | None = None
+    event: Envelope | None = None
+    rejection: EventRejected | None = None
+    messages: list[ChannelMessage] = field(default_factory=list)
+
+    @property
+    def source(self) -> str | None:
+        return self.event.source if self.event else (self.rejection.source if self.rejection else None)
+
+    @property
+    def event_id(self) -> str | None:
+        return self.event.id if self.event else (self.rejection.event_id if self.rejection else None)
+
+    @property
+    def event_type(self) -> str | None:
+        """The type, when it is one of the contract's (a metric dimension must not take arbitrary input)."""
+        if self.event:
+            return self.event.type.value
+        claimed = self.rejection.event_type if self.rejection else None
+        return claimed if claimed in _TYPE_VALUES else None
+
+    @property
+    def order_id(self) -> str | None:
+        return event_data(self.event).order.id if self.event else None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        ledger: DispatchLedger,
+        queue: ChannelQueue,
+        renderer: Renderer,
+        *,
+        from_email: str,
+        default_store_name: str,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._ledger = ledger
+        self._queue = queue
+        self._renderer = renderer
+        self._from_email = from_email
+        self._store_name = default_store_name
+        self._clock = clock
+
+    def plan(self, body: str, message_id: str) -> DispatchResult:
+        """Everything up to the enqueue, for one message. Raises only on infrastructure errors."""
+        try:
+            event = parse_event(body)
+        except EventRejected as rejected:
+            self._ledger.record_rejection(
+                Rejection(
+                    rejected.source,
+                    rejected.event_id,
+                    rejected.event_type,
+                    rejected.reason,
+                    message_id,
+                    self._clock(),
+                )
+            )
+            return DispatchResult(message_id, Outcome.REJECTED, rejected.reason, rejection=rejected)
+
+        claim = self._ledger.begin_event(event, self._clock())
+        if claim is EventClaim.DUPLICATE:
+            return DispatchResult(message_id, Outcome.DUPLICATE, "event already dispatched", event)
+
+        superseded = self._advance_shipment(event)
+        if superseded:
+            self._ledger.finish_event(event, Outcome.SUPERSEDED, superseded, self._clock())
+            return DispatchResult(message_id, Outcome.SUPERSEDED, superseded, event)
+
+        planned = [
+            self._plan_one(event, decision) for decision in choose_channels(event.type, event_data(event).customer)
+        ]
+        pending = self._ledger.record_notifications(event, planned, self._clock())
+        return DispatchResult(message_id, Outcome.DISPATCHED, None, event, messages=pending)
+
+    def complete(self, results: Sequence[DispatchResult]) -> set[str]:
+        """Enqueue every planned message in batches, then finish the events whose messages all went out.
+
+        Returns the SQS message ids of the events to redeliver (an enqueue failed): their dispatch is
+        resumed on redelivery, and the send side's claim keeps a re-enqueued message from sending twice.
+        """
+        failed_notifications = self._queue.enqueue([m for r in results for m in r.messages])
+        redeliver = set()
+        for result in results:
+            if result.outcome is not Outcome.DISPATCHED or result.event is None:
+                continue
+            if any(m.notification_id in failed_notifications for m in result.messages):
+                redeliver.add(result.message_id)
+            else:
+                self._ledger.finish_event(result.event, Outcome.DISPATCHED, None, self._clock())
+        return redeliver
+
+    def _advance_shipment(self, event: Envelope) -> str | None:
+        rank = SHIPMENT_RANK.get(event.type)
+        if rank is None:
+            return None
+        data = event_data(event)
+        assert isinstance(data, ShipmentData)  # every shipment.* type carries data.shipment
+        return self._ledger.advance_shipment(
+            ShipmentPosition(
+                source=event.source,
+                shipment_id=data.shipment.id,
+                rank=rank,
+                time=event.time,
+                event_id=event.id,
+                first_only_key=FIRST_ONLY.get(event.type),
+            )
+        )
+
+    def _plan_one(self, event: Envelope, decision: ChannelDecision) -> PlannedNotification:
+        if not decision.send or decision.recipient is None:
+            return PlannedNotification(None, decision.channel, event.id, decision.skipped_reason)
+        data = event_data(event)
+        email = sms = None
+        if decision.channel is Channel.EMAIL:
+            email = self._renderer.email(event, from_email=self._from_email, default_store_name=self._store_name)
+        else:
+            sms = self._renderer.sms(event, default_store_name=self._store_name)
+        message = ChannelMessage(
+            notification_id=notification_id(event.source, event.id, decision.channel),
+            channel=decision.channel,
+            source=event.source,
+            event_id=event.id,
+            event_type=event.type.value,
+            event_time=event.time.isoformat(),
+            order_id=data.order.id,
+            order_number=data.order.number,
+            to=decision.recipient,
+            email=email,
+            sms=sms,
+        )
+        return PlannedNotification(message, decision.channel, event.id)

@@ -1,0 +1,95 @@
+"""The small ports the use cases talk through. One adapter per vendor implements each."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from herald.contract.models import Envelope
+from herald.domain.notification import Channel, ChannelMessage, NotificationStatus
+
+
+class EventClaim(StrEnum):
+    NEW = "new"  # first time we see (source, id)
+    RESUME = "resume"  # seen, but its dispatch did not finish (a crash or a failed enqueue): finish it
+    DUPLICATE = "duplicate"  # already dispatched: nothing to do
+
+
+@dataclass(frozen=True)
+class PlannedNotification:
+    """A notification dispatch decided on: queued for sending, or skipped with the reason."""
+
+    message: ChannelMessage | None
+    channel: Channel
+    event_id: str
+    skipped_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    source: str | None
+    event_id: str | None
+    event_type: str | None
+    reason: str
+    message_id: str  # the SQS message id: the only identity a body that is not JSON has
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class ShipmentPosition:
+    """Where a shipment stands in its life cycle, for the per-shipment ordering rule."""
+
+    source: str
+    shipment_id: str
+    rank: int
+    time: datetime
+    event_id: str
+    first_only_key: str | None = None  # e.g. "in_transit": notify only the first event of this kind
+
+
+@dataclass(frozen=True)
+class Claim:
+    claimed: bool
+    status: NotificationStatus | None  # the status found when the claim was refused
+    attempts: int
+    lease_remaining_seconds: int = 0
+
+
+class DispatchLedger(Protocol):
+    def begin_event(self, event: Envelope, now: datetime) -> EventClaim: ...
+    def record_rejection(self, rejection: Rejection) -> None: ...
+    def advance_shipment(self, position: ShipmentPosition) -> str | None:
+        """Move the shipment to `position`; return None, or why the event is superseded."""
+        ...
+
+    def record_notifications(
+        self, event: Envelope, planned: Sequence[PlannedNotification], now: datetime
+    ) -> list[ChannelMessage]:
+        """Record each planned notification once; return the messages still waiting to be sent."""
+        ...
+
+    def finish_event(self, event: Envelope, outcome: str, reason: str | None, now: datetime) -> None: ...
+
+
+class NotificationLedger(Protocol):
+    def claim(self, message: ChannelMessage, *, lease_seconds: int, now: datetime) -> Claim: ...
+    def mark_sent(self, message: ChannelMessage, *, provider_message_id: str | None, now: datetime) -> None: ...
+    def mark_failed(self, message: ChannelMessage, *, code: str, reason: str, now: datetime) -> None: ...
+    def mark_retrying(self, message: ChannelMessage, *, code: str, reason: str, final: bool, now: datetime) -> None: ...
+
+
+class ChannelQueue(Protocol):
+    def enqueue(self, messages: Sequence[ChannelMessage]) -> set[str]:
+        """Put messages on their channel's queue in batches; return the notification ids that failed."""
+        ...
+
+
+class Provider(Protocol):
+    channel: Channel
+
+    def send(self, message: ChannelMessage) -> str | None:
+        """Hand the message to the provider; return its message id. Raises ProviderError."""
+        ...

@@ -1,0 +1,88 @@
+"""Send one notification through its provider, at most once.
+
+claim (conditional write) -> provider call -> mark. A crash between the provider's acceptance and the
+mark is the only window for a duplicate: the claim's lease expires and a redelivery sends again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from herald.domain.errors import ProviderError, retry_delay_seconds
+from herald.domain.notification import ChannelMessage, NotificationStatus
+from herald.usecases.ports import NotificationLedger, Provider
+
+
+class SendOutcome(StrEnum):
+    SENT = "sent"
+    DUPLICATE = "duplicate"  # already sent or permanently failed: nothing to do
+    FAILED = "failed"  # permanent provider error, recorded with its code
+    RETRY = "retry"  # retryable provider error: come back after `retry_after_seconds`
+    IN_FLIGHT = "in_flight"  # another instance holds the claim: come back when its lease ends
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: SendOutcome
+    provider_message_id: str | None = None
+    error_code: str | None = None
+    reason: str | None = None
+    retry_after_seconds: int = 0
+    final_attempt: bool = False
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base_seconds: int = 10
+    max_seconds: int = 900
+    max_receive_count: int = 5  # the channel queue's maxReceiveCount: the receive that reaches it is the last
+
+
+class Sender:
+    def __init__(
+        self,
+        ledger: NotificationLedger,
+        provider: Provider,
+        *,
+        lease_seconds: int,
+        retry: RetryPolicy,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._ledger = ledger
+        self._provider = provider
+        self._lease = lease_seconds
+        self._retry = retry
+        self._clock = clock
+
+    def send(self, message: ChannelMessage, *, receive_count: int) -> SendResult:
+        claim = self._ledger.claim(message, lease_seconds=self._lease, now=self._clock())
+        if not claim.claimed:
+            if claim.status is NotificationStatus.SENDING:
+                return SendResult(SendOutcome.IN_FLIGHT, retry_after_seconds=max(1, claim.lease_remaining_seconds))
+            return SendResult(SendOutcome.DUPLICATE, reason=f"notification already {claim.status}")
+
+        try:
+            provider_message_id = self._provider.send(message)
+        except ProviderError as error:
+            return self._record_error(message, error, receive_count)
+        self._ledger.mark_sent(message, provider_message_id=provider_message_id, now=self._clock())
+        return SendResult(SendOutcome.SENT, provider_message_id=provider_message_id)
+
+    def _record_error(self, message: ChannelMessage, error: ProviderError, receive_count: int) -> SendResult:
+        now = self._clock()
+        if not error.retryable:
+            self._ledger.mark_failed(message, code=error.code, reason=error.message, now=now)
+            return SendResult(SendOutcome.FAILED, error_code=error.code, reason=error.message)
+        final = receive_count >= self._retry.max_receive_count
+        self._ledger.mark_retrying(message, code=error.code, reason=error.message, final=final, now=now)
+        delay = retry_delay_seconds(receive_count, base=self._retry.base_seconds, maximum=self._retry.max_seconds)
+        return SendResult(
+            SendOutcome.RETRY,
+            error_code=error.code,
+            reason=error.message,
+            retry_after_seconds=delay,
+            final_attempt=final,
+        )
