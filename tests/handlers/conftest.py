@@ -1,0 +1,210 @@
+"""Handler tests: the real handlers over moto (DynamoDB, SQS, Secrets Manager) and the local provider stand-ins."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from herald.local.standins.faults import FaultPlan
+from herald.local.standins.outbox import Outbox
+from herald.local.standins.sendgrid import SendGridStandIn
+from herald.local.standins.twilio import TwilioStandIn
+
+REGION = "us-east-1"
+TABLE = "herald-test-notifications"
+MAX_RECEIVE_COUNT = 3
+SENDGRID_KEY = "SG.test-key"
+TWILIO_SID = "AC" + "0" * 32
+TWILIO_TOKEN = "test-auth-token"
+TWILIO_FROM = "+15005550006"
+
+
+class FakeContext:
+    function_name = "herald-test"
+    memory_limit_in_mb = 256
+    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:herald-test"
+    aws_request_id = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@dataclass
+class Env:
+    sqs: Any
+    dynamodb: Any
+    queues: dict[str, str]  # name -> url
+    outbox: Outbox
+    sendgrid: SendGridStandIn
+    twilio: TwilioStandIn
+    email_faults: FaultPlan
+    sms_faults: FaultPlan
+
+    def arn(self, name: str) -> str:
+        return f"arn:aws:sqs:{REGION}:123456789012:{name}"
+
+    def publish(self, queue: str, bodies: list[str]) -> None:
+        for body in bodies:
+            self.sqs.send_message(QueueUrl=self.queues[queue], MessageBody=body)
+
+    def receive(self, queue: str, max_messages: int = 10) -> dict[str, Any]:
+        """Receive as Lambda's poller does and build the Lambda SQS event."""
+        response = self.sqs.receive_message(
+            QueueUrl=self.queues[queue],
+            MaxNumberOfMessages=max_messages,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        records = [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m["Attributes"],
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": self.arn(queue),
+                "awsRegion": REGION,
+            }
+            for m in response.get("Messages", [])
+        ]
+        return {"Records": records}
+
+    def deliver(self, queue: str, handler: Callable[[dict, Any], dict]) -> dict[str, Any]:
+        """One poll: receive a batch, invoke the handler, delete what it did not report as failed."""
+        event = self.receive(queue)
+        if not event["Records"]:
+            return {"batchItemFailures": [], "records": 0}
+        response = handler(event, FakeContext())
+        failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+        for record in event["Records"]:
+            if record["messageId"] not in failed:
+                self.sqs.delete_message(QueueUrl=self.queues[queue], ReceiptHandle=record["receiptHandle"])
+        return {**response, "records": len(event["Records"])}
+
+    def depth(self, queue: str) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.queues[queue],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+    def make_visible(self, queue: str) -> None:
+        """Skip a retry's back-off: put every in-flight message of the queue back at once."""
+        # moto keeps in-flight messages in the queue object; change_message_visibility needs a receipt
+        # handle we no longer hold, so reset the visibility of every message directly.
+        from moto.sqs.models import sqs_backends
+
+        backend = sqs_backends["123456789012"][REGION]
+        for message in backend.queues[queue]._messages:
+            message.change_visibility(0)
+
+    def items(self) -> list[dict[str, Any]]:
+        return self.dynamodb.scan(TableName=TABLE)["Items"]
+
+    def notifications(self) -> dict[str, dict[str, str]]:
+        """sk -> the notification's plain attributes."""
+        return {
+            item["sk"]["S"]: {k: next(iter(v.values())) for k, v in item.items()}
+            for item in self.items()
+            if item.get("kind", {}).get("S") == "notification"
+        }
+
+
+def _create_queue(sqs: Any, name: str) -> str:
+    dlq = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": "180",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}),
+        },
+    )["QueueUrl"]
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Env]:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "POWERTOOLS_METRICS_NAMESPACE": "HeraldTest",
+        "POWERTOOLS_SERVICE_NAME": "herald-test",
+        "HERALD_TABLE_NAME": TABLE,
+        "HERALD_MAX_RECEIVE_COUNT": str(MAX_RECEIVE_COUNT),
+        "HERALD_RETRY_BASE_SECONDS": "1",
+        "HERALD_PROVIDER_TIMEOUT_SECONDS": "1",
+        "HERALD_SENDGRID_SECRET_ID": "herald/sendgrid",
+        "HERALD_TWILIO_SECRET_ID": "herald/twilio",
+        "HERALD_EMAIL_FROM": "orders@acme.example",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    outbox = Outbox(tmp_path / "outbox")
+    email_faults, sms_faults = FaultPlan(hang_seconds=1.5, seed=1), FaultPlan(hang_seconds=1.5, seed=2)
+    with (
+        mock_aws(),
+        SendGridStandIn(outbox, SENDGRID_KEY, faults=email_faults) as sendgrid,
+        TwilioStandIn(outbox, TWILIO_SID, TWILIO_TOKEN, faults=sms_faults) as twilio,
+    ):
+        monkeypatch.setenv("HERALD_SENDGRID_API_HOST", sendgrid.url)
+        monkeypatch.setenv("HERALD_TWILIO_API_BASE_URL", twilio.url)
+        sqs = boto3.client("sqs", region_name=REGION)
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        dynamodb.create_table(
+            TableName=TABLE,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+        )
+        queues = {name: _create_queue(sqs, name) for name in ("order-events", "shipment-events", "email", "sms")}
+        for name in ("order-events", "shipment-events", "email", "sms"):
+            queues[f"{name}-dlq"] = sqs.get_queue_url(QueueName=f"{name}-dlq")["QueueUrl"]
+        monkeypatch.setenv("HERALD_EMAIL_QUEUE_URL", queues["email"])
+        monkeypatch.setenv("HERALD_SMS_QUEUE_URL", queues["sms"])
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        secrets.create_secret(Name="herald/sendgrid", SecretString=json.dumps({"api_key": SENDGRID_KEY}))
+        secrets.create_secret(
+            Name="herald/twilio",
+            SecretString=json.dumps({"account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN, "from_number": TWILIO_FROM}),
+        )
+        _reset_caches()
+        yield Env(sqs, dynamodb, queues, outbox, sendgrid, twilio, email_faults, sms_faults)
+        _reset_caches()
+
+
+def _reset_caches() -> None:
+    """Each test is a new Lambda sandbox: drop clients, settings and cached secrets built by the last one."""
+    from aws_lambda_powertools.utilities import parameters
+
+    from herald.config import settings
+    from herald.handlers import dispatch, send_email, send_sms
+
+    settings.cache_clear()
+    dispatch.dispatcher.cache_clear()
+    for module in (send_email, send_sms):
+        module.sender._deps.cache_clear()
+    parameters.clear_caches()
+
+
+EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
+
+
+def sample(event_type: str, **changes: Any) -> dict[str, Any]:
+    """A published sample event (events/<type>.json), deep-copied, with top-level attributes changed."""
+    event = copy.deepcopy(json.loads((EVENTS_DIR / f"{event_type}.json").read_text()))
+    event.update(changes)
+    return event
