@@ -93,8 +93,15 @@ def test_twilio_errors_are_sorted(status: int, code: int | None, kind: ErrorKind
 
 @pytest.mark.parametrize(
     ("status", "kind"),
-    [(400, ErrorKind.PERMANENT), (401, ErrorKind.PERMANENT), (403, ErrorKind.PERMANENT), (413, ErrorKind.PERMANENT),
-     (429, ErrorKind.RETRYABLE), (500, ErrorKind.RETRYABLE), (502, ErrorKind.RETRYABLE)],
+    [
+        (400, ErrorKind.PERMANENT),
+        (401, ErrorKind.PERMANENT),
+        (403, ErrorKind.PERMANENT),
+        (413, ErrorKind.PERMANENT),
+        (429, ErrorKind.RETRYABLE),
+        (500, ErrorKind.RETRYABLE),
+        (502, ErrorKind.RETRYABLE),
+    ],
 )
 def test_sendgrid_errors_are_sorted(status: int, kind: ErrorKind) -> None:
     assert classify_sendgrid(status) is kind

@@ -1,0 +1,289 @@
+"""Rendering an event into the email and SMS a customer receives.
+
+Templates live in `templates/<locale>/<event type>/{subject.txt, body.html, body.txt, sms.txt}` with a
+shared `templates/<locale>/base.html`, `base.txt`, `macros.html` and `macros.txt`. A locale folder is
+self-contained: inside it, a template names its siblings without the locale ("base.html"), so adding
+a language is copying `en-US/` to a new folder and translating it, with no code change.
+
+Two Jinja environments share one loader: HTML with autoescape on (everything a customer or a
+storefront typed is escaped), text (subject, body.txt, sms.txt) with autoescape off. Both are built
+once per Renderer and cache their compiled templates, so a warm Lambda renders without touching disk.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound, pass_context
+from jinja2.runtime import Context
+
+from herald.contract.models import (
+    BackorderedData,
+    CancelledData,
+    DelayedData,
+    DeliveredData,
+    DeliveryAttemptedData,
+    Envelope,
+    ExceptionData,
+    OrderData,
+    ReturnData,
+    ShipmentData,
+    event_data,
+)
+from herald.domain.notification import EmailContent, SmsContent
+from herald.rendering.formatting import Formatter, clip, one_line, timezone_named
+from herald.rendering.gsm import encoding_of, gsm_friendly, segment_count, without_symbols
+from herald.rendering.links import key_link, map_link
+
+MAX_SMS_SEGMENTS = 2
+DEFAULT_LOCALE = "en-US"
+SUBJECT_MAX_CHARS = 200
+DEFAULT_TEMPLATES_ROOT = Path(__file__).resolve().parent / "templates"
+
+# What we accept as a support address: it becomes a Reply-To header and a mailto: link, so nothing
+# that could add a header, a second recipient or a query (`?cc=`) gets through.
+_PLAIN_EMAIL = re.compile(r"^[A-Za-z0-9._+\-]{1,64}@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}$")
+# The free text of an SMS is never cut below this many characters unless nothing else fits.
+_CLIP_CEILING = 2000
+
+
+@dataclass(frozen=True)
+class Branding:
+    """Who the message is from: the storefront's name, support contacts and logo."""
+
+    name: str
+    support_email: str | None
+    support_url: str | None
+    logo_url: str | None
+
+
+def branding_for(event: Envelope, default_store_name: str) -> Branding:
+    """The event's `data.store` where it says something, the deployment's default name otherwise."""
+    store = event_data(event).store
+    name = one_line(store.name) if store is not None and store.name else ""
+    support_email = store.support_email if store is not None else None
+    return Branding(
+        name=name or one_line(default_store_name),
+        support_email=support_email if support_email and _PLAIN_EMAIL.match(support_email) else None,
+        support_url=str(store.support_url) if store is not None and store.support_url else None,
+        logo_url=str(store.logo_url) if store is not None and store.logo_url else None,
+    )
+
+
+class _LocaleEnvironment(Environment):
+    """An Environment where a bare name in `{% extends %}`/`{% import %}` means "in my locale folder"."""
+
+    def join_path(self, template: str, parent: str) -> str:
+        if "/" in template or "/" not in parent:
+            return template
+        return f"{parent.split('/', 1)[0]}/{template}"
+
+
+@pass_context
+def _clip_filter(context: Context, value: object, floor: int = 0, keep: int = 0) -> str:
+    """`{{ text|clip }}`: free text on one line, fitted to the SMS budget of this render (if any).
+
+    `floor` keeps a field readable (`|clip(30)` for a store name) while the message can fit with it;
+    `keep` is never given up (`|clip(keep=20)` for an order number, which the customer needs).
+    """
+    text = one_line("" if value is None else str(value))
+    limit = context.get("clip_limit")
+    if limit is None:
+        return text
+    if not context.get("clip_symbols", True):
+        text = " ".join(without_symbols(text).split())
+    floor = floor if context.get("clip_floors", True) else 0
+    return clip(text, max(int(limit), floor, keep))
+
+
+class Renderer:
+    """Renders events with the templates under `templates_root` (the packaged ones by default)."""
+
+    def __init__(self, templates_root: Path | None = None) -> None:
+        root = Path(templates_root) if templates_root is not None else DEFAULT_TEMPLATES_ROOT
+        loader = FileSystemLoader(str(root))
+        options: dict[str, Any] = {
+            "loader": loader,
+            "undefined": StrictUndefined,  # a typo in a template fails loudly in tests, not silently in mail
+            "trim_blocks": True,
+            "lstrip_blocks": True,
+            "auto_reload": False,  # templates never change under a running function: skip the stat() calls
+            "cache_size": 1000,
+        }
+        self._html = _LocaleEnvironment(autoescape=True, **options)
+        self._text = _LocaleEnvironment(autoescape=False, **options)
+        for env in (self._html, self._text):
+            env.filters["clip"] = _clip_filter
+        self._names = frozenset(loader.list_templates())
+        self._locales = sorted({name.split("/", 1)[0] for name in self._names if "/" in name})
+        self._by_lower = {locale.lower(): locale for locale in self._locales}
+
+    def locales(self) -> list[str]:
+        """The locale folders found under the templates root."""
+        return list(self._locales)
+
+    def email(self, event: Envelope, *, from_email: str, default_store_name: str) -> EmailContent:
+        branding = branding_for(event, default_store_name)
+        locale = self._locale_for(event, "subject.txt")
+        context = self._context(event, branding, locale)
+        folder = f"{locale}/{event.type.value}"
+        subject = self._text.get_template(f"{folder}/subject.txt").render(context)
+        return EmailContent(
+            subject=one_line(subject, SUBJECT_MAX_CHARS),
+            html=self._html.get_template(f"{folder}/body.html").render(context),
+            text=_tidy_text(self._text.get_template(f"{folder}/body.txt").render(context)),
+            from_email=from_email,
+            from_name=branding.name,
+            reply_to=branding.support_email,
+        )
+
+    def sms(self, event: Envelope, *, default_store_name: str) -> SmsContent:
+        branding = branding_for(event, default_store_name)
+        locale = self._locale_for(event, "sms.txt")
+        context = self._context(event, branding, locale)
+        template = self._text.get_template(f"{locale}/{event.type.value}/sms.txt")
+        body = _render_sms(template, context, None, _SmsMode())
+        if segment_count(body) > MAX_SMS_SEGMENTS:
+            body = _shortest_fitting(template, context)
+        return SmsContent(body=body, segments=segment_count(body), encoding=encoding_of(body))
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _locale_for(self, event: Envelope, file_name: str) -> str:
+        """The first locale with this event type's template: exact tag, its language, another region of
+        that language, then en-US. Matching ignores case (`fr-ca` finds `fr-CA/`)."""
+        tag = event_data(event).customer.locale
+        language = tag.split("-", 1)[0].lower()
+        candidates = [tag.lower(), language]
+        candidates += [lower for lower in self._by_lower if lower.split("-", 1)[0] == language]
+        candidates.append(DEFAULT_LOCALE.lower())
+        for lower in candidates:
+            locale = self._by_lower.get(lower)
+            if locale is not None and f"{locale}/{event.type.value}/{file_name}" in self._names:
+                return locale
+        raise TemplateNotFound(f"{DEFAULT_LOCALE}/{event.type.value}/{file_name}")
+
+    def _context(self, event: Envelope, branding: Branding, locale: str) -> dict[str, Any]:
+        data = event_data(event)
+        proof = data.proof if isinstance(data, DeliveredData) else None
+        map_url = None
+        if proof is not None and proof.latitude is not None and proof.longitude is not None:
+            map_url = map_link(proof.latitude, proof.longitude)
+        return {
+            "event": event,
+            "type": event.type.value,
+            "locale": locale,
+            "brand": branding,
+            "order": data.order,
+            "customer": data.customer,
+            "fmt": Formatter(tz=timezone_named(data.customer.timezone), currency=data.order.currency),
+            "link": key_link(event),
+            "shipment": data.shipment if isinstance(data, ShipmentData) else None,
+            "shipped_items": _shipped_items(data),
+            "backorder": data.backorder if isinstance(data, BackorderedData) else None,
+            "cancellation": data.cancellation if isinstance(data, CancelledData) else None,
+            "delay": data.delay if isinstance(data, DelayedData) else None,
+            "attempt": data.attempt if isinstance(data, DeliveryAttemptedData) else None,
+            "proof": proof,
+            "map_url": map_url,
+            "exception": data.exception if isinstance(data, ExceptionData) else None,
+            "return_": data.return_ if isinstance(data, ReturnData) else None,
+            "clip_limit": None,
+            "clip_floors": True,
+            "clip_symbols": True,
+            "compact": False,
+        }
+
+
+class _Line(NamedTuple):
+    sku: str
+    name: str | None
+    quantity: int
+
+
+def _shipped_items(data: OrderData) -> list[_Line]:
+    """The shipment's lines with the item names of the order (a shipment only carries SKUs)."""
+    if not isinstance(data, ShipmentData):
+        return []
+    names = {item.sku: item.name for item in data.order.items}
+    return [_Line(item.sku, names.get(item.sku), item.quantity) for item in data.shipment.items]
+
+
+@dataclass(frozen=True)
+class _SmsMode:
+    """How hard an SMS is squeezed: see `_shortest_fitting`."""
+
+    compact: bool = False  # the template leaves out what is nice to have (item names, reasons, labels)
+    floors: bool = True  # `|clip(N)` fields keep N characters
+    symbols: bool = True  # emoji in free text are kept
+
+
+# Best first. A compact message with readable names beats a full one whose names are cut to "A...".
+_SMS_MODES = (
+    (_SmsMode(), _SmsMode(symbols=False)),
+    (_SmsMode(compact=True), _SmsMode(compact=True, symbols=False)),
+    (_SmsMode(compact=True, floors=False), _SmsMode(compact=True, floors=False, symbols=False)),
+)
+
+
+def _render_sms(template: Template, context: dict[str, Any], clip_limit: int | None, mode: _SmsMode) -> str:
+    options = {
+        "clip_limit": clip_limit,
+        "compact": mode.compact,
+        "clip_floors": mode.floors,
+        "clip_symbols": mode.symbols,
+    }
+    return _tidy_text(gsm_friendly(template.render({**context, **options})), blank_lines=False)
+
+
+def _shortest_fitting(template: Template, context: dict[str, Any]) -> str:
+    """The SMS that says the most while fitting MAX_SMS_SEGMENTS.
+
+    Only what the template marks `|clip` (names, reasons, details) is shortened and only what it puts
+    under `{% if not compact %}` is left out; links are never touched. The modes are tried best first
+    (_SMS_MODES). Within a step, emoji in free text are dropped only when that keeps more text: one
+    emoji in a name switches the whole message to UCS-2, 134 characters in two parts instead of 306.
+    When nothing fits (a link longer than two segments), the shortest message is returned and its
+    real segment count reported.
+    """
+    for step in _SMS_MODES:
+        found = [_largest_budget(template, context, mode) for mode in step]
+        fitting = [result for result in found if result is not None]
+        if fitting:
+            # max() keeps the first of equals: emoji are only dropped when that buys more text.
+            return max(fitting, key=lambda result: result[0])[1]
+    return _render_sms(template, context, 0, _SMS_MODES[-1][-1])
+
+
+def _largest_budget(template: Template, context: dict[str, Any], mode: _SmsMode) -> tuple[int, str] | None:
+    """The largest free-text budget that fits, with its message; None when not even 0 fits.
+
+    A smaller budget never makes a longer message (and can only turn UCS-2 into GSM-7), so the
+    fitting budgets are a range starting at 0 and a binary search finds its end.
+    """
+    best = _render_sms(template, context, 0, mode)
+    if segment_count(best) > MAX_SMS_SEGMENTS:
+        return None
+    low, high = 0, _CLIP_CEILING
+    while low < high:
+        middle = (low + high + 1) // 2
+        candidate = _render_sms(template, context, middle, mode)
+        if segment_count(candidate) <= MAX_SMS_SEGMENTS:
+            low, best = middle, candidate
+        else:
+            high = middle - 1
+    return low, best
+
+
+def _tidy_text(text: str, *, blank_lines: bool = True) -> str:
+    """Strip trailing spaces, squeeze runs of blank lines (or drop them all, for SMS)."""
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    kept: list[str] = []
+    for line in lines:
+        if not line and (not blank_lines or not kept or not kept[-1]):
+            continue
+        kept.append(line if blank_lines else " ".join(line.split()))
+    return "\n".join(kept)
