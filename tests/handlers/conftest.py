@@ -179,7 +179,9 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Env]:
         secrets.create_secret(Name="herald/sendgrid", SecretString=json.dumps({"api_key": SENDGRID_KEY}))
         secrets.create_secret(
             Name="herald/twilio",
-            SecretString=json.dumps({"account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN, "from_number": TWILIO_FROM}),
+            SecretString=json.dumps(
+                {"account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN, "from_number": TWILIO_FROM}
+            ),
         )
         _reset_caches()
         yield Env(sqs, dynamodb, queues, outbox, sendgrid, twilio, email_faults, sms_faults)

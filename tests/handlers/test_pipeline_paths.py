@@ -31,8 +31,10 @@ def test_order_placed_is_sent_once_by_email_and_once_by_sms(env: Env) -> None:
     assert len(env.outbox.emails()) == 1
     assert [s["to"] for s in env.outbox.sms()] == [event["data"]["customer"]["phone"]]
     email, sms = _notification(env, event["id"], "email"), _notification(env, event["id"], "sms")
-    assert email["status"] == "sent" and email["provider_message_id"] == env.sendgrid.accepted[0]["message_id"]
-    assert sms["status"] == "sent" and sms["provider_message_id"].startswith("SM")
+    assert email["status"] == "sent"
+    assert email["provider_message_id"] == env.sendgrid.accepted[0]["message_id"]
+    assert sms["status"] == "sent"
+    assert sms["provider_message_id"].startswith("SM")
     assert env.depth("email") == env.depth("sms") == 0
 
 
@@ -47,7 +49,8 @@ def test_same_event_published_twice_is_dispatched_once(env: Env) -> None:
     _dispatch_all(env)
 
     # Then only the first copy queued messages
-    assert env.depth("email") == 1 and env.depth("sms") == 1
+    assert env.depth("email") == 1
+    assert env.depth("sms") == 1
 
 
 def test_redelivered_channel_message_sends_nothing_twice(env: Env) -> None:
@@ -99,7 +102,8 @@ def test_opted_out_number_fails_permanently_with_twilio_code(env: Env) -> None:
     assert response["batchItemFailures"] == []
     sms = _notification(env, event["id"], "sms")
     assert (sms["status"], sms["error_code"]) == ("failed", "21610")
-    assert env.depth("sms") == 0 and env.depth("sms-dlq") == 0
+    assert env.depth("sms") == 0
+    assert env.depth("sms-dlq") == 0
     assert env.outbox.sms() == []
 
 
@@ -122,7 +126,8 @@ def test_provider_outage_is_retried_then_sent(env: Env) -> None:
     assert (during["status"], during["error_code"]) == ("retrying", "500")
     assert second["batchItemFailures"] == []
     after = _notification(env, event_id, "email")
-    assert after["status"] == "sent" and after["attempts"] == "2"
+    assert after["status"] == "sent"
+    assert after["attempts"] == "2"
     assert len(env.outbox.emails()) == 1
 
 
@@ -177,7 +182,8 @@ def test_only_the_first_in_transit_scan_is_notified(env: Env) -> None:
     _dispatch_all(env, "shipment-events")
 
     # Then only the first produced an email, and in_transit never produces an SMS
-    assert env.depth("email") == 1 and env.depth("sms") == 0
+    assert env.depth("email") == 1
+    assert env.depth("sms") == 0
     items = {i["sk"]["S"]: i for i in env.items()}
     assert items["EVENT#evt_second_scan"]["status"]["S"] == "superseded"
 
@@ -215,8 +221,10 @@ def test_invalid_event_does_not_hold_up_its_batch_neighbours(env: Env) -> None:
     response = _dispatch_all(env)
 
     # Then nothing is redelivered, both good events are queued on both channels, two rejections recorded
-    assert response["records"] == 4 and response["batchItemFailures"] == []
-    assert env.depth("email") == 2 and env.depth("sms") == 2
+    assert response["records"] == 4
+    assert response["batchItemFailures"] == []
+    assert env.depth("email") == 2
+    assert env.depth("sms") == 2
     reasons = sorted(i["reason"]["S"] for i in env.items() if i["kind"]["S"] == "rejection")
     assert reasons[0].startswith("body is not valid JSON")
     assert "unknown event type 'order.teleported'" in reasons[1]
@@ -232,6 +240,8 @@ def test_customer_without_sms_consent_gets_email_only(env: Env) -> None:
     _dispatch_all(env)
 
     # Then only email is queued, and the SMS is recorded as skipped with the reason
-    assert env.depth("email") == 1 and env.depth("sms") == 0
+    assert env.depth("email") == 1
+    assert env.depth("sms") == 0
     sms = _notification(env, event["id"], "sms")
-    assert sms["status"] == "skipped" and "consent" in sms["reason"]
+    assert sms["status"] == "skipped"
+    assert "consent" in sms["reason"]

@@ -60,7 +60,10 @@ def ledger() -> Iterator[DynamoDbLedger]:
             TableName="t",
             BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
         )
         yield DynamoDbLedger(client, "t")
 
@@ -80,7 +83,8 @@ def test_second_delivery_of_a_sent_notification_is_a_duplicate(ledger: DynamoDbL
     # When SQS delivers it again
     result = _sender(ledger, provider, clock).send(MESSAGE, receive_count=2)
     # Then the provider is not called again
-    assert result.outcome is SendOutcome.DUPLICATE and provider.calls == 1
+    assert result.outcome is SendOutcome.DUPLICATE
+    assert provider.calls == 1
 
 
 def test_a_live_claim_makes_a_concurrent_delivery_wait(ledger: DynamoDbLedger) -> None:
@@ -91,7 +95,8 @@ def test_a_live_claim_makes_a_concurrent_delivery_wait(ledger: DynamoDbLedger) -
     clock.now += timedelta(seconds=10)
     result = _sender(ledger, ScriptedProvider(), clock).send(MESSAGE, receive_count=1)
     # Then it comes back after the lease instead of sending
-    assert result.outcome is SendOutcome.IN_FLIGHT and result.retry_after_seconds == 50
+    assert result.outcome is SendOutcome.IN_FLIGHT
+    assert result.retry_after_seconds == 50
 
 
 def test_crash_before_the_provider_call_sends_once_after_the_lease(ledger: DynamoDbLedger) -> None:
@@ -103,7 +108,8 @@ def test_crash_before_the_provider_call_sends_once_after_the_lease(ledger: Dynam
     clock.now += timedelta(seconds=61)
     result = _sender(ledger, provider, clock).send(MESSAGE, receive_count=2)
     # Then it is sent, once
-    assert result.outcome is SendOutcome.SENT and provider.calls == 2
+    assert result.outcome is SendOutcome.SENT
+    assert provider.calls == 2
 
 
 def test_crash_between_acceptance_and_mark_is_the_only_duplicate_window(
@@ -127,7 +133,8 @@ def test_permanent_error_is_recorded_and_never_retried(ledger: DynamoDbLedger) -
     first = _sender(ledger, provider, clock).send(MESSAGE, receive_count=1)
     again = _sender(ledger, provider, clock).send(MESSAGE, receive_count=2)
     assert (first.outcome, first.error_code) == (SendOutcome.FAILED, "21211")
-    assert again.outcome is SendOutcome.DUPLICATE and provider.calls == 1
+    assert again.outcome is SendOutcome.DUPLICATE
+    assert provider.calls == 1
 
 
 def test_retryable_error_backs_off_and_marks_the_last_attempt(ledger: DynamoDbLedger) -> None:

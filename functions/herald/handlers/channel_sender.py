@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -55,12 +57,22 @@ class ChannelSender:
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         sender, sqs = self._deps()
-        loop_executor = _EXECUTOR
+        # Two copies of one notification in the same batch (at-least-once delivery) go one after the other:
+        # the second then finds the first's mark and is acknowledged as a duplicate at once.
+        locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        locks_guard = threading.Lock()
+
+        def send_serialised(record: SQSRecord) -> None:
+            with locks_guard:
+                lock = locks[_notification_key(record)]
+            with lock:
+                self._send_one(sender, sqs, record)
 
         async def send_record(record: SQSRecord) -> None:
-            await asyncio.get_running_loop().run_in_executor(loop_executor, self._send_one, sender, sqs, record)
+            await asyncio.get_running_loop().run_in_executor(_EXECUTOR, send_serialised, record)
 
-        processor = AsyncBatchProcessor(event_type=EventType.SQS)
+        # Report a batch that failed entirely as item failures too: our retries already set each message's delay.
+        processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         return dict(async_process_partial_response(event, send_record, processor, context))
 
     def _send_one(self, sender: Sender, sqs: Any, record: SQSRecord) -> None:
@@ -111,6 +123,11 @@ class ChannelSender:
                 MetricUnit.Milliseconds,
                 channel=self.channel.value,
             )
+
+
+def _notification_key(record: SQSRecord) -> str:
+    attribute = record.message_attributes.get("notification_id")
+    return (attribute.string_value if attribute else None) or record.body
 
 
 def _queue_url(queue_arn: str) -> str:

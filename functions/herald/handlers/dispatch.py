@@ -50,7 +50,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         results.append(result)
         _report(result)
 
-    processor = BatchProcessor(event_type=EventType.SQS)
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     response: dict[str, Any] = dict(process_partial_response(event, plan, processor, context))
     redeliver = use_case.complete(results)
     response["batchItemFailures"] = list(response["batchItemFailures"]) + [
