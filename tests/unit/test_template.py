@@ -1,0 +1,520 @@
+"""template.yaml pins Herald's topology: what every deployment (and the local runtime) gets.
+
+These tests read the template as cfn-lint decodes it, translate it with samtranslator (offline, as
+CloudFormation's SAM transform would) and run cfn-lint on it. `sam validate --lint` runs in the Makefile.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO / "template.yaml"
+
+QUEUE = "AWS::SQS::Queue"
+FUNCTION = "AWS::Serverless::Function"
+
+# Each working queue, the dead-letter queue that is its own, and the function that consumes it.
+MAIN_QUEUES = {
+    "OrderEventsQueue": ("OrderEventsDLQ", "DispatchFunction"),
+    "ShipmentEventsQueue": ("ShipmentEventsDLQ", "DispatchFunction"),
+    "EmailQueue": ("EmailDLQ", "SendEmailFunction"),
+    "SmsQueue": ("SmsDLQ", "SendSmsFunction"),
+}
+FUNCTIONS = {
+    "DispatchFunction": "herald.handlers.dispatch.handler",
+    "SendEmailFunction": "herald.handlers.send_email.handler",
+    "SendSmsFunction": "herald.handlers.send_sms.handler",
+}
+GLOBAL_ENV = {
+    "HERALD_TABLE_NAME",
+    "HERALD_NOTIFICATION_TTL_DAYS",
+    "LOG_LEVEL",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "HERALD_TRACING",
+    "HERALD_MAX_RECEIVE_COUNT",
+}
+FUNCTION_ENV = {
+    "DispatchFunction": {
+        "POWERTOOLS_SERVICE_NAME",
+        "HERALD_EMAIL_QUEUE_URL",
+        "HERALD_SMS_QUEUE_URL",
+        "HERALD_EMAIL_FROM",
+        "HERALD_DEFAULT_STORE_NAME",
+    },
+    "SendEmailFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_SENDGRID_SECRET_ID"},
+    "SendSmsFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_TWILIO_SECRET_ID"},
+}
+SERVICE_NAMES = {
+    "DispatchFunction": "herald-dispatch",
+    "SendEmailFunction": "herald-send-email",
+    "SendSmsFunction": "herald-send-sms",
+}
+SECRET_PARAMETERS = {"SendEmailFunction": "SendGridSecretId", "SendSmsFunction": "TwilioSecretId"}
+OUTPUTS = [
+    f"{queue}{kind}{suffix}"
+    for queue in ("OrderEvents", "ShipmentEvents", "Email", "Sms")
+    for kind in ("Queue", "DLQ")
+    for suffix in ("Url", "Arn")
+] + ["NotificationsTableName", "DispatchFunctionName", "SendEmailFunctionName", "SendSmsFunctionName"]
+
+
+@cache
+def _decoded() -> str:
+    """The template as cfn-lint decodes it (short-form tags become Ref / Fn::GetAtt lists), as JSON text."""
+    from cfnlint.decode import decode
+
+    template, matches = decode(str(TEMPLATE))
+    assert not matches, [str(match) for match in matches]
+    return json.dumps(template)
+
+
+@pytest.fixture
+def template() -> dict[str, Any]:
+    # A fresh plain-dict copy per test: samtranslator mutates what it is given.
+    data: dict[str, Any] = json.loads(_decoded())
+    return data
+
+
+def _resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in template["Resources"].items() if res["Type"] == resource_type}
+
+
+def _sqs_events(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(function, event name, event properties) for every SQS event of every function."""
+    for name, function in _resources(template, FUNCTION).items():
+        for event_name, event in function["Properties"].get("Events", {}).items():
+            if event["Type"] == "SQS":
+                yield name, event_name, event["Properties"]
+
+
+def _get_att_target(value: Any, attribute: str) -> str:
+    assert isinstance(value, dict), value
+    assert "Fn::GetAtt" in value, value
+    target, att = value["Fn::GetAtt"]
+    assert att == attribute, value
+    return str(target)
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield key
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _strings(item)
+
+
+# --- queues ----------------------------------------------------------------------------------------
+
+
+def test_every_main_queue_redrives_to_its_own_dlq_after_max_receive_count(template: dict[str, Any]) -> None:
+    # Given the template's queues
+    queues = _resources(template, QUEUE)
+    # When each queue's RedrivePolicy is read
+    redrives = {name: q["Properties"].get("RedrivePolicy") for name, q in queues.items()}
+    # Then exactly the four working queues redrive, each to its own DLQ, after MaxReceiveCount receives
+    assert {name for name, redrive in redrives.items() if redrive} == set(MAIN_QUEUES)
+    for queue, (dlq, _) in MAIN_QUEUES.items():
+        redrive = redrives[queue]
+        assert _get_att_target(redrive["deadLetterTargetArn"], "Arn") == dlq
+        assert redrive["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
+    # And the DLQs are four distinct queues that redrive nowhere themselves
+    assert set(queues) == set(MAIN_QUEUES) | {dlq for dlq, _ in MAIN_QUEUES.values()}
+
+
+def test_dead_letter_queues_keep_messages_fourteen_days_longer_than_their_sources(template: dict[str, Any]) -> None:
+    # Given each pair of working queue and DLQ
+    queues = _resources(template, QUEUE)
+    for queue, (dlq, _) in MAIN_QUEUES.items():
+        # Then the DLQ keeps messages the SQS maximum (14 days), longer than its source queue does
+        # (a moved message keeps its first enqueue time, so a shorter DLQ retention would lose it)
+        assert queues[dlq]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+        assert queues[queue]["Properties"]["MessageRetentionPeriod"] < 14 * 24 * 3600
+
+
+def test_every_queue_is_encrypted_and_refuses_requests_without_tls(template: dict[str, Any]) -> None:
+    # Given every queue and every queue policy
+    queues = _resources(template, QUEUE)
+    policies = _resources(template, "AWS::SQS::QueuePolicy").values()
+    for name, queue in queues.items():
+        # Then SQS-managed server-side encryption is on
+        assert queue["Properties"].get("SqsManagedSseEnabled") is True, name
+        # And a policy applied to this queue denies every action over plain HTTP
+        denying = [
+            statement
+            for policy in policies
+            if {"Ref": name} in policy["Properties"]["Queues"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if statement["Effect"] == "Deny"
+            and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            and _get_att_target(statement["Resource"], "Arn") == name
+        ]
+        assert denying, f"{name} has no deny-insecure-transport policy"
+
+
+def test_visibility_timeout_is_at_least_six_times_the_consuming_function_timeout(template: dict[str, Any]) -> None:
+    # Given every SQS event source and the function timeout it runs under
+    queues = _resources(template, QUEUE)
+    functions = _resources(template, FUNCTION)
+    global_timeout = template["Globals"]["Function"]["Timeout"]
+    checked = set()
+    for function, _, event in _sqs_events(template):
+        queue = _get_att_target(event["Queue"], "Arn")
+        timeout = functions[function]["Properties"].get("Timeout", global_timeout)
+        # Then its queue hides a received message for at least 6 function timeouts (AWS's advice, which
+        # leaves room for Lambda's own retries when it is throttled)
+        assert queues[queue]["Properties"]["VisibilityTimeout"] >= 6 * timeout, queue
+        # And the longest batching window an operator may choose still fits in that margin
+        window = template["Parameters"][event["MaximumBatchingWindowInSeconds"]["Ref"]]
+        assert window["MaxValue"] + timeout <= queues[queue]["Properties"]["VisibilityTimeout"]
+        checked.add(queue)
+    assert checked == set(MAIN_QUEUES)
+
+
+# --- event sources ---------------------------------------------------------------------------------
+
+
+def test_each_working_queue_feeds_its_function_and_no_dlq_is_consumed(template: dict[str, Any]) -> None:
+    # Given every SQS event of every function
+    consumers = {_get_att_target(event["Queue"], "Arn"): fn for fn, _, event in _sqs_events(template)}
+    # Then each working queue is consumed by its function, and DLQs wait for an operator
+    assert consumers == {queue: function for queue, (_, function) in MAIN_QUEUES.items()}
+    dispatch_events = {name for fn, name, _ in _sqs_events(template) if fn == "DispatchFunction"}
+    assert dispatch_events == {"OrderEvents", "ShipmentEvents"}
+
+
+def test_every_sqs_event_reports_partial_failures_and_takes_its_limits_from_parameters(
+    template: dict[str, Any],
+) -> None:
+    parameters = template["Parameters"]
+    events = list(_sqs_events(template))
+    assert len(events) == 4
+    for function, name, event in events:
+        # Then one failed message never redelivers its neighbours
+        assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
+        # And concurrency, batch size and window are operator parameters, within what Lambda accepts
+        concurrency = event["ScalingConfig"]["MaximumConcurrency"]
+        assert set(concurrency) == {"Ref"}, name
+        assert parameters[concurrency["Ref"]]["MinValue"] >= 2
+        assert parameters[concurrency["Ref"]]["MaxValue"] <= 1000
+        batch = parameters[event["BatchSize"]["Ref"]]
+        # Up to 10 needs no batching window (Lambda requires one above 10); senders run 10 threads.
+        assert 1 <= batch["MinValue"] <= batch["Default"] <= batch["MaxValue"] <= 10
+        assert event["MaximumBatchingWindowInSeconds"]["Ref"] in parameters
+        assert function in FUNCTIONS
+
+
+def test_maximum_concurrency_defaults_follow_each_channel_provider(template: dict[str, Any]) -> None:
+    # Given the concurrency parameters
+    parameters = template["Parameters"]
+    # Then the defaults are the brief's: dispatch 10, email 5, SMS 2 (Lambda's minimum)
+    defaults = {
+        name: parameters[name]["Default"]
+        for name in ("DispatchMaxConcurrency", "EmailMaxConcurrency", "SmsMaxConcurrency")
+    }
+    assert defaults == {"DispatchMaxConcurrency": 10, "EmailMaxConcurrency": 5, "SmsMaxConcurrency": 2}
+    for name in ("DispatchBatchWindowSeconds", "EmailBatchWindowSeconds", "SmsBatchWindowSeconds"):
+        assert parameters[name]["Default"] == 0
+    assert parameters["MaxReceiveCount"]["Default"] == 5
+
+
+# --- functions -------------------------------------------------------------------------------------
+
+
+def test_globals_run_every_function_on_python_311_arm64_from_the_functions_folder(template: dict[str, Any]) -> None:
+    function_globals = template["Globals"]["Function"]
+    assert function_globals["Runtime"] == "python3.11"
+    assert function_globals["Architectures"] == ["arm64"]
+    assert function_globals["MemorySize"] == 256
+    assert function_globals["Timeout"] == 30
+    assert function_globals["CodeUri"].rstrip("/") == "functions"
+    assert function_globals["Tracing"] == {"Fn::If": ["TracingEnabled", "Active", "PassThrough"]}
+    handlers = {name: fn["Properties"]["Handler"] for name, fn in _resources(template, FUNCTION).items()}
+    assert handlers == FUNCTIONS
+
+
+def test_each_function_logs_json_to_its_own_log_group_with_retention(template: dict[str, Any]) -> None:
+    log_groups = _resources(template, "AWS::Logs::LogGroup")
+    used = set()
+    for name, function in _resources(template, FUNCTION).items():
+        logging_config = function["Properties"]["LoggingConfig"]
+        assert logging_config["LogFormat"] == "JSON"
+        group = logging_config["LogGroup"]["Ref"]
+        assert group in log_groups, name
+        assert log_groups[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        used.add(group)
+    assert len(used) == len(FUNCTIONS)
+    assert template["Parameters"]["LogRetentionDays"]["Default"] == 30
+
+
+def test_environment_variable_names_are_exactly_what_each_function_reads(template: dict[str, Any]) -> None:
+    from herald.config import Settings
+
+    global_env = template["Globals"]["Function"]["Environment"]["Variables"]
+    # Then the globals are the shared settings
+    assert set(global_env) == GLOBAL_ENV
+    assert global_env["HERALD_TABLE_NAME"] == {"Ref": "NotificationsTable"}
+    assert global_env["POWERTOOLS_METRICS_NAMESPACE"] == "Herald"
+    assert global_env["HERALD_TRACING"] == {"Fn::If": ["TracingEnabled", "true", "false"]}
+    for name, function in _resources(template, FUNCTION).items():
+        env = function["Properties"]["Environment"]["Variables"]
+        # And each function adds only its own
+        assert set(env) == FUNCTION_ENV[name], name
+        assert env["POWERTOOLS_SERVICE_NAME"] == SERVICE_NAMES[name]
+    # And every HERALD_* name is one that herald.config.Settings reads (a typo would be silently ignored)
+    aliases = {field.alias for field in Settings.model_fields.values()}
+    herald_names = {n for n in GLOBAL_ENV.union(*FUNCTION_ENV.values()) if n.startswith("HERALD_")}
+    assert herald_names <= aliases, herald_names - aliases
+
+
+def test_senders_read_only_their_own_provider_secret(template: dict[str, Any]) -> None:
+    functions = _resources(template, FUNCTION)
+    for name, parameter in SECRET_PARAMETERS.items():
+        statements = functions[name]["Properties"]["Policies"][0]["Statement"]
+        secret_statements = [s for s in statements if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])]
+        assert len(secret_statements) == 1
+        assert secret_statements[0]["Resource"] == {
+            "Fn::Sub": f"arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}"
+            f":secret:${{{parameter}}}-*"
+        }
+    dispatch = json.dumps(functions["DispatchFunction"]["Properties"]["Policies"])
+    assert "secretsmanager" not in dispatch
+
+
+def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
+    functions = _resources(template, FUNCTION)
+
+    def actions(name: str) -> dict[str, set[str]]:
+        """Action -> the resources it is allowed on, as compact JSON."""
+        allowed: dict[str, set[str]] = {}
+        for policy in functions[name]["Properties"]["Policies"]:
+            assert isinstance(policy, dict), "only inline statements: no broad SAM policy templates"
+            for statement in policy["Statement"]:
+                assert statement["Effect"] == "Allow"
+                acts = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                res = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                assert "*" not in res, statement
+                for action in acts:
+                    allowed.setdefault(action, set()).update(json.dumps(r, sort_keys=True) for r in res)
+        return allowed
+
+    table = json.dumps({"Fn::GetAtt": ["NotificationsTable", "Arn"]}, sort_keys=True)
+
+    def queue(name: str) -> str:
+        return json.dumps({"Fn::GetAtt": [name, "Arn"]}, sort_keys=True)
+
+    dispatch = actions("DispatchFunction")
+    db_actions = {"GetItem", "PutItem", "UpdateItem", "Query", "BatchWriteItem"}
+    assert dispatch == {
+        **{f"dynamodb:{a}": {table} for a in db_actions},
+        "sqs:SendMessage": {queue("EmailQueue"), queue("SmsQueue")},
+    }
+    for sender, own_queue in (("SendEmailFunction", "EmailQueue"), ("SendSmsFunction", "SmsQueue")):
+        allowed = actions(sender)
+        assert {a: r for a, r in allowed.items() if a.startswith("dynamodb:")} == {
+            f"dynamodb:{a}": {table} for a in ("GetItem", "UpdateItem", "Query")
+        }
+        assert allowed["sqs:ChangeMessageVisibility"] == {queue(own_queue)}
+        assert set(allowed) == {
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:Query",
+            "sqs:ChangeMessageVisibility",
+            "secretsmanager:GetSecretValue",
+        }
+
+
+# --- table -----------------------------------------------------------------------------------------
+
+
+def test_notifications_table_keys_ttl_and_provider_message_index(template: dict[str, Any]) -> None:
+    table = template["Resources"]["NotificationsTable"]
+    assert table["Type"] == "AWS::DynamoDB::Table"
+    properties = table["Properties"]
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert properties["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    types = {a["AttributeName"]: a["AttributeType"] for a in properties["AttributeDefinitions"]}
+    assert types == {"pk": "S", "sk": "S", "provider_message_id": "S"}
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    (index,) = properties["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "by_provider_message_id"
+    assert index["KeySchema"] == [{"AttributeName": "provider_message_id", "KeyType": "HASH"}]
+    assert index["Projection"] == {"ProjectionType": "ALL"}
+    assert properties["SSESpecification"] == {"SSEEnabled": True}
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    # The ledger outlives a deleted or replaced stack
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+
+
+# --- alarms and outputs ----------------------------------------------------------------------------
+
+
+def test_every_queue_has_its_alarm_notifying_the_optional_topic(template: dict[str, Any]) -> None:
+    alarms = _resources(template, "AWS::CloudWatch::Alarm").values()
+    by_queue: dict[str, list[dict[str, Any]]] = {}
+    for alarm in alarms:
+        properties = alarm["Properties"]
+        (dimension,) = properties["Dimensions"]
+        assert dimension["Name"] == "QueueName"
+        by_queue.setdefault(_get_att_target(dimension["Value"], "QueueName"), []).append(properties)
+        assert properties["Namespace"] == "AWS/SQS"
+        assert properties["ComparisonOperator"] == "GreaterThanThreshold"
+        notify = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+        assert properties["AlarmActions"] == notify
+        assert properties["OKActions"] == notify
+    for queue, (dlq, _) in MAIN_QUEUES.items():
+        (dlq_alarm,) = by_queue[dlq]
+        assert dlq_alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        assert dlq_alarm["Threshold"] == 0
+        (age_alarm,) = by_queue[queue]
+        assert age_alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
+        assert age_alarm["Threshold"] == {"Ref": "OldestMessageAgeAlarmSeconds"}
+    assert template["Conditions"]["HasAlarmTopic"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
+    assert template["Parameters"]["AlarmTopicArn"]["Default"] == ""
+
+
+def test_every_output_is_present_and_described(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    assert set(OUTPUTS) <= set(outputs)
+    assert len(OUTPUTS) == 20
+    for name in outputs:
+        assert outputs[name].get("Description"), name
+
+
+# --- no secrets, no account, no region ----------------------------------------------------------------
+
+_SECRET_LOOKING = [
+    re.compile(r"SG\.[\w-]{16,}\.[\w-]{16,}"),  # SendGrid API key
+    re.compile(r"\b(AC|SK)[0-9a-f]{32}\b"),  # Twilio account / API key SID
+    re.compile(r"\b[0-9a-f]{32}\b"),  # Twilio auth token
+    re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"),  # AWS access key id
+    re.compile(r"\b\d{12}\b"),  # an AWS account id
+    re.compile(r"\b(us|eu|ap|sa|ca|me|af|il|mx)-[a-z]+-\d\b"),  # a region
+]
+
+
+def test_template_holds_no_secret_account_id_or_region(template: dict[str, Any]) -> None:
+    # Given every string in the template (keys and values)
+    for text in _strings(template):
+        # Then none looks like a credential, an account id or a region
+        for pattern in _SECRET_LOOKING:
+            assert not pattern.search(text), f"{pattern.pattern} matches {text!r}"
+    # And no environment variable carries a credential: only the names of secrets
+    envs = [template["Globals"]["Function"]["Environment"]["Variables"]] + [
+        fn["Properties"]["Environment"]["Variables"] for fn in _resources(template, FUNCTION).values()
+    ]
+    for env in envs:
+        for name in env:
+            if re.search(r"KEY|TOKEN|SECRET|PASSWORD|AUTH", name):
+                assert name.endswith("_SECRET_ID"), name
+                assert set(env[name]) == {"Ref"}, name
+
+
+def test_secret_pattern_check_catches_a_planted_key() -> None:
+    # Given a string shaped like a Twilio auth token (guards the check above against matching nothing)
+    planted = "auth_token: 0123456789abcdef0123456789abcdef"
+    # Then the patterns see it
+    assert any(pattern.search(planted) for pattern in _SECRET_LOOKING)
+
+
+# --- requirements ----------------------------------------------------------------------------------
+
+
+def test_function_requirements_mirror_the_project_dependencies() -> None:
+    # Given pyproject's runtime dependencies and the requirements file `sam build` installs
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    lines = (REPO / "functions" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    requirements = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+    # Then they name the same packages with the same constraints
+    def normalised(spec: str) -> str:
+        return re.sub(r"\s+", "", spec).lower()
+
+    assert sorted(map(normalised, requirements)) == sorted(map(normalised, project["dependencies"]))
+
+
+# --- tools -----------------------------------------------------------------------------------------
+
+
+def _translate(template: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    from samtranslator.translator.transform import transform
+
+    class OfflinePolicyLoader:
+        """samtranslator's ManagedPolicyLoader asks IAM; an empty map keeps managed policy names as ARNs."""
+
+        def load(self) -> dict[str, str]:
+            return {}
+
+    # samtranslator asks boto3 for the region (partition, pseudo parameters): give it one, no credentials.
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # Like `sam package`: the local CodeUri becomes an S3 location.
+    del template["Globals"]["Function"]["CodeUri"]
+    for function in _resources(template, FUNCTION).values():
+        function["Properties"]["CodeUri"] = "s3://herald-artifacts/functions.zip"
+    translated: dict[str, Any] = transform(template, {}, OfflinePolicyLoader())
+    return translated
+
+
+def test_samtranslator_translates_it_into_functions_and_event_source_mappings(
+    template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # When the SAM transform runs offline
+    translated = _translate(template, monkeypatch)
+    resources = translated["Resources"]
+
+    # Then every serverless function is a Lambda function with the globals merged in
+    functions = {n: r["Properties"] for n, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
+    assert set(functions) == set(FUNCTIONS)
+    for name, function in functions.items():
+        assert function["Handler"] == FUNCTIONS[name]
+        assert function["Runtime"] == "python3.11"
+        assert function["Architectures"] == ["arm64"]
+        assert function["Timeout"] == 30
+        assert set(function["Environment"]["Variables"]) == GLOBAL_ENV | FUNCTION_ENV[name]
+        assert function["LoggingConfig"]["LogGroup"]["Ref"] in resources
+    # And each SQS event is an event source mapping with partial batch responses and a concurrency cap
+    mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert len(mappings) == 4
+    for mapping in mappings:
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        assert set(mapping["ScalingConfig"]["MaximumConcurrency"]) == {"Ref"}
+    # And each function's role carries SAM's SQS poller permissions next to Herald's own statements
+    roles = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::IAM::Role"]
+    assert len(roles) == 3
+    for role in roles:
+        assert any("AWSLambdaSQSQueueExecutionRole" in json.dumps(arn) for arn in role["ManagedPolicyArns"])
+
+
+def test_cfn_lint_finds_no_error_or_warning() -> None:
+    from cfnlint.api import lint
+
+    # When cfn-lint checks the template as it is on disk
+    matches = lint(TEMPLATE.read_text(encoding="utf-8"))
+    # Then it reports nothing above informational
+    assert [str(m) for m in matches if not m.rule.id.startswith("I")] == []
+
+
+def test_cfn_lint_check_reports_a_broken_template() -> None:
+    from cfnlint.api import lint
+
+    # Given the template with a queue whose visibility timeout is out of range (guards the check above)
+    broken = TEMPLATE.read_text(encoding="utf-8").replace("VisibilityTimeout: 180", "VisibilityTimeout: 99999", 1)
+    assert broken != TEMPLATE.read_text(encoding="utf-8")
+    # Then cfn-lint reports an error
+    assert any(m.rule.id.startswith("E") for m in lint(broken))
