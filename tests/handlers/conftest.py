@@ -13,6 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from herald.local.poller import sqs_event
 from herald.local.standins.faults import FaultPlan
 from herald.local.standins.outbox import Outbox
 from herald.local.standins.sendgrid import SendGridStandIn
@@ -63,21 +64,8 @@ class Env:
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
-        records = [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m["Attributes"],
-                "messageAttributes": {},
-                "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs",
-                "eventSourceARN": self.arn(queue),
-                "awsRegion": REGION,
-            }
-            for m in response.get("Messages", [])
-        ]
-        return {"Records": records}
+        # The same Lambda event shape the local runtime's poller builds.
+        return sqs_event(response.get("Messages", []), self.arn(queue))
 
     def deliver(self, queue: str, handler: Callable[[dict, Any], dict]) -> dict[str, Any]:
         """One poll: receive a batch, invoke the handler, delete what it did not report as failed."""

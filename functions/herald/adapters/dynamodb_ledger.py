@@ -147,11 +147,13 @@ class DynamoDbLedger:
 
     @staticmethod
     def _superseded_reason(position: ShipmentPosition, current: Item) -> str:
-        first = current.get(f"first_{position.first_only_key}", {}).get("S") if position.first_only_key else None
-        if first and first != position.event_id:
-            return f"{position.first_only_key} already notified for this shipment (event {first})"
         last = current.get("last_event_id", {}).get("S", "?")
-        return f"shipment already notified of a later status (event {last})"
+        rank = int(current.get("rank", {}).get("N", 0))
+        time_ms = int(current.get("event_time_ms", {}).get("N", 0))
+        if rank > position.rank or time_ms > int(position.time.timestamp() * 1000):
+            return f"shipment already notified of a later status (event {last})"
+        first = current.get(f"first_{position.first_only_key}", {}).get("S") if position.first_only_key else None
+        return f"{position.first_only_key} already notified for this shipment (event {first})"
 
     def record_notifications(
         self, event: Envelope, planned: Sequence[PlannedNotification], now: datetime

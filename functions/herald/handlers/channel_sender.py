@@ -66,7 +66,7 @@ class ChannelSender:
             with locks_guard:
                 lock = locks[_notification_key(record)]
             with lock:
-                self._send_one(sender, sqs, record)
+                self._send_logged(sender, sqs, record)
 
         async def send_record(record: SQSRecord) -> None:
             await asyncio.get_running_loop().run_in_executor(_EXECUTOR, send_serialised, record)
@@ -74,6 +74,17 @@ class ChannelSender:
         # Report a batch that failed entirely as item failures too: our retries already set each message's delay.
         processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         return dict(async_process_partial_response(event, send_record, processor, context))
+
+    def _send_logged(self, sender: Sender, sqs: Any, record: SQSRecord) -> None:
+        try:
+            self._send_one(sender, sqs, record)
+        except RetryLater:
+            raise
+        except Exception:
+            # Logged here with the record's id, then re-raised: the batch processor reports the record as
+            # failed, SQS redelivers it, and after maxReceiveCount it is parked in the DLQ.
+            self.logger.exception("record failed", extra={"sqs_message_id": record.message_id})
+            raise
 
     def _send_one(self, sender: Sender, sqs: Any, record: SQSRecord) -> None:
         # A body that is not a ChannelMessage is a poison message: the exception fails this record only,
@@ -126,8 +137,10 @@ class ChannelSender:
 
 
 def _notification_key(record: SQSRecord) -> str:
-    attribute = record.message_attributes.get("notification_id")
-    return (attribute.string_value if attribute else None) or record.body
+    attributes = record.message_attributes
+    if "notification_id" in attributes:
+        return attributes["notification_id"].string_value or record.body
+    return record.body
 
 
 def _queue_url(queue_arn: str) -> str:

@@ -146,7 +146,7 @@ def publish(runtime: Any, events: list[Any]) -> list[Published]:
     published: list[Published] = []
     valid: list[tuple[Published, Any]] = []
     for index, raw in enumerate(events):
-        identity = raw if isinstance(raw, dict) else {}
+        identity = _as_object(raw)
         item = Published(
             index,
             raw,
@@ -170,6 +170,16 @@ def publish(runtime: Any, events: list[Any]) -> list[Published]:
     for rejected in result.rejected:
         valid[rejected.index][0].publish_rejection = rejected.reason
     return published
+
+
+def _as_object(raw: Any) -> dict[str, Any]:
+    """An events-file line as a JSON object, or {} when it is not one (it will be rejected)."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return {}
+    return raw if isinstance(raw, dict) else {}
 
 
 def _str(value: object) -> str | None:
@@ -198,7 +208,7 @@ def build_report(runtime: Any, published: list[Published]) -> dict[str, Any]:
         elif seen[key] > 1:
             entry |= {"outcome": "duplicate", "reason": "same source and id as an earlier event"}
         else:
-            order_id = item.raw["data"]["order"]["id"]
+            order_id = _as_object(item.raw)["data"]["order"]["id"]
             orders.add((str(item.source), str(order_id)))
             status = _event_status(ledger, str(item.source), str(order_id), str(item.event_id))
             entry |= {"outcome": status.get("status", "missing"), "reason": status.get("reason")}
@@ -309,10 +319,14 @@ def print_summary(run: DemoRun, console: Any) -> None:
     for row in summary_rows(run.report):
         totals.update({c: row.get(c, 0) for c in columns})
         table.add_row(row["type"], row["channel"], *(str(row.get(c, 0) or "") for c in columns))
+    # Event-level columns repeat on the email and SMS rows of a type; their totals count events once.
+    outcomes = Counter(e["outcome"] for e in run.report["events"])
+    totals["published"] = len(run.report["events"])
+    for outcome in ("rejected", "duplicate", "superseded"):
+        totals[outcome] = outcomes[outcome]
     table.add_section()
     table.add_row("total", "", *(str(totals[c]) for c in columns))
     console.print(table)
-    outcomes = Counter(e["outcome"] for e in run.report["events"])
     console.print(
         f"{len(run.report['events'])} events: "
         + ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items()))
@@ -324,6 +338,9 @@ def print_summary(run: DemoRun, console: Any) -> None:
     failed = [n for n in run.report["notifications"] if n["status"] in {"failed", "dlq"}]
     for n in failed:
         console.print(f"  [red]{n['status']}[/] {n['channel']} of {n['event_id']}: {n['error_code']} {n['reason']}")
+    from herald.local.stack import SKIPPED_LOCALLY
+
+    console.print(f"Not emulated locally (deployed stacks have them): {', '.join(SKIPPED_LOCALLY)}.")
     providers_used = ", ".join(run.real_providers) if run.real_providers else "the local stand-ins"
     console.print(f"Messages went to {providers_used}; open outbox/email/*.html or outbox/sms.jsonl to read them.")
     if run.problems:

@@ -38,6 +38,15 @@ _EXCLUDED_FROM_ZIP = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cach
 _STACK_POLL_SECONDS = 0.2
 
 
+SKIPPED_LOCALLY = ("AWS::CloudWatch::Alarm", "AWS::SQS::QueuePolicy")
+"""Resource types of template.yaml that moto's CloudFormation does not create (they only matter deployed)."""
+
+
+class _SkippedResourceFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("No Moto CloudFormation support")
+
+
 class DeployError(RuntimeError):
     """The template could not be deployed into the emulator (the message names the resource and why)."""
 
@@ -349,6 +358,10 @@ def deploy(
     # moto warns, from its server threads and besides logging it, about each resource type it skips
     # (alarms, queue policies): its log line is enough, the warning's traceback line is noise.
     warnings.filterwarnings("ignore", message="Tried to parse .* not supported by moto", category=UserWarning)
+    # ...and logs one line per skipped resource; the types it skips are listed once in SKIPPED_LOCALLY instead.
+    moto_logger = logging.getLogger("moto")
+    if not any(isinstance(f, _SkippedResourceFilter) for f in moto_logger.filters):
+        moto_logger.addFilter(_SkippedResourceFilter())
     _record_resource_failures()
     failures_before = len(_resource_failures)
     try:
