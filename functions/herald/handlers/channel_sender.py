@@ -137,10 +137,10 @@ class ChannelSender:
 
 
 def _notification_key(record: SQSRecord) -> str:
+    # Index, not .get(): Powertools wraps an attribute only through __getitem__ (.get returns the raw dict).
     attributes = record.message_attributes
-    if "notification_id" in attributes:
-        return attributes["notification_id"].string_value or record.body
-    return record.body
+    attribute = attributes["notification_id"] if "notification_id" in attributes else None  # noqa: SIM401
+    return (attribute.string_value if attribute else None) or record.body
 
 
 def _queue_url(queue_arn: str) -> str:

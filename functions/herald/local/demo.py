@@ -12,7 +12,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 
 from herald.cli import read_events
 from herald.contract.parsing import EventRejected, parse_event
+from herald.local.standins.faults import FaultPlan
 
 LOCAL_SENDGRID_KEY = "SG.herald-local-demo"  # a stand-in key: the local SendGrid accepts only this one
 LOCAL_TWILIO_SID = "AC" + "de" * 16
@@ -41,7 +42,9 @@ class Providers:
 
 
 @contextmanager
-def providers(outbox_dir: Path) -> Iterator[Providers]:
+def providers(
+    outbox_dir: Path, *, email_faults: FaultPlan | None = None, sms_faults: FaultPlan | None = None
+) -> Iterator[Providers]:
     from herald.local.standins.outbox import Outbox
     from herald.local.standins.sendgrid import SendGridStandIn
     from herald.local.standins.twilio import TwilioStandIn
@@ -53,7 +56,7 @@ def providers(outbox_dir: Path) -> Iterator[Providers]:
             result.sendgrid_secret = {"api_key": os.environ["SENDGRID_API_KEY"]}
             result.real.append("SendGrid")
         else:
-            result.sendgrid = stack.enter_context(SendGridStandIn(outbox, LOCAL_SENDGRID_KEY))
+            result.sendgrid = stack.enter_context(SendGridStandIn(outbox, LOCAL_SENDGRID_KEY, faults=email_faults))
             result.sendgrid_secret = {"api_key": LOCAL_SENDGRID_KEY}
             result.env["HERALD_SENDGRID_API_HOST"] = result.sendgrid.url
         twilio_vars = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM")
@@ -62,7 +65,9 @@ def providers(outbox_dir: Path) -> Iterator[Providers]:
             result.twilio_secret = {"account_sid": sid, "auth_token": token, "from_number": sender}
             result.real.append("Twilio")
         else:
-            result.twilio = stack.enter_context(TwilioStandIn(outbox, LOCAL_TWILIO_SID, LOCAL_TWILIO_TOKEN))
+            result.twilio = stack.enter_context(
+                TwilioStandIn(outbox, LOCAL_TWILIO_SID, LOCAL_TWILIO_TOKEN, faults=sms_faults)
+            )
             result.twilio_secret = {
                 "account_sid": LOCAL_TWILIO_SID,
                 "auth_token": LOCAL_TWILIO_TOKEN,
@@ -80,21 +85,35 @@ class DemoRun:
     real_providers: list[str]
 
 
-def run_demo(events_file: Path, *, template: Path, outbox_dir: Path, work_dir: Path, timeout: float = 180.0) -> DemoRun:
+def run_demo(
+    events_file: Path,
+    *,
+    template: Path,
+    outbox_dir: Path,
+    work_dir: Path,
+    timeout: float = 180.0,
+    parameters: Mapping[str, str] | None = None,
+    email_faults: FaultPlan | None = None,
+    sms_faults: FaultPlan | None = None,
+) -> DemoRun:
+    """Run `events_file` through the local pipeline. Faults make the stand-ins fail (tests, soak runs);
+    `parameters` override template.yaml's parameters (e.g. MaxReceiveCount)."""
     from herald.local.runtime import LocalRuntime
 
     started = time.monotonic()
     events = [item for _, item in read_events(events_file)]
     shutil.rmtree(outbox_dir, ignore_errors=True)
     work_dir.mkdir(parents=True, exist_ok=True)
-    with providers(outbox_dir) as provider_setup:
+    with providers(outbox_dir, email_faults=email_faults, sms_faults=sms_faults) as provider_setup:
         runtime_env = {
             **provider_setup.env,
             # Short back-offs so a retried message settles within the demo, not in minutes.
             "HERALD_RETRY_BASE_SECONDS": "1",
             "HERALD_RETRY_MAX_SECONDS": "4",
         }
-        with LocalRuntime(template, extra_env=runtime_env, log_dir=work_dir / "logs") as runtime:
+        with LocalRuntime(
+            template, parameters=dict(parameters or {}), extra_env=runtime_env, log_dir=work_dir / "logs"
+        ) as runtime:
             secrets = runtime.aws.client("secretsmanager")
             for secret_id, value in (
                 (

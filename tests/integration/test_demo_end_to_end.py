@@ -1,0 +1,150 @@
+"""The whole pipeline on the local runtime, from template.yaml: what a new user sees with `make demo`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from herald.local.demo import run_demo
+from herald.local.standins.faults import FaultPlan
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+LIFECYCLE = ROOT / "events" / "demo" / "lifecycle.jsonl"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """`herald demo --report` run as a user runs it, in its own process."""
+    workdir = tmp_path_factory.mktemp("demo")
+    report = workdir / "report.json"
+    completed = subprocess.run(  # noqa: S603 - our own CLI, run by the current interpreter
+        [
+            sys.executable,
+            "-m",
+            "herald.cli",
+            "demo",
+            "--report",
+            str(report),
+            "--outbox",
+            str(workdir / "outbox"),
+            "--template",
+            str(ROOT / "template.yaml"),
+            "--events",
+            str(LIFECYCLE),
+        ],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return {
+        "returncode": completed.returncode,
+        "stdout": completed.stdout,
+        "report": json.loads(report.read_text()) if report.exists() else None,
+        "outbox": workdir / "outbox",
+    }
+
+
+def test_demo_exits_zero_and_accounts_for_every_published_line(demo: dict) -> None:
+    # Given the lifecycle sample (21 lines); When `herald demo` runs it; Then it succeeds and reports each line
+    assert demo["returncode"] == 0, demo["stdout"][-3000:]
+    assert len(demo["report"]["events"]) == len(LIFECYCLE.read_text().splitlines())
+    assert "Every event is accounted for" in demo["stdout"]
+
+
+def test_demo_outcomes_follow_the_contract_rules(demo: dict) -> None:
+    outcomes = {(e["id"], e["outcome"]) for e in demo["report"]["events"]}
+    # Then duplicates, unknown types, missing fields, later in-transit scans and late scans are each handled
+    assert Counter(o for _, o in outcomes) == Counter(
+        {"dispatched": 16, "rejected": 2, "superseded": 2, "duplicate": 1}
+    )
+    reasons = {e["id"]: e["reason"] for e in demo["report"]["events"]}
+    assert "unknown event type 'order.shipped'" in reasons["evt_1001_shipped"]
+    assert "data.customer" in reasons["evt_1002_cancelled_no_customer"]
+    assert "already notified" in reasons["evt_shp_1001_1_in_transit_2"]
+    assert "later status" in reasons["evt_shp_1001_1_in_transit_3"]
+
+
+def test_outbox_holds_exactly_one_message_per_sent_notification(demo: dict) -> None:
+    notifications = demo["report"]["notifications"]
+    sent = Counter(n["channel"] for n in notifications if n["status"] == "sent")
+    emails = list((demo["outbox"] / "email").glob("*.eml"))
+    sms = [json.loads(line) for line in (demo["outbox"] / "sms.jsonl").read_text().splitlines()]
+    # Then 16 emails and 11 SMS went out (events/demo/README.md), each once, each recorded with its provider id
+    assert (sent["email"], sent["sms"]) == (16, 11)
+    assert len(emails) == 16
+    assert len({p.stem for p in emails}) == 16
+    assert len(sms) == 11
+    assert sorted(s["sid"] for s in sms) == sorted(
+        n["provider_message_id"] for n in notifications if n["channel"] == "sms" and n["status"] == "sent"
+    )
+
+
+def test_invalid_events_send_nothing_and_opted_out_sms_fails_with_twilio_code(demo: dict) -> None:
+    notifications = demo["report"]["notifications"]
+    rejected_ids = {e["id"] for e in demo["report"]["events"] if e["outcome"] == "rejected"}
+    assert not [n for n in notifications if n["event_id"] in rejected_ids]
+    failed = [n for n in notifications if n["status"] == "failed"]
+    assert [(n["event_id"], n["channel"], n["error_code"], n["attempts"]) for n in failed] == [
+        ("evt_1004_placed", "sms", "21610", 1)
+    ]
+
+
+def test_delivered_email_carries_the_photo_and_escapes_nothing_unsafe(demo: dict) -> None:
+    html = next((demo["outbox"] / "email").glob("*delivered*email.html")).read_text()
+    assert "<img" in html
+    assert "https://www.google.com/maps/search/?api=1&amp;query=39.7392,-104.9903" in html
+
+
+def _two_orders(tmp_path: Path) -> Path:
+    lines = [line for line in LIFECYCLE.read_text().splitlines() if '"order.placed"' in line][:2]
+    path = tmp_path / "two-orders.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_throttled_provider_is_retried_until_it_accepts(tmp_path: Path) -> None:
+    # Given Twilio answering 429 to the first three requests
+    sms_faults = FaultPlan()
+    sms_faults.force_next("throttle", "throttle", "throttle")
+    # When two orders go through the local pipeline
+    run = run_demo(
+        _two_orders(tmp_path),
+        template=ROOT / "template.yaml",
+        outbox_dir=tmp_path / "outbox",
+        work_dir=tmp_path / "work",
+        timeout=120,
+        sms_faults=sms_faults,
+    )
+    # Then both SMS are sent in the end, once each, after more than one attempt for at least one
+    assert run.problems == []
+    sms = [n for n in run.report["notifications"] if n["channel"] == "sms"]
+    assert [n["status"] for n in sms] == ["sent", "sent"]
+    assert max(n["attempts"] for n in sms) > 1
+    assert len((tmp_path / "outbox" / "sms.jsonl").read_text().splitlines()) == 2
+
+
+def test_provider_outage_parks_messages_in_the_dlq_with_the_last_code(tmp_path: Path) -> None:
+    # Given SendGrid failing every request with 500, and two attempts allowed
+    run = run_demo(
+        _two_orders(tmp_path),
+        template=ROOT / "template.yaml",
+        outbox_dir=tmp_path / "outbox",
+        work_dir=tmp_path / "work",
+        timeout=120,
+        parameters={"MaxReceiveCount": "2"},
+        email_faults=FaultPlan(server_error_rate=1.0),
+    )
+    # Then each email is in the email DLQ and recorded as such; SMS is unaffected
+    emails = [n for n in run.report["notifications"] if n["channel"] == "email"]
+    assert [(n["status"], n["error_code"], n["attempts"]) for n in emails] == [("dlq", "500", 2)] * 2
+    assert run.report["queues"]["EmailDLQ"] == 2
+    assert [n["status"] for n in run.report["notifications"] if n["channel"] == "sms"] == ["sent", "sent"]
