@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -28,10 +30,6 @@ def build_logger() -> Logger:
     return Logger(logger_formatter=MaskingFormatter(), utc=True)
 
 
-def build_metrics() -> Metrics:
-    return Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Herald"))
-
-
 def count(name: str, *, channel: str | None = None, event_type: str | None = None, value: float = 1) -> None:
     """One EMF metric with its own dimensions (Powertools Metrics shares dimensions across a flush)."""
     emit(name, value, MetricUnit.Count, channel=channel, event_type=event_type)
@@ -47,3 +45,28 @@ def emit(name: str, value: float, unit: MetricUnit, **dimensions: str | None) ->
 
 def tracing_enabled() -> bool:
     return os.environ.get("HERALD_TRACING", "false").lower() == "true"
+
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def traced(handler: Handler) -> Handler:
+    """Wrap `handler` with Powertools Tracer only when HERALD_TRACING is true.
+
+    `Tracer()` imports the X-Ray SDK (about 600 ms of cold start, even disabled), so it is imported
+    on the first invocation and only when tracing is on; otherwise the handler runs as it is.
+    """
+    chosen: list[Handler] = []
+
+    @wraps(handler)
+    def wrapper(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if not chosen:
+            if tracing_enabled():
+                from aws_lambda_powertools import Tracer
+
+                chosen.append(Tracer().capture_lambda_handler(handler))
+            else:
+                chosen.append(handler)
+        return chosen[0](event, context)
+
+    return wrapper

@@ -34,7 +34,7 @@ from herald.local.standins.faults import FaultPlan
 from herald.local.standins.outbox import Outbox
 from herald.local.standins.sendgrid import MAX_BODY_BYTES, MESSAGES, SendGridStandIn
 
-# The published payloads live next to the repository checkout (/work/shared/fixtures).
+# The published payloads live next to the repository checkout (../shared/fixtures, beside the clone).
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 API_KEY = "SG.test-key.local"
 MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")

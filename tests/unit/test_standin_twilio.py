@@ -20,7 +20,7 @@ from herald.local.standins.faults import FaultPlan
 from herald.local.standins.outbox import Outbox
 from herald.local.standins.twilio import ERROR_MESSAGES, MAGIC_FROM, MAGIC_TO, TwilioStandIn, segments
 
-# The published payloads live next to the repository checkout (/work/shared/fixtures).
+# The published payloads live next to the repository checkout (../shared/fixtures, beside the clone).
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "local-auth-token"

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from herald.observability import build_logger, count
+from herald.observability import build_logger, count, traced
 from herald.usecases.dispatch import Dispatcher, DispatchResult
 
 logger = build_logger()
@@ -40,6 +40,7 @@ def dispatcher() -> Dispatcher:
     )
 
 
+@traced
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     use_case = dispatcher()

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from herald.domain.notification import Channel
 from herald.handlers.channel_sender import ChannelSender
-from herald.observability import build_logger
+from herald.observability import build_logger, traced
 from herald.usecases.ports import Provider
 
 logger = build_logger()
@@ -26,6 +26,7 @@ def sendgrid_provider() -> Provider:
 sender = ChannelSender(Channel.EMAIL, logger, sendgrid_provider)
 
 
+@traced
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return sender.handle(event, context)

@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from herald.domain.notification import Channel
 from herald.handlers.channel_sender import ChannelSender
-from herald.observability import build_logger
+from herald.observability import build_logger, traced
 from herald.usecases.ports import Provider
 
 logger = build_logger()
@@ -33,6 +33,7 @@ def twilio_provider() -> Provider:
 sender = ChannelSender(Channel.SMS, logger, twilio_provider)
 
 
+@traced
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return sender.handle(event, context)

@@ -4,7 +4,7 @@ It answers as the real API does (paths, status codes, headers, error bodies) so 
 `sendgrid` SDK can be pointed at it with `SendGridAPIClient(api_key, host=standin.url)`, and it keeps
 every accepted message in an `Outbox` as an .eml (plus an .html copy) that a person can open.
 
-Sources for the answers (see /work/shared/fixtures/sendgrid_v3_error_responses.json):
+Sources for the answers (see ../shared/fixtures/sendgrid_v3_error_responses.json):
 - status codes and example bodies: twilio/sendgrid-oai `tsg_mail_v3.json` (400/401/404/405/413/500, 202);
 - field-level 400 messages, `field` and `help` link: the legacy "Mail Send errors" page (section d);
 - 429 body and X-RateLimit-* headers: the legacy "Rate limits" page (section b);

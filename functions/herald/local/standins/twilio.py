@@ -6,7 +6,7 @@ api.twilio.com. It answers with Twilio's status codes and `{code, message, more_
 bodies, honours the test-credential magic numbers, and appends every accepted SMS to the outbox.
 
 Error messages come from Twilio's error dictionary as vendored in
-/work/shared/fixtures/twilio_sms_error_codes.json (tests compare them); 21211 uses the REST body shape
+../shared/fixtures/twilio_sms_error_codes.json (tests compare them); 21211 uses the REST body shape
 shown in that fixture ("The 'To' number ... is not a valid phone number."). The messages for codes not
 in the fixture (21602/21603/21604, 20004, 20500, 20503) are Twilio's usual wording, not verified here.
 """
