@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -137,10 +138,13 @@ class ChannelSender:
 
 
 def _notification_key(record: SQSRecord) -> str:
-    # Index, not .get(): Powertools wraps an attribute only through __getitem__ (.get returns the raw dict).
-    attributes = record.message_attributes
-    attribute = attributes["notification_id"] if "notification_id" in attributes else None  # noqa: SIM401
-    return (attribute.string_value if attribute else None) or record.body
+    """The notification a record carries, read from its body (a copy may come without message attributes)."""
+    try:
+        document = json.loads(record.body)
+    except ValueError:
+        return record.body  # a poison message: it fails on its own anyway
+    key = document.get("notification_id") if isinstance(document, dict) else None
+    return str(key) if key else record.body
 
 
 def _queue_url(queue_arn: str) -> str:
