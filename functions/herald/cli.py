@@ -239,6 +239,9 @@ def demo(
     outbox: Annotated[Path, typer.Option(help="Where the stand-ins keep the messages they accept.")] = Path("outbox"),
     template: Annotated[Path, typer.Option(help="The SAM template to deploy locally.")] = Path("template.yaml"),
     timeout: Annotated[float, typer.Option(help="Seconds to wait for every queue to settle.")] = 180.0,
+    burst: Annotated[
+        bool, typer.Option(help="Publish everything at once instead of each event after the previous is dispatched.")
+    ] = False,
 ) -> None:
     """Run the whole pipeline on this machine: moto, template.yaml, the functions and provider stand-ins.
 
@@ -251,7 +254,9 @@ def demo(
     # Rich wraps to 80 columns when not on a terminal (CI, a pipe): the summary needs more.
     console = Console(width=None if sys.stdout.isatty() else 130)
     with console.status("Starting moto, deploying template.yaml, starting the functions and stand-ins..."):
-        run = run_demo(events, template=template, outbox_dir=outbox, work_dir=Path(".herald"), timeout=timeout)
+        run = run_demo(
+            events, template=template, outbox_dir=outbox, work_dir=Path(".herald"), timeout=timeout, paced=not burst
+        )
     print_summary(run, console)
     if report is not None:
         report.write_text(json.dumps(run.report, indent=2) + "\n", encoding="utf-8")

@@ -95,6 +95,7 @@ def run_demo(
     parameters: Mapping[str, str] | None = None,
     email_faults: FaultPlan | None = None,
     sms_faults: FaultPlan | None = None,
+    paced: bool = True,
 ) -> DemoRun:
     """Run `events_file` through the local pipeline. Faults make the stand-ins fail (tests, soak runs);
     `parameters` override template.yaml's parameters (e.g. MaxReceiveCount)."""
@@ -123,7 +124,7 @@ def run_demo(
                 (_function_env(runtime, "HERALD_TWILIO_SECRET_ID", "herald/twilio"), provider_setup.twilio_secret),
             ):
                 secrets.create_secret(Name=secret_id, SecretString=json.dumps(value))
-            published = publish(runtime, events)
+            published = publish(runtime, events, paced=paced)
             runtime.wait_until_settled(quiet_seconds=2.0, timeout=timeout)
             report = build_report(runtime, published)
     problems = verify(report, outbox_dir)
@@ -150,9 +151,15 @@ class Published:
     publish_rejection: str | None = None
 
 
-def publish(runtime: Any, events: list[Any]) -> list[Published]:
-    """Valid events go through the storefront publisher; invalid ones are sent raw, as a storefront without
-    the publisher would, so that dispatch's own rejection path runs too."""
+def publish(runtime: Any, events: list[Any], *, paced: bool = True) -> list[Published]:
+    """Publish every line of the events file, in order.
+
+    Valid events go through the storefront publisher; invalid ones are sent raw, as a storefront without the
+    publisher would, so that dispatch's own rejection path runs too. `paced` (the default) publishes each
+    event once the previous one has been dispatched: a storefront's events for one parcel come minutes apart,
+    and SQS standard queues keep no order, so a file published in one burst would see later statuses
+    overtake earlier ones (and rightly be superseded). `paced=False` publishes in batches, as fast as it can.
+    """
     from herald.publisher import Publisher
 
     sqs = runtime.aws.client("sqs")
@@ -162,33 +169,42 @@ def publish(runtime: Any, events: list[Any]) -> list[Published]:
         shipment_queue_url=outputs["ShipmentEventsQueueUrl"],
         sqs_client=sqs,
     )
-    published: list[Published] = []
-    valid: list[tuple[Published, Any]] = []
-    for index, raw in enumerate(events):
-        identity = _as_object(raw)
-        item = Published(
-            index,
-            raw,
-            _str(identity.get("source")),
-            _str(identity.get("id")),
-            _str(identity.get("type")),
-        )
-        published.append(item)
-        body = raw if isinstance(raw, str) else json.dumps(raw)
-        try:
-            parse_event(body)
-        except EventRejected:
-            item.sqs_message_id = sqs.send_message(QueueUrl=outputs["OrderEventsQueueUrl"], MessageBody=body)[
-                "MessageId"
-            ]
-            continue
-        valid.append((item, raw))
-    result = publisher.publish([raw for _, raw in valid])
-    for accepted in result.accepted:
-        valid[accepted.index][0].sqs_message_id = accepted.message_id
-    for rejected in result.rejected:
-        valid[rejected.index][0].publish_rejection = rejected.reason
+    published = [_identify(index, raw) for index, raw in enumerate(events)]
+    groups = [[item] for item in published] if paced else [published]
+    for group in groups:
+        valid = []
+        for item in group:
+            body = item.raw if isinstance(item.raw, str) else json.dumps(item.raw)
+            try:
+                parse_event(body)
+            except EventRejected:
+                queue = outputs["OrderEventsQueueUrl"]
+                item.sqs_message_id = sqs.send_message(QueueUrl=queue, MessageBody=body)["MessageId"]
+                continue
+            valid.append(item)
+        result = publisher.publish([item.raw for item in valid])
+        for accepted in result.accepted:
+            valid[accepted.index].sqs_message_id = accepted.message_id
+        for rejected in result.rejected:
+            valid[rejected.index].publish_rejection = rejected.reason
+        if paced:
+            _wait_for_dispatch(runtime)
     return published
+
+
+def _identify(index: int, raw: Any) -> Published:
+    identity = _as_object(raw)
+    return Published(index, raw, _str(identity.get("source")), _str(identity.get("id")), _str(identity.get("type")))
+
+
+def _wait_for_dispatch(runtime: Any, timeout: float = 30.0) -> None:
+    """Until the event queues are empty (the dispatch function has taken and deleted what was published)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        depths = runtime.queue_depths()
+        if depths.get("OrderEventsQueue", 0) == 0 and depths.get("ShipmentEventsQueue", 0) == 0:
+            return
+        time.sleep(0.05)
 
 
 def _as_object(raw: Any) -> dict[str, Any]:
