@@ -8,7 +8,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test unit handlers integration lint format template-lint schemas samples build clean
+.PHONY: help venv demo test unit handlers integration lint format template-lint schemas samples build clean bench
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -66,3 +66,6 @@ build: $(SAM_STAMP) ## sam build (no container needed)
 
 clean: ## Remove build output, caches and the demo's outbox
 	rm -rf .aws-sam outbox .herald .pytest_cache .mypy_cache .ruff_cache
+
+bench: $(STAMP) ## Run the benchmarks (cold start, batch latency, own cost, local end to end); last line is JSON
+	$(BIN)/python benchmarks/run_all.py

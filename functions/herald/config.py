@@ -26,6 +26,10 @@ class Settings(BaseModel):
     # Where provider credentials live (Secrets Manager secret ids). Never the secrets themselves.
     sendgrid_secret_id: str = Field("herald/sendgrid", alias="HERALD_SENDGRID_SECRET_ID")
     twilio_secret_id: str = Field("herald/twilio", alias="HERALD_TWILIO_SECRET_ID")
+    # The SendGrid Event Webhook's verification key: a secret {"public_key": "<base64 DER>"}.
+    sendgrid_webhook_secret_id: str = Field("herald/sendgrid-webhook", alias="HERALD_SENDGRID_WEBHOOK_SECRET_ID")
+    # How far a signed webhook's timestamp may be from now before the request is refused as stale.
+    webhook_tolerance_seconds: int = Field(300, alias="HERALD_WEBHOOK_TOLERANCE_SECONDS", ge=1, le=86_400)
     # Optional endpoint overrides: the local runtime points the SDKs at its stand-ins.
     sendgrid_api_host: str | None = Field(None, alias="HERALD_SENDGRID_API_HOST")
     twilio_api_base_url: str | None = Field(None, alias="HERALD_TWILIO_API_BASE_URL")

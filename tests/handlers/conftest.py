@@ -181,13 +181,14 @@ def _reset_caches() -> None:
     from aws_lambda_powertools.utilities import parameters
 
     from herald.config import settings
-    from herald.handlers import dispatch, send_email, send_sms
+    from herald.handlers import dispatch, secrets, send_email, send_sms
 
     settings.cache_clear()
     dispatch.dispatcher.cache_clear()
     for module in (send_email, send_sms):
         module.sender._deps.cache_clear()
     parameters.clear_caches()
+    secrets._provider.cache_clear()
 
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"

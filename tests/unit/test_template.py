@@ -33,6 +33,7 @@ FUNCTIONS = {
     "DispatchFunction": "herald.handlers.dispatch.handler",
     "SendEmailFunction": "herald.handlers.send_email.handler",
     "SendSmsFunction": "herald.handlers.send_sms.handler",
+    "WebhooksFunction": "herald.handlers.webhooks.handler",
 }
 GLOBAL_ENV = {
     "HERALD_TABLE_NAME",
@@ -52,11 +53,18 @@ FUNCTION_ENV = {
     },
     "SendEmailFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_SENDGRID_SECRET_ID"},
     "SendSmsFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_TWILIO_SECRET_ID"},
+    "WebhooksFunction": {
+        "POWERTOOLS_SERVICE_NAME",
+        "HERALD_SENDGRID_WEBHOOK_SECRET_ID",
+        "HERALD_TWILIO_SECRET_ID",
+        "HERALD_WEBHOOK_TOLERANCE_SECONDS",
+    },
 }
 SERVICE_NAMES = {
     "DispatchFunction": "herald-dispatch",
     "SendEmailFunction": "herald-send-email",
     "SendSmsFunction": "herald-send-sms",
+    "WebhooksFunction": "herald-webhooks",
 }
 SECRET_PARAMETERS = {"SendEmailFunction": "SendGridSecretId", "SendSmsFunction": "TwilioSecretId"}
 OUTPUTS = [
@@ -64,7 +72,14 @@ OUTPUTS = [
     for queue in ("OrderEvents", "ShipmentEvents", "Email", "Sms")
     for kind in ("Queue", "DLQ")
     for suffix in ("Url", "Arn")
-] + ["NotificationsTableName", "DispatchFunctionName", "SendEmailFunctionName", "SendSmsFunctionName"]
+] + [
+    "NotificationsTableName",
+    "DispatchFunctionName",
+    "SendEmailFunctionName",
+    "SendSmsFunctionName",
+    "WebhooksFunctionName",
+    "WebhooksApiUrl",
+]
 
 
 @cache
@@ -392,7 +407,7 @@ def test_every_queue_has_its_alarm_notifying_the_optional_topic(template: dict[s
 def test_every_output_is_present_and_described(template: dict[str, Any]) -> None:
     outputs = template["Outputs"]
     assert set(OUTPUTS) <= set(outputs)
-    assert len(OUTPUTS) == 20
+    assert len(OUTPUTS) == 22
     for name in outputs:
         assert outputs[name].get("Description"), name
 
@@ -495,10 +510,12 @@ def test_samtranslator_translates_it_into_functions_and_event_source_mappings(
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert set(mapping["ScalingConfig"]["MaximumConcurrency"]) == {"Ref"}
     # And each function's role carries SAM's SQS poller permissions next to Herald's own statements
-    roles = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::IAM::Role"]
-    assert len(roles) == 3
-    for role in roles:
-        assert any("AWSLambdaSQSQueueExecutionRole" in json.dumps(arn) for arn in role["ManagedPolicyArns"])
+    roles = {n: r["Properties"] for n, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+    assert set(roles) == {f"{name}Role" for name in FUNCTIONS}
+    for name, role in roles.items():
+        sqs_poller = any("AWSLambdaSQSQueueExecutionRole" in json.dumps(arn) for arn in role["ManagedPolicyArns"])
+        # Only the queue consumers get SAM's SQS poller permissions; the webhooks function reads no queue
+        assert sqs_poller == (name != "WebhooksFunctionRole"), name
 
 
 def test_cfn_lint_finds_no_error_or_warning() -> None:
@@ -518,3 +535,81 @@ def test_cfn_lint_check_reports_a_broken_template() -> None:
     assert broken != TEMPLATE.read_text(encoding="utf-8")
     # Then cfn-lint reports an error
     assert any(m.rule.id.startswith("E") for m in lint(broken))
+
+
+# --- webhooks ----------------------------------------------------------------------------------------
+
+
+def test_webhooks_function_serves_the_three_provider_routes_on_the_http_api(template: dict[str, Any]) -> None:
+    # Given the webhooks function and the HTTP API
+    (api_name,) = _resources(template, "AWS::Serverless::HttpApi")
+    function = template["Resources"]["WebhooksFunction"]["Properties"]
+    # Then each route is a POST on that API, and there are no others
+    routes = {
+        (event["Properties"]["Method"], event["Properties"]["Path"])
+        for event in function["Events"].values()
+        if event["Type"] == "HttpApi" and event["Properties"]["ApiId"] == {"Ref": api_name}
+    }
+    assert routes == {
+        ("POST", "/webhooks/sendgrid/events"),
+        ("POST", "/webhooks/twilio/status"),
+        ("POST", "/webhooks/twilio/inbound"),
+    }
+    assert len(function["Events"]) == 3
+    # And its settings come from parameters: the key's secret name and the freshness tolerance (300 s default)
+    env = function["Environment"]["Variables"]
+    assert env["HERALD_SENDGRID_WEBHOOK_SECRET_ID"] == {"Ref": "SendGridWebhookSecretId"}
+    assert env["HERALD_TWILIO_SECRET_ID"] == {"Ref": "TwilioSecretId"}
+    assert env["HERALD_WEBHOOK_TOLERANCE_SECONDS"] == {"Ref": "WebhookToleranceSeconds"}
+    assert template["Parameters"]["WebhookToleranceSeconds"]["Default"] == 300
+    # And the API's base URL is an output
+    assert api_name in json.dumps(template["Outputs"]["WebhooksApiUrl"]["Value"])
+
+
+def test_webhooks_function_may_only_read_update_and_guard_records_and_read_its_two_secrets(
+    template: dict[str, Any],
+) -> None:
+    # Given the webhooks function's policy statements
+    (policy,) = template["Resources"]["WebhooksFunction"]["Properties"]["Policies"]
+    allowed: dict[str, list[Any]] = {}
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for action in actions:
+            allowed.setdefault(action, []).extend(resources)
+    table = {"Fn::GetAtt": ["NotificationsTable", "Arn"]}
+    index = {"Fn::Sub": "${NotificationsTable.Arn}/index/by_provider_message_id"}
+    # Then it reads and updates notifications (and queries the provider-message index), puts replay-guard
+    # and inbound records, and reads the SendGrid webhook key and the Twilio secret: nothing else
+    assert set(allowed) == {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "secretsmanager:GetSecretValue",
+    }
+    for action in ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"):
+        assert allowed[action] == [table, index]
+    assert allowed["dynamodb:PutItem"] == [table]
+    prefix = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+    assert allowed["secretsmanager:GetSecretValue"] == [
+        {"Fn::Sub": prefix + "${SendGridWebhookSecretId}-*"},
+        {"Fn::Sub": prefix + "${TwilioSecretId}-*"},
+    ]
+
+
+def test_samtranslator_turns_the_webhook_routes_into_an_http_api_invoking_the_function(
+    template: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # When the SAM transform runs offline
+    resources = _translate(template, monkeypatch)["Resources"]
+    # Then there is one API Gateway v2 HTTP API whose OpenAPI body has the three POST routes
+    (api,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Api"]
+    paths = api["Body"]["paths"]
+    assert set(paths) == {"/webhooks/sendgrid/events", "/webhooks/twilio/status", "/webhooks/twilio/inbound"}
+    assert all(set(methods) == {"post"} for methods in paths.values())
+    # And API Gateway may invoke the webhooks function for each route
+    permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
+    assert len(permissions) == 3
+    assert all(p["FunctionName"] == {"Ref": "WebhooksFunction"} for p in permissions)

@@ -1,0 +1,250 @@
+"""Delivery reports in the notifications table: provider callbacks applied to notification items.
+
+The notification item (written by dynamodb_ledger) gains, beside the send pipeline's `status`:
+- `delivery_status` / `delivery_rank`: the provider's latest state, only ever replaced by a higher rank;
+- `delivery_error_code`, `delivery_reason`, `delivery_updated_at`;
+- `history`: the provider reports in arrival order (bounded), and `delivery_events`, the set of report ids
+  already recorded, so a repeated callback records nothing.
+`status` is left to the senders: a callback can arrive before `mark_sent` (Twilio's first callbacks come
+within a second), and two writers on one attribute would let `mark_sent` undo a delivery.
+
+Two more item kinds live here: `WEBHOOK#<key>` replay-guard records and `INBOUND#<number>` inbound SMS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from herald.adapters.dynamodb_ledger import notification_sk, order_pk
+from herald.domain.masking import mask_recipient
+from herald.usecases.delivery_status import ApplyOutcome, InboundMessage, NotificationRef
+from herald.webhooks.states import ProviderStatus, rank
+
+Item = dict[str, dict[str, Any]]
+
+PROVIDER_MESSAGE_INDEX = "by_provider_message_id"
+MAX_HISTORY = 50  # a message opened hundreds of times must not grow its item towards DynamoDB's 400 KB
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: float) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _conditional_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def _to_attribute(value: Any) -> dict[str, Any]:
+    if isinstance(value, bool | str):
+        return _s(str(value))
+    if isinstance(value, int | float):
+        return _n(value)
+    if isinstance(value, dict):
+        return {"M": {k: _to_attribute(v) for k, v in value.items()}}
+    raise TypeError(f"unsupported history value {value!r}")
+
+
+class DynamoDbDelivery:
+    """Implements the DeliveryLedger port and the webhooks' ReplayGuard over one DynamoDB client."""
+
+    def __init__(self, client: Any, table_name: str, *, ttl_days: int = 90) -> None:
+        self._db = client
+        self._table = table_name
+        self._ttl_seconds = ttl_days * 86_400
+
+    # --- finding the notification ---------------------------------------------------------------
+
+    def find_by_provider_message_id(self, provider_message_ids: Sequence[str]) -> NotificationRef | None:
+        """The notification a provider message id was recorded on (the sparse GSI), trying each candidate."""
+        for candidate in provider_message_ids:
+            page = self._db.query(
+                TableName=self._table,
+                IndexName=PROVIDER_MESSAGE_INDEX,
+                KeyConditionExpression="provider_message_id = :id",
+                ExpressionAttributeValues={":id": _s(candidate)},
+            )
+            for item in page.get("Items", []):
+                if item.get("kind", {}).get("S") == "notification":
+                    return NotificationRef(
+                        source=item["source"]["S"],
+                        order_id=item["order_id"]["S"],
+                        event_id=item["event_id"]["S"],
+                        channel=item["channel"]["S"],
+                    )
+        return None
+
+    # --- applying a report ----------------------------------------------------------------------
+
+    def apply_status(self, ref: NotificationRef, status: ProviderStatus, now: datetime) -> ApplyOutcome:
+        entry = _to_attribute(status.history_entry(now.isoformat()))
+        values: Item = {
+            ":channel": _s(ref.channel),
+            ":key": _s(status.event_key),
+            ":keys": {"SS": [status.event_key]},
+            ":entry": {"L": [entry]},
+            ":empty": {"L": []},
+        }
+        names = {"#channel": "channel"}
+        if status.state is not None:
+            advanced = self._advance(ref, status, now, names, values)
+            if advanced is not None:
+                return advanced
+        return self._record_only(ref, names, values)
+
+    def _advance(
+        self, ref: NotificationRef, status: ProviderStatus, now: datetime, names: dict[str, str], values: Item
+    ) -> ApplyOutcome | None:
+        """Move the state forward. None when the report is new but does not outrank the current state."""
+        assert status.state is not None
+        update = (
+            "SET delivery_status = :state, delivery_rank = :rank, delivery_updated_at = :now,"
+            " history = list_append(if_not_exists(history, :empty), :entry)"
+        )
+        advance_values: Item = {
+            **values,
+            ":state": _s(status.state.value),
+            ":rank": _n(rank(status.state)),
+            ":now": _s(now.isoformat()),
+        }
+        if status.error_code:
+            update += ", delivery_error_code = :code"
+            advance_values[":code"] = _s(status.error_code)
+        if status.reason:
+            update += ", delivery_reason = :reason"
+            advance_values[":reason"] = _s(status.reason[:500])
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=self._key(ref),
+                UpdateExpression=update + " ADD delivery_events :keys",
+                ConditionExpression=(
+                    "attribute_exists(sk) AND #channel = :channel AND NOT contains(delivery_events, :key)"
+                    " AND (attribute_not_exists(delivery_rank) OR delivery_rank < :rank)"
+                ),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=advance_values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+            current: Item = error.response.get("Item", {})  # type: ignore[assignment]
+            refused = self._refusal(ref, current, status.event_key)
+            return refused  # None: new, but a lower or equal rank - history only
+        return ApplyOutcome.ADVANCED
+
+    def _record_only(self, ref: NotificationRef, names: dict[str, str], values: Item) -> ApplyOutcome:
+        """Keep a report that does not move the state (out of order, a repeat terminal, unknown) in the history."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=self._key(ref),
+                UpdateExpression=(
+                    "SET history = list_append(if_not_exists(history, :empty), :entry) ADD delivery_events :keys"
+                ),
+                ConditionExpression=(
+                    "attribute_exists(sk) AND #channel = :channel AND NOT contains(delivery_events, :key)"
+                    " AND (attribute_not_exists(history) OR size(history) < :max)"
+                ),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={**values, ":max": _n(MAX_HISTORY)},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+            current: Item = error.response.get("Item", {})  # type: ignore[assignment]
+            refused = self._refusal(ref, current, values[":key"]["S"])
+            if refused is not None:
+                return refused
+            # The history is full: count what it could not keep, so the timeline can say so.
+            self._db.update_item(
+                TableName=self._table,
+                Key=self._key(ref),
+                UpdateExpression="ADD history_overflow :one",
+                ConditionExpression="attribute_exists(sk)",
+                ExpressionAttributeValues={":one": _n(1)},
+            )
+        return ApplyOutcome.RECORDED
+
+    @staticmethod
+    def _refusal(ref: NotificationRef, current: Item, event_key: str) -> ApplyOutcome | None:
+        if not current or current.get("channel", {}).get("S") != ref.channel:
+            return ApplyOutcome.NOT_FOUND
+        if event_key in current.get("delivery_events", {}).get("SS", []):
+            return ApplyOutcome.DUPLICATE
+        return None
+
+    # --- replay guard ---------------------------------------------------------------------------
+
+    def first_use(self, key: str, *, expires_at: int) -> bool:
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": _s(f"WEBHOOK#{key}"),
+                    "sk": _s("REPLAY"),
+                    "kind": _s("webhook_replay_guard"),
+                    "expires_at": _n(expires_at),
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
+    # --- inbound messages -----------------------------------------------------------------------
+
+    def record_inbound(self, message: InboundMessage, now: datetime) -> bool:
+        """Record an inbound SMS once per MessageSid. False when it was recorded already."""
+        item: Item = {
+            "pk": _s(f"INBOUND#{message.to}"),
+            "sk": _s(f"SMS#{message.message_sid}"),
+            "kind": _s("inbound_sms"),
+            "message_sid": _s(message.message_sid),
+            "to": _s(message.to),
+            # The customer's number is personal data: stored masked, plus a hash to match it later
+            # (opt-out look-ups hash the recipient the same way).
+            "from_masked": _s(mask_recipient(message.from_)),
+            "from_hash": _s(phone_hash(message.from_)),
+            "body": _s(message.body[:1600]),
+            "received_at": _s(now.isoformat()),
+            "expires_at": _n(int(now.timestamp()) + self._ttl_seconds),
+        }
+        if message.account_sid:
+            item["account_sid"] = _s(message.account_sid)
+        try:
+            self._db.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(sk)")
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def notification(self, ref: NotificationRef) -> Item | None:
+        response = self._db.get_item(TableName=self._table, Key=self._key(ref), ConsistentRead=True)
+        item: Item | None = response.get("Item")
+        return item
+
+    @staticmethod
+    def _key(ref: NotificationRef) -> Item:
+        return {"pk": _s(order_pk(ref.source, ref.order_id)), "sk": _s(notification_sk(ref.event_id, ref.channel))}
+
+
+def phone_hash(number: str) -> str:
+    """A stable look-up key for a phone number (E.164). It keeps the number out of plain sight in the table,
+    not secret: the space of phone numbers is small enough to enumerate."""
+    return hashlib.sha256(number.strip().encode("utf-8")).hexdigest()

@@ -1,0 +1,202 @@
+"""Lambda handler of the webhooks function: provider callbacks over an API Gateway HTTP API.
+
+Routes:
+- POST /webhooks/sendgrid/events   SendGrid's signed Event Webhook (JSON array of events)
+- POST /webhooks/twilio/status     Twilio Messaging status callbacks (form fields)
+- POST /webhooks/twilio/inbound    SMS sent to Herald's numbers (form fields), answered with TwiML
+
+Every request is authenticated before anything is parsed into the table: 401 without a signature, 403 with
+one that does not verify (or, for SendGrid, is stale or replayed). A refused request writes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import BadRequestError
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from herald.observability import build_logger, emit, traced
+from herald.usecases.delivery_status import DeliveryResult, DeliveryStatusService, InboundMessage, InboundService
+from herald.webhooks.errors import WebhookRefused
+from herald.webhooks.sendgrid_signature import SendGridWebhookVerifier, load_public_key
+from herald.webhooks.twilio_signature import FormParams, TwilioWebhookVerifier
+
+logger = build_logger()
+app = APIGatewayHttpResolver()
+
+SENDGRID_EVENTS_PATH = "/webhooks/sendgrid/events"
+TWILIO_STATUS_PATH = "/webhooks/twilio/status"
+TWILIO_INBOUND_PATH = "/webhooks/twilio/inbound"
+
+
+@dataclass(frozen=True)
+class _Deps:
+    delivery: Any  # DynamoDbDelivery: ledger, replay guard and inbound record
+    deliveries: DeliveryStatusService
+    inbound: InboundService
+    tolerance_seconds: int
+
+
+@cache
+def _deps() -> _Deps:
+    import boto3
+
+    from herald.adapters.dynamodb_delivery import DynamoDbDelivery
+    from herald.config import settings
+
+    config = settings()
+    delivery = DynamoDbDelivery(boto3.client("dynamodb"), config.table_name, ttl_days=config.ttl_days)
+    return _Deps(
+        delivery=delivery,
+        deliveries=DeliveryStatusService(delivery, listeners=[_count_result]),
+        # STOP/START/HELP (issue 3, section 2) plug in here as InboundService handlers.
+        inbound=InboundService(delivery),
+        tolerance_seconds=config.webhook_tolerance_seconds,
+    )
+
+
+@lru_cache(maxsize=2)
+def _sendgrid_key(text: str) -> Any:
+    # The secret is cached by Powertools; parsing the key once per distinct value spares a DER parse per call.
+    return load_public_key(text)
+
+
+def _count_result(result: DeliveryResult) -> None:
+    emit(
+        "DeliveryReports",
+        1,
+        MetricUnit.Count,
+        provider=result.status.provider,
+        outcome=result.outcome.value,
+        state=result.status.state.value if result.status.state else "none",
+    )
+    if result.outcome.value == "not_found":
+        logger.info("delivery report matches no notification", extra={"report": result.status.event_key})
+
+
+# --- request helpers ----------------------------------------------------------------------------
+
+
+def _raw_body(event: APIGatewayProxyEventV2) -> bytes:
+    """The body exactly as the provider sent it: signatures are over these bytes."""
+    body = event.body or ""
+    if event.is_base64_encoded:
+        return base64.b64decode(body)
+    return body.encode("utf-8")
+
+
+def public_url(event: APIGatewayProxyEventV2) -> str:
+    """The URL the caller requested, as Twilio signed it: scheme, host, path and the raw query string."""
+    headers = event.headers
+    scheme = (headers.get("x-forwarded-proto") or "https").split(",")[0].strip()
+    host = event.request_context.domain_name or headers.get("host") or ""
+    url = f"{scheme}://{host}{event.raw_path}"
+    return f"{url}?{event.raw_query_string}" if event.raw_query_string else url
+
+
+def _verified_twilio_form(event: APIGatewayProxyEventV2) -> FormParams:
+    from herald.handlers.secrets import twilio_credentials
+
+    verifier = TwilioWebhookVerifier(twilio_credentials().auth_token)
+    try:
+        params = FormParams.parse(_raw_body(event))
+    except ValueError:
+        # Not form data: it cannot carry a valid signature; the verifier refuses it (401 or 403).
+        params = FormParams([])
+    verifier.verify(public_url(event), params, event.headers)
+    return params
+
+
+def _refused(error: WebhookRefused) -> Response[str]:
+    provider = "sendgrid" if app.current_event.raw_path == SENDGRID_EVENTS_PATH else "twilio"
+    logger.warning("webhook refused", extra={"provider": provider, "reason": error.reason})
+    emit("WebhooksRefused", 1, MetricUnit.Count, provider=provider, reason=type(error).__name__)
+    return Response(error.status_code, "application/json", json.dumps({"message": error.reason}))
+
+
+app.exception_handler(WebhookRefused)(_refused)
+
+
+# --- routes -------------------------------------------------------------------------------------
+
+
+@app.post(SENDGRID_EVENTS_PATH)
+def sendgrid_events() -> Response[str]:
+    from herald.handlers.secrets import sendgrid_webhook_public_key
+
+    deps = _deps()
+    event = app.current_event
+    body = _raw_body(event)
+    verifier = SendGridWebhookVerifier(
+        _sendgrid_key(sendgrid_webhook_public_key()),
+        replay_guard=deps.delivery,
+        tolerance_seconds=deps.tolerance_seconds,
+    )
+    signed_at = verifier.check(event.headers, body)
+    try:
+        events = json.loads(body)
+    except ValueError:
+        raise BadRequestError("body is not JSON") from None
+    if not isinstance(events, list) or not all(isinstance(item, dict) for item in events):
+        raise BadRequestError("body is not a JSON array of events")
+    # Only a well-formed, verified post uses up its signature.
+    verifier.admit(event.headers, signed_at)
+    results = deps.deliveries.apply_sendgrid_events(events)
+    summary: dict[str, int] = {}
+    for result in results:
+        summary[result.outcome.value] = summary.get(result.outcome.value, 0) + 1
+    return Response(200, "application/json", json.dumps({"events": len(results), **summary}))
+
+
+@app.post(TWILIO_STATUS_PATH)
+def twilio_status_callback() -> Response[str]:
+    event = app.current_event
+    params = _verified_twilio_form(event)
+    # Herald's link fields ride on the status-callback URL's query; the signature covers them.
+    link = dict(parse_qsl(event.raw_query_string, keep_blank_values=True))
+    fields = params.first()
+    if not (fields.get("MessageSid") or fields.get("SmsSid")) or not (
+        fields.get("MessageStatus") or fields.get("SmsStatus")
+    ):
+        raise BadRequestError("status callback without MessageSid or MessageStatus")
+    _deps().deliveries.apply_twilio_callback(fields, link)
+    return Response(204)
+
+
+@app.post(TWILIO_INBOUND_PATH)
+def twilio_inbound() -> Response[str]:
+    from twilio.twiml.messaging_response import MessagingResponse
+
+    params = _verified_twilio_form(app.current_event).first()
+    sid = params.get("MessageSid") or params.get("SmsSid")
+    if not sid or not params.get("From") or not params.get("To"):
+        raise BadRequestError("inbound message without MessageSid, From or To")
+    message = InboundMessage(
+        message_sid=sid,
+        from_=params["From"],
+        to=params["To"],
+        body=params.get("Body", ""),
+        account_sid=params.get("AccountSid"),
+    )
+    first, reply = _deps().inbound.receive(message)
+    if not first:
+        logger.info("inbound message already recorded", extra={"message_sid": sid})
+    twiml = MessagingResponse()
+    if reply is not None:
+        twiml.message(reply)
+    return Response(200, "text/xml", str(twiml))
+
+
+@traced
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,472 @@
+"""The webhooks function over moto: provider callbacks reach the notifications the pipeline recorded.
+
+Notifications are created by the real pipeline (dispatch -> senders -> stand-ins -> DynamoDbLedger); callbacks
+are API Gateway HTTP API events signed as SendGrid (ECDSA, a key generated here) and Twilio (HMAC with the
+account's auth token) sign them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from twilio.request_validator import RequestValidator
+
+from herald.handlers import dispatch, send_email, send_sms, webhooks
+
+from .conftest import REGION, TABLE, TWILIO_TOKEN, Env, FakeContext, sample
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+ALL_EVENTS = json.loads((FIXTURES / "sendgrid_event_webhook_all_events.json").read_text())
+BLOCKED = json.loads((FIXTURES / "sendgrid_event_webhook_bounce_blocked.json").read_text())[0]
+TWILIO_SENT = json.loads((FIXTURES / "twilio_sms_status_callback_sent_docs_example.json").read_text())["fields"]
+
+DOMAIN = "abc123defg.execute-api.us-east-1.amazonaws.com"
+SENDGRID_PATH = "/webhooks/sendgrid/events"
+STATUS_PATH = "/webhooks/twilio/status"
+INBOUND_PATH = "/webhooks/twilio/inbound"
+
+
+class SendGridSigner:
+    """SendGrid's side of the Signed Event Webhook, with a key pair of our own."""
+
+    def __init__(self) -> None:
+        self._private = ec.generate_private_key(ec.SECP256R1())
+        der = self._private.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.public_key = base64.b64encode(der).decode()
+
+    def headers(self, body: bytes, *, timestamp: int | None = None) -> dict[str, str]:
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        signature = self._private.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+        return {
+            "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(signature).decode(),
+            "X-Twilio-Email-Event-Webhook-Timestamp": stamp,
+        }
+
+
+def http_event(path: str, body: bytes, headers: dict[str, str], *, query: str = "", encode: bool = False) -> dict:
+    """An API Gateway HTTP API (payload 2.0) request event, as the webhooks function receives it."""
+    return {
+        "version": "2.0",
+        "routeKey": f"POST {path}",
+        "rawPath": path,
+        "rawQueryString": query,
+        # HTTP APIs lower-case header names
+        "headers": {k.lower(): v for k, v in headers.items()} | {"host": DOMAIN, "x-forwarded-proto": "https"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123defg",
+            "domainName": DOMAIN,
+            "domainPrefix": "abc123defg",
+            "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9"},
+            "requestId": "req-1",
+            "routeKey": f"POST {path}",
+            "stage": "$default",
+            "time": "27/Nov/2026:10:00:00 +0000",
+            "timeEpoch": 1_800_000_000_000,
+        },
+        "body": base64.b64encode(body).decode() if encode else body.decode(),
+        "isBase64Encoded": encode,
+    }
+
+
+@pytest.fixture
+def signer(env: Env) -> Iterator[SendGridSigner]:
+    import boto3
+
+    signer = SendGridSigner()
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    secrets.create_secret(Name="herald/sendgrid-webhook", SecretString=json.dumps({"public_key": signer.public_key}))
+    # The deployed table has the provider-message index (template.yaml); the shared fixture's table does not.
+    env.dynamodb.update_table(
+        TableName=TABLE,
+        AttributeDefinitions=[{"AttributeName": "provider_message_id", "AttributeType": "S"}],
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": {
+                    "IndexName": "by_provider_message_id",
+                    "KeySchema": [{"AttributeName": "provider_message_id", "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            }
+        ],
+    )
+    webhooks._deps.cache_clear()
+    webhooks._sendgrid_key.cache_clear()
+    yield signer
+    webhooks._deps.cache_clear()
+
+
+def call(event: dict) -> dict[str, Any]:
+    response: dict[str, Any] = webhooks.handler(event, FakeContext())
+    return response
+
+
+def snapshot(env: Env) -> list[dict[str, Any]]:
+    return sorted(env.items(), key=lambda item: (item["pk"]["S"], item["sk"]["S"]))
+
+
+def placed_and_sent(env: Env, *, event_id: str = "evt_webhooks_1", phone: str | None = None) -> dict[str, Any]:
+    """An order confirmation dispatched and sent on both channels by the real pipeline."""
+    event = sample("order.placed", id=event_id)
+    if phone:
+        event["data"]["customer"]["phone"] = phone
+    env.publish("order-events", [json.dumps(event)])
+    assert env.deliver("order-events", dispatch.handler)["batchItemFailures"] == []
+    assert env.deliver("email", send_email.handler)["batchItemFailures"] == []
+    assert env.deliver("sms", send_sms.handler)["batchItemFailures"] == []
+    return event
+
+
+def notification(env: Env, event_id: str, channel: str) -> dict[str, Any]:
+    (item,) = [i for i in env.items() if i["sk"]["S"] == f"NOTIF#{event_id}#{channel}"]
+    return item
+
+
+def sendgrid_event(event: dict[str, Any], placed: dict[str, Any], env: Env, name: str, **fields: Any) -> dict:
+    """A SendGrid event for the email Herald sent for `placed`, with the custom args Herald set."""
+    message_id = notification(env, placed["id"], "email")["provider_message_id"]["S"]
+    return {
+        **event,
+        "event": name,
+        "sg_event_id": f"{name}-{placed['id']}-{len(fields)}-{fields.get('n', 0)}",
+        "sg_message_id": f"{message_id}.filterdrecv-p3mdw1-756b745b58-kmzbl-18-5F5FC76C-9.0",
+        "source": placed["source"],
+        "event_id": placed["id"],
+        "order_id": placed["data"]["order"]["id"],
+        "notification_id": f"{placed['source']}|{placed['id']}|email",
+        **{k: v for k, v in fields.items() if k != "n"},
+    }
+
+
+def post_sendgrid(signer: SendGridSigner, events: list[dict], **sign: Any) -> dict[str, Any]:
+    body = json.dumps(events).encode() + b"\r\n"
+    return call(http_event(SENDGRID_PATH, body, signer.headers(body, **sign)))
+
+
+def delivery(env: Env, event_id: str, channel: str) -> tuple[str | None, list[str]]:
+    item = notification(env, event_id, channel)
+    state = item.get("delivery_status", {}).get("S")
+    history = [entry["M"]["event"]["S"] for entry in item.get("history", {}).get("L", [])]
+    return state, history
+
+
+# --- SendGrid ---------------------------------------------------------------------------------------
+
+
+def test_sendgrid_delivered_event_updates_the_email_it_reports_on(env: Env, signer: SendGridSigner) -> None:
+    # Given an order confirmation emailed by the pipeline
+    placed = placed_and_sent(env)
+    base = ALL_EVENTS[0]
+    # When SendGrid posts processed then delivered for it
+    response = post_sendgrid(
+        signer,
+        [sendgrid_event(base, placed, env, "processed"), sendgrid_event(base, placed, env, "delivered")],
+    )
+    # Then the post is accepted and the email notification is delivered, with both reports in its history
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"events": 2, "advanced": 2}
+    assert delivery(env, placed["id"], "email") == ("delivered", ["processed", "delivered"])
+    # And the send pipeline's own status is untouched, as is the SMS notification
+    assert notification(env, placed["id"], "email")["status"]["S"] == "sent"
+    assert delivery(env, placed["id"], "sms") == (None, [])
+
+
+def test_every_published_sendgrid_event_type_is_recorded_on_its_notification(env: Env, signer: SendGridSigner) -> None:
+    # Given SendGrid's published sample of every event type, addressed to an email Herald sent
+    placed = placed_and_sent(env)
+    events = [sendgrid_event(event, placed, env, event["event"]) for event in ALL_EVENTS]
+    # When it is posted
+    response = post_sendgrid(signer, events)
+    # Then every event is kept in the notification's history, and the state is the furthest: delivered
+    # (bounce and dropped arrive after delivered in this sample: the first terminal state stays)
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["events"] == len(ALL_EVENTS)
+    state, history = delivery(env, placed["id"], "email")
+    assert state == "delivered"
+    assert history == [event["event"] for event in ALL_EVENTS]
+
+
+@pytest.mark.parametrize(
+    ("name", "fields", "state", "code"),
+    [
+        ("bounce", {"reason": "500 unknown recipient", "status": "5.0.0"}, "bounced", "5.0.0"),
+        ("bounce", {"type": "blocked", "reason": "500 unknown recipient", "status": "5.0.0"}, "blocked", "5.0.0"),
+        ("dropped", {"reason": "Bounced Address", "status": "5.0.0"}, "dropped", "5.0.0"),
+        ("deferred", {"response": "400 try again later", "attempt": "5"}, "deferred", None),
+    ],
+)
+def test_sendgrid_failures_record_state_reason_and_code(
+    env: Env, signer: SendGridSigner, name: str, fields: dict[str, str], state: str, code: str | None
+) -> None:
+    placed = placed_and_sent(env)
+    # When SendGrid reports the failure
+    assert post_sendgrid(signer, [sendgrid_event(ALL_EVENTS[0], placed, env, name, **fields)])["statusCode"] == 200
+    # Then the notification carries the state, SendGrid's reason and SMTP status
+    item = notification(env, placed["id"], "email")
+    assert item["delivery_status"]["S"] == state
+    assert item.get("delivery_error_code", {}).get("S") == code
+    assert item["delivery_reason"]["S"] == fields.get("reason", fields.get("response"))
+
+
+def test_published_blocked_bounce_is_linked_by_sg_message_id_alone(env: Env, signer: SendGridSigner) -> None:
+    # Given the published blocked bounce, its sg_message_id made to start with the X-Message-Id of an email
+    # Herald sent, and no custom args (an event SendGrid emitted without them)
+    placed = placed_and_sent(env)
+    message_id = notification(env, placed["id"], "email")["provider_message_id"]["S"]
+    event = BLOCKED | {"sg_message_id": f"{message_id}.filter0001.16648.5515E0B88.0"}
+    # When it is posted
+    response = post_sendgrid(signer, [event])
+    # Then the provider-message index finds the notification and it is blocked
+    assert json.loads(response["body"]) == {"events": 1, "advanced": 1}
+    assert delivery(env, placed["id"], "email") == ("blocked", ["bounce"])
+
+
+def test_published_sample_for_unknown_messages_is_acknowledged_and_changes_nothing(
+    env: Env, signer: SendGridSigner
+) -> None:
+    # Given an email Herald sent, and SendGrid's sample verbatim (its messages are not Herald's)
+    placed_and_sent(env)
+    before = snapshot(env)
+    # When it is posted
+    response = post_sendgrid(signer, ALL_EVENTS)
+    # Then it is acknowledged (SendGrid would retry it for a day otherwise), and no notification changed
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"events": len(ALL_EVENTS), "not_found": len(ALL_EVENTS)}
+    after = [item for item in snapshot(env) if not item["pk"]["S"].startswith("WEBHOOK#")]
+    assert after == before
+
+
+def test_out_of_order_and_repeated_sendgrid_events_never_move_the_state_back(env: Env, signer: SendGridSigner) -> None:
+    placed = placed_and_sent(env)
+    base = ALL_EVENTS[0]
+    processed, deferred, delivered = (
+        sendgrid_event(base, placed, env, n) for n in ("processed", "deferred", "delivered")
+    )
+    # Given delivered arriving first
+    post_sendgrid(signer, [delivered])
+    # When deferred and processed arrive late, and delivered again in a later post (new signature, same event)
+    response = post_sendgrid(signer, [deferred, processed])
+    again = post_sendgrid(signer, [delivered])
+    # Then the state stays delivered; the late reports are history, the repeat is recorded once
+    assert json.loads(response["body"]) == {"events": 2, "recorded": 2}
+    assert json.loads(again["body"]) == {"events": 1, "duplicate": 1}
+    assert delivery(env, placed["id"], "email") == ("delivered", ["delivered", "deferred", "processed"])
+
+
+def test_terminal_sendgrid_state_is_not_replaced_by_a_later_terminal_report(env: Env, signer: SendGridSigner) -> None:
+    placed = placed_and_sent(env)
+    # Given a dropped email; When a delivered report for it arrives afterwards
+    post_sendgrid(signer, [sendgrid_event(ALL_EVENTS[0], placed, env, "dropped", reason="Bounced Address")])
+    post_sendgrid(signer, [sendgrid_event(ALL_EVENTS[0], placed, env, "delivered")])
+    # Then the first terminal state stays, and the contradiction is in the history for an operator
+    assert delivery(env, placed["id"], "email") == ("dropped", ["dropped", "delivered"])
+
+
+def test_unsigned_sendgrid_post_is_refused_401_and_records_nothing(env: Env, signer: SendGridSigner) -> None:
+    placed = placed_and_sent(env)
+    before = snapshot(env)
+    body = json.dumps([sendgrid_event(ALL_EVENTS[0], placed, env, "bounce")]).encode()
+    # When the post carries no signature headers
+    response = call(http_event(SENDGRID_PATH, body, {"content-type": "application/json"}))
+    # Then it is refused as unauthenticated and the table is as it was
+    assert response["statusCode"] == 401
+    assert snapshot(env) == before
+
+
+@pytest.mark.parametrize("forgery", ["other key", "tampered body", "other timestamp", "garbage signature"])
+def test_forged_sendgrid_post_is_refused_403_and_records_nothing(
+    env: Env, signer: SendGridSigner, forgery: str
+) -> None:
+    placed = placed_and_sent(env)
+    before = snapshot(env)
+    body = json.dumps([sendgrid_event(ALL_EVENTS[0], placed, env, "bounce")]).encode()
+    headers = signer.headers(body)
+    if forgery == "other key":
+        headers = SendGridSigner().headers(body)
+    elif forgery == "tampered body":
+        body = body.replace(b"bounce", b"delivered")
+    elif forgery == "other timestamp":
+        headers["X-Twilio-Email-Event-Webhook-Timestamp"] = str(int(time.time()) - 1)
+    else:
+        headers["X-Twilio-Email-Event-Webhook-Signature"] = "bm90IGEgc2lnbmF0dXJl"
+    # When the forged post arrives
+    response = call(http_event(SENDGRID_PATH, body, headers))
+    # Then it is refused and nothing was recorded (not even its signature)
+    assert response["statusCode"] == 403
+    assert snapshot(env) == before
+
+
+def test_stale_sendgrid_post_is_refused_403_and_records_nothing(env: Env, signer: SendGridSigner) -> None:
+    placed = placed_and_sent(env)
+    before = snapshot(env)
+    # Given a correctly signed post whose timestamp is 301 s old (tolerance 300 s)
+    response = post_sendgrid(
+        signer, [sendgrid_event(ALL_EVENTS[0], placed, env, "bounce")], timestamp=int(time.time()) - 301
+    )
+    # Then it is refused as stale and nothing was recorded
+    assert response["statusCode"] == 403
+    assert "tolerance" in json.loads(response["body"])["message"]
+    assert snapshot(env) == before
+
+
+def test_tolerance_comes_from_the_environment(
+    env: Env, signer: SendGridSigner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from herald.config import settings
+
+    placed = placed_and_sent(env)
+    # Given a deployment with a 1000 s tolerance
+    monkeypatch.setenv("HERALD_WEBHOOK_TOLERANCE_SECONDS", "1000")
+    settings.cache_clear()
+    webhooks._deps.cache_clear()
+    # Then a post signed 600 s ago is admitted
+    event = sendgrid_event(ALL_EVENTS[0], placed, env, "delivered")
+    assert post_sendgrid(signer, [event], timestamp=int(time.time()) - 600)["statusCode"] == 200
+
+
+def test_replayed_sendgrid_post_is_refused_403_and_changes_nothing(env: Env, signer: SendGridSigner) -> None:
+    placed = placed_and_sent(env)
+    body = json.dumps([sendgrid_event(ALL_EVENTS[0], placed, env, "deferred")]).encode()
+    headers = signer.headers(body)
+    # Given a signed post that was accepted
+    assert call(http_event(SENDGRID_PATH, body, headers))["statusCode"] == 200
+    after_first = snapshot(env)
+    # When the same request is played again within the tolerance
+    response = call(http_event(SENDGRID_PATH, body, headers))
+    # Then it is refused, and the table is exactly as the first post left it
+    assert response["statusCode"] == 403
+    assert "already used" in json.loads(response["body"])["message"]
+    assert snapshot(env) == after_first
+    # And the replay record expires on its own (TTL)
+    (guard,) = [i for i in after_first if i["pk"]["S"].startswith("WEBHOOK#")]
+    assert int(guard["expires_at"]["N"]) > time.time() + 300
+
+
+def test_signed_post_that_is_not_an_event_array_is_400_and_records_nothing(env: Env, signer: SendGridSigner) -> None:
+    placed_and_sent(env)
+    before = snapshot(env)
+    for body in (b"{not json", b'{"event": "delivered"}', b"[1, 2]"):
+        # When SendGrid's key signed a body that is not a JSON array of events
+        response = call(http_event(SENDGRID_PATH, body, signer.headers(body)))
+        # Then it is a bad request, and its signature was not used up
+        assert response["statusCode"] == 400
+    assert snapshot(env) == before
+
+
+# --- Twilio -----------------------------------------------------------------------------------------
+
+
+def twilio_post(path: str, fields: dict[str, str], *, query: str = "", token: str = TWILIO_TOKEN, **kw: Any) -> dict:
+    body = urlencode(fields).encode()
+    url = f"https://{DOMAIN}{path}" + (f"?{query}" if query else "")
+    signature = RequestValidator(token).compute_signature(url, fields)
+    headers = {"X-Twilio-Signature": signature, "Content-Type": "application/x-www-form-urlencoded"}
+    return call(http_event(path, body, headers, query=query, **kw))
+
+
+def status_fields(env: Env, placed: dict[str, Any], status: str, **extra: str) -> dict[str, str]:
+    """Twilio's published status callback, for the SMS Herald sent for `placed`."""
+    sid = notification(env, placed["id"], "sms")["provider_message_id"]["S"]
+    return TWILIO_SENT | {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status} | extra
+
+
+def test_twilio_status_callbacks_move_the_sms_forward_and_never_back(env: Env, signer: SendGridSigner) -> None:
+    placed = placed_and_sent(env)
+    # Given Twilio's published "sent" callback for the SMS Herald sent (form body, base64 as HTTP APIs pass it)
+    sent = twilio_post(STATUS_PATH, status_fields(env, placed, "sent"), encode=True)
+    assert sent["statusCode"] == 204
+    assert delivery(env, placed["id"], "sms") == ("sent", ["sent"])
+    # When delivered arrives, then a late "queued" and a repeated "sent"
+    twilio_post(STATUS_PATH, status_fields(env, placed, "delivered"))
+    twilio_post(STATUS_PATH, status_fields(env, placed, "queued"))
+    twilio_post(STATUS_PATH, status_fields(env, placed, "sent"))
+    # Then the SMS is delivered; the late report is history, the repeat recorded once
+    assert delivery(env, placed["id"], "sms") == ("delivered", ["sent", "delivered", "queued"])
+    assert delivery(env, placed["id"], "email") == (None, [])
+
+
+@pytest.mark.parametrize(("status", "code"), [("undelivered", "30003"), ("failed", "30008")])
+def test_twilio_failure_records_its_error_code(env: Env, signer: SendGridSigner, status: str, code: str) -> None:
+    placed = placed_and_sent(env)
+    twilio_post(STATUS_PATH, status_fields(env, placed, status, ErrorCode=code))
+    item = notification(env, placed["id"], "sms")
+    assert (item["delivery_status"]["S"], item["delivery_error_code"]["S"]) == (status, code)
+
+
+def test_twilio_callback_is_linked_by_its_status_callback_url_parameters(env: Env, signer: SendGridSigner) -> None:
+    placed = placed_and_sent(env)
+    # Given a callback whose MessageSid the table does not know (it came before the sender recorded it), on a
+    # status-callback URL carrying Herald's link parameters (covered by the signature)
+    query = urlencode({"source": placed["source"], "event_id": placed["id"], "order_id": placed["data"]["order"]["id"]})
+    fields = status_fields(env, placed, "delivered") | {"MessageSid": "SM" + "f" * 32, "SmsSid": "SM" + "f" * 32}
+    # When it arrives
+    assert twilio_post(STATUS_PATH, fields, query=query)["statusCode"] == 204
+    # Then the notification the parameters name is delivered
+    assert delivery(env, placed["id"], "sms") == ("delivered", ["delivered"])
+
+
+@pytest.mark.parametrize("forgery", ["unsigned", "other token", "tampered status", "other url"])
+def test_forged_twilio_callbacks_are_refused_and_record_nothing(env: Env, signer: SendGridSigner, forgery: str) -> None:
+    placed = placed_and_sent(env)
+    before = snapshot(env)
+    fields = status_fields(env, placed, "undelivered", ErrorCode="30003")
+    url = f"https://{DOMAIN}{STATUS_PATH}"
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(url, fields)
+    if forgery == "other token":
+        signature = RequestValidator("not-the-token").compute_signature(url, fields)
+    elif forgery == "other url":
+        signature = RequestValidator(TWILIO_TOKEN).compute_signature("https://attacker.example" + STATUS_PATH, fields)
+    body = urlencode(fields).encode()
+    if forgery == "tampered status":
+        body = urlencode(fields | {"MessageStatus": "delivered"}).encode()
+    headers = {} if forgery == "unsigned" else {"X-Twilio-Signature": signature}
+    # When the callback arrives
+    response = call(http_event(STATUS_PATH, body, headers))
+    # Then it is refused (401 unsigned, 403 otherwise) and nothing was recorded
+    assert response["statusCode"] == (401 if forgery == "unsigned" else 403)
+    assert snapshot(env) == before
+
+
+def test_inbound_sms_is_verified_recorded_once_and_answered_with_empty_twiml(env: Env, signer: SendGridSigner) -> None:
+    fields = {
+        "MessageSid": "SM" + "a" * 32,
+        "SmsSid": "SM" + "a" * 32,
+        "AccountSid": "AC" + "0" * 32,
+        "From": "+15551234567",
+        "To": "+15005550006",
+        "Body": "STOP",
+        "NumMedia": "0",
+        "SmsStatus": "received",
+    }
+    # When Twilio posts an inbound message, twice (a retry)
+    first = twilio_post(INBOUND_PATH, fields)
+    second = twilio_post(INBOUND_PATH, fields)
+    # Then each is answered with an empty TwiML response
+    for response in (first, second):
+        assert response["statusCode"] == 200
+        assert response["headers"]["Content-Type"] == "text/xml"
+        assert response["body"].endswith("<Response />")
+    # And the message is recorded once, with the sender's number masked
+    (inbound,) = [i for i in env.items() if i["kind"]["S"] == "inbound_sms"]
+    assert inbound["pk"]["S"] == "INBOUND#+15005550006"
+    assert inbound["body"]["S"] == "STOP"
+    assert "+15551234567" not in json.dumps(inbound)
+
+
+def test_forged_inbound_sms_is_refused_and_records_nothing(env: Env, signer: SendGridSigner) -> None:
+    before = snapshot(env)
+    fields = {"MessageSid": "SM" + "b" * 32, "From": "+15551234567", "To": "+15005550006", "Body": "STOP"}
+    response = twilio_post(INBOUND_PATH, fields, token="not-the-token")
+    assert response["statusCode"] == 403
+    assert snapshot(env) == before
