@@ -6,10 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from herald.contract.models import Envelope
 from herald.domain.notification import Channel, ChannelMessage, NotificationStatus
+
+if TYPE_CHECKING:  # the senders share these ports and never load the contract models
+    from herald.contract.models import Envelope
 
 
 class EventClaim(StrEnum):
