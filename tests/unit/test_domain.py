@@ -114,3 +114,12 @@ def test_sendgrid_errors_are_sorted(status: int, kind: ErrorKind) -> None:
 
 def test_retry_delay_grows_and_is_capped() -> None:
     assert [retry_delay_seconds(n, base=10, maximum=900) for n in (1, 2, 3, 4, 8)] == [10, 20, 40, 80, 900]
+
+
+@pytest.mark.parametrize(
+    "address", ["x@y.co\r\nBcc: z@evil.example", "a\x0bb@c.co", "a\u2028@b.co", "a b@c.co", "nope"]
+)
+def test_undeliverable_or_injecting_email_addresses_are_refused(address: str) -> None:
+    # Given an address with a header break, a control or separator character, or no domain; Then the contract refuses it
+    with pytest.raises(ValueError, match="not an email address"):
+        Customer(email=address)

@@ -7,6 +7,7 @@ tests/unit/test_schema_compatibility.py fails on an incompatible change.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -112,7 +113,14 @@ class Customer(ContractModel):
         if value is None or value == "":
             return None
         local, sep, domain = value.rpartition("@")
-        if not sep or not local or "." not in domain or any(c in value for c in ' \r\n\t,;<>"()[]\\'):
+        # Control and separator characters (NUL, VT, NEL, U+2028...) can never be delivered to; refuse them too.
+        if (
+            not sep
+            or not local
+            or "." not in domain
+            or any(c in value for c in ',;<>"()[]\\')
+            or any(unicodedata.category(c)[0] in {"C", "Z"} for c in value)
+        ):
             raise ValueError("is not an email address")
         return value
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 
 from pydantic import ValidationError
 
 from herald.contract.models import HERALD_EVENT_ADAPTER, MAX_EVENT_BYTES, Envelope, EventType
 
 _TYPE_VALUES = frozenset(t.value for t in EventType)
+# The JSON escape \ud800 decodes to a lone surrogate: a valid Python str, but not encodable as UTF-8.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class EventRejected(ValueError):
@@ -71,4 +74,6 @@ def parse_event(body: str | bytes) -> Envelope:
 
 
 def _text_or_none(value: object) -> str | None:
-    return value[:128] if isinstance(value, str) else None
+    # The identity of a rejected event is written to DynamoDB and logged; a lone surrogate cannot be
+    # encoded as UTF-8 and would make that write raise (and the batch retry an event that can never pass).
+    return _LONE_SURROGATE.sub("\ufffd", value[:128]) if isinstance(value, str) else None

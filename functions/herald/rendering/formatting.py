@@ -73,12 +73,12 @@ class Formatter:
 
     def moment(self, value: datetime) -> str:
         """`Friday, November 27, 2026 at 9:03 AM EST`: an exact time, in the customer's zone."""
-        local = value.astimezone(self.tz)
+        local = self._local(value)
         return f"{self._long_date(local.date())} at {self._clock(local)}"
 
     def short_moment(self, value: datetime) -> str:
         """`Fri, Nov 27, 9:03 AM`: for SMS."""
-        local = value.astimezone(self.tz)
+        local = self._local(value)
         return f"{self._short_date(local.date())}, {self._clock(local, zone=False)}"
 
     def day(self, value: date | datetime) -> str:
@@ -113,7 +113,15 @@ class Formatter:
         # New York would show the day before. Midnight UTC is read as the day it names.
         if value.utcoffset() == timedelta(0) and value.timetz().replace(tzinfo=None) == time(0, 0):
             return value.date()
-        return value.astimezone(self.tz).date()
+        return self._local(value).date()
+
+    def _local(self, value: datetime) -> datetime:
+        """`value` in the customer's zone, or as published when that would leave years 1-9999
+        (`9999-12-31T23:00:00-05:00` is a valid contract time; converting it raises OverflowError)."""
+        try:
+            return value.astimezone(self.tz)
+        except OverflowError:
+            return value
 
     @staticmethod
     def _long_date(day: date) -> str:

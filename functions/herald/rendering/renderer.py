@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound, pass_context
 from jinja2.runtime import Context
+from pydantic_core import to_json
 
 from herald.contract.models import (
     BackorderedData,
@@ -42,6 +43,12 @@ MAX_SMS_SEGMENTS = 2
 DEFAULT_LOCALE = "en-US"
 SUBJECT_MAX_CHARS = 200
 DEFAULT_TEMPLATES_ROOT = Path(__file__).resolve().parent / "templates"
+# The rendered email travels JSON-encoded in one SQS message, which the SQS adapter budgets at 256 KiB with its
+# attributes (herald.adapters.sqs_queue.MAX_BATCH_BYTES, the classic SQS limit). The contract
+# bounds everything but the item lists to a few KiB, yet a 64 KiB event of 250 items named "&&&..." renders
+# to about 390 KB (each "&" is "&amp;" in HTML). Past this budget the item lists are shortened until the
+# bodies fit: an email that cannot be queued would be retried until it reached the DLQ.
+EMAIL_BODY_MAX_BYTES = 200 * 1024
 
 # What we accept as a support address: it becomes a Reply-To header and a mailto: link, so nothing
 # that could add a header, a second recipient or a query (`?cc=`) gets through.
@@ -128,13 +135,20 @@ class Renderer:
     def email(self, event: Envelope, *, from_email: str, default_store_name: str) -> EmailContent:
         branding = branding_for(event, default_store_name)
         locale = self._locale_for(event, "subject.txt")
-        context = self._context(event, branding, locale)
         folder = f"{locale}/{event.type.value}"
+        items_shown: int | None = None  # every item
+        while True:
+            context = self._context(event, branding, locale, items_shown)
+            html = self._html.get_template(f"{folder}/body.html").render(context)
+            text = _tidy_text(self._text.get_template(f"{folder}/body.txt").render(context))
+            if items_shown == 0 or len(to_json(html)) + len(to_json(text)) <= EMAIL_BODY_MAX_BYTES:
+                break
+            items_shown = (_longest_item_list(event_data(event)) if items_shown is None else items_shown) // 2
         subject = self._text.get_template(f"{folder}/subject.txt").render(context)
         return EmailContent(
             subject=one_line(subject, SUBJECT_MAX_CHARS),
-            html=self._html.get_template(f"{folder}/body.html").render(context),
-            text=_tidy_text(self._text.get_template(f"{folder}/body.txt").render(context)),
+            html=html,
+            text=text,
             from_email=from_email,
             from_name=branding.name,
             reply_to=branding.support_email,
@@ -166,8 +180,11 @@ class Renderer:
                 return locale
         raise TemplateNotFound(f"{DEFAULT_LOCALE}/{event.type.value}/{file_name}")
 
-    def _context(self, event: Envelope, branding: Branding, locale: str) -> dict[str, Any]:
-        data = event_data(event)
+    def _context(
+        self, event: Envelope, branding: Branding, locale: str, items_shown: int | None = None
+    ) -> dict[str, Any]:
+        """The template variables; with `items_shown`, every item list is cut to that many items."""
+        data = _with_items_cut(event_data(event), items_shown) if items_shown is not None else event_data(event)
         proof = data.proof if isinstance(data, DeliveredData) else None
         map_url = None
         if proof is not None and proof.latitude is not None and proof.longitude is not None:
@@ -196,6 +213,29 @@ class Renderer:
             "clip_symbols": True,
             "compact": False,
         }
+
+
+def _longest_item_list(data: OrderData) -> int:
+    lengths = [len(data.order.items)]
+    if isinstance(data, ShipmentData):
+        lengths.append(len(data.shipment.items))
+    if isinstance(data, BackorderedData):
+        lengths.append(len(data.backorder.items))
+    if isinstance(data, ReturnData):
+        lengths.append(len(data.return_.items))
+    return max(lengths)
+
+
+def _with_items_cut(data: OrderData, limit: int) -> OrderData:
+    """`data` with every item list (order, shipment, backorder, return) cut to its first `limit` items."""
+    changes: dict[str, Any] = {"order": data.order.model_copy(update={"items": data.order.items[:limit]})}
+    if isinstance(data, ShipmentData):
+        changes["shipment"] = data.shipment.model_copy(update={"items": data.shipment.items[:limit]})
+    if isinstance(data, BackorderedData):
+        changes["backorder"] = data.backorder.model_copy(update={"items": data.backorder.items[:limit]})
+    if isinstance(data, ReturnData):
+        changes["return_"] = data.return_.model_copy(update={"items": data.return_.items[:limit]})
+    return data.model_copy(update=changes)
 
 
 class _Line(NamedTuple):
