@@ -8,7 +8,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test unit handlers integration lint format template-lint schemas samples build clean bench
+.PHONY: help venv demo test unit handlers integration lint format template-lint schemas samples build clean bench soak
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -69,3 +69,6 @@ clean: ## Remove build output, caches and the demo's outbox
 
 bench: $(STAMP) ## Run the benchmarks (cold start, batch latency, own cost, local end to end); last line is JSON
 	$(BIN)/python benchmarks/run_all.py
+
+soak: $(STAMP) ## Events through the local runtime under injected faults; last line is JSON (lost, duplicates...)
+	$(BIN)/python benchmarks/soak.py

@@ -14,7 +14,9 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,9 @@ _INHERITED_ENV = (
 # Seconds a worker gets, beyond its function's timeout, to finish its batches in flight on stop.
 _STOP_GRACE_SECONDS = 5.0
 _SETTLE_POLL_SECONDS = 0.2
+# How often the supervisor looks for a worker that died, and how long it waits after a replacement failed.
+_SUPERVISE_POLL_SECONDS = 0.2
+_RESTART_BACKOFF_SECONDS = 1.0
 _DEPTH_ATTRIBUTES = (
     "ApproximateNumberOfMessages",
     "ApproximateNumberOfMessagesNotVisible",
@@ -94,6 +99,11 @@ class LocalRuntime:
         self._stack: LocalStack | None = None
         self.workers: list[Worker] = []
         self.startup_seconds: float | None = None
+        # Workers that exited while the runtime ran, by function logical id: each was replaced, as Lambda
+        # starts a new sandbox when one dies (a crash, an os._exit from fault injection, a kill).
+        self.restarts: Counter[str] = Counter()
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
 
     @property
     def stack(self) -> LocalStack:
@@ -112,6 +122,8 @@ class LocalRuntime:
         except BaseException:
             self.stop()
             raise
+        self._supervisor = threading.Thread(target=self._supervise, name="worker-supervisor", daemon=True)
+        self._supervisor.start()
         self.startup_seconds = time.monotonic() - started
         logger.info(
             "local runtime up in %.2fs: stack %s, %d functions",
@@ -215,8 +227,35 @@ class LocalRuntime:
             for fd in pending:
                 os.close(fd)
 
+    def _supervise(self) -> None:
+        """Replace every worker that exits while the runtime runs. Its messages in flight were neither
+        deleted nor failed: SQS hands them out again once their visibility timeout ends, to the new one."""
+        while not self._stopping.wait(_SUPERVISE_POLL_SECONDS):
+            for worker in list(self.workers):
+                # Exit 0 is a worker with nothing to poll (a function without SQS sources): it is done.
+                if worker.process.poll() in (None, 0) or self._stopping.is_set():
+                    continue
+                logger.warning(
+                    "%s exited unexpectedly with %s; starting a new sandbox (log: %s)",
+                    worker.function.logical_id,
+                    worker.process.returncode,
+                    worker.log_path,
+                )
+                worker.log_file.close()
+                self.workers.remove(worker)
+                self.restarts[worker.function.logical_id] += 1
+                try:
+                    self._wait_ready([self._spawn(worker.function)])
+                except WorkerFailed:
+                    # The replacement died too (it is in self.workers, exited): try again after a pause.
+                    logger.exception("%s: its replacement did not come up", worker.function.logical_id)
+                    self._stopping.wait(_RESTART_BACKOFF_SECONDS)
+
     def stop(self) -> None:
         """Stop every worker (SIGTERM, then batches in flight finish), then the emulator."""
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join()
         for worker in self.workers:
             if worker.process.poll() is None:
                 worker.process.send_signal(signal.SIGTERM)

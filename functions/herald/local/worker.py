@@ -196,6 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     if function.code_dir and function.code_dir not in sys.path:
         sys.path.insert(0, function.code_dir)
     try:
+        # Soak runs only (HERALD_FAULT_INJECTION with "dynamodb_throttle"): DynamoDB clients the handler builds
+        # from boto3's default session answer a share of requests with throttling. A no-op when unset.
+        from herald.faultinjection import install_dynamodb_throttling
+
+        if install_dynamodb_throttling():
+            logger.warning("%s: fault injection: DynamoDB throttling is on", function.name)
         serve(function, stop, client_factory=_sqs_client_factory(), on_ready=_ready_signal(args.ready_fd))
     except Exception:
         logger.exception("%s: worker failed", function.name)

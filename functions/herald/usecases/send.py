@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from herald.domain.errors import ProviderError, retry_delay_seconds
 from herald.domain.notification import ChannelMessage, NotificationStatus
+from herald.faultinjection import in_flight, maybe_crash
 from herald.usecases.ports import NotificationLedger, Provider
 
 
@@ -64,11 +65,17 @@ class Sender:
                 return SendResult(SendOutcome.IN_FLIGHT, retry_after_seconds=max(1, claim.lease_remaining_seconds))
             return SendResult(SendOutcome.DUPLICATE, reason=f"notification already {claim.status}")
 
-        try:
-            provider_message_id = self._provider.send(message)
-        except ProviderError as error:
-            return self._record_error(message, error, receive_count)
-        self._ledger.mark_sent(message, provider_message_id=provider_message_id, now=self._clock())
+        # maybe_crash: no-ops unless HERALD_FAULT_INJECTION is set (soak runs), where the process may die at
+        # each of the three points a real sandbox can be lost at (see herald/faultinjection.py).
+        with in_flight(message.notification_id):
+            maybe_crash("before_provider")
+            try:
+                provider_message_id = self._provider.send(message)
+            except ProviderError as error:
+                return self._record_error(message, error, receive_count)
+            maybe_crash("after_accept")
+            self._ledger.mark_sent(message, provider_message_id=provider_message_id, now=self._clock())
+            maybe_crash("after_mark")
         return SendResult(SendOutcome.SENT, provider_message_id=provider_message_id)
 
     def _record_error(self, message: ChannelMessage, error: ProviderError, receive_count: int) -> SendResult:
