@@ -98,7 +98,7 @@ class ChannelSender:
             if result.outcome in (SendOutcome.RETRY, SendOutcome.IN_FLIGHT):
                 # Back-off through the visibility timeout: the function does not sleep, the message waits.
                 sqs.change_message_visibility(
-                    QueueUrl=_queue_url(record.event_source_arn),
+                    QueueUrl=_queue_url(sqs, record.event_source_arn),
                     ReceiptHandle=record.receipt_handle,
                     VisibilityTimeout=result.retry_after_seconds,
                 )
@@ -147,10 +147,7 @@ def _notification_key(record: SQSRecord) -> str:
     return str(key) if key else record.body
 
 
-def _queue_url(queue_arn: str) -> str:
-    """arn:aws:sqs:REGION:ACCOUNT:NAME -> the queue URL, through the endpoint boto3 is configured with."""
-    import boto3
-
-    _, _, _, region, account, name = queue_arn.split(":", 5)
-    endpoint = boto3.client("sqs", region_name=region).meta.endpoint_url.rstrip("/")
-    return f"{endpoint}/{account}/{name}"
+def _queue_url(sqs: Any, queue_arn: str) -> str:
+    """arn:aws:sqs:REGION:ACCOUNT:NAME -> the queue URL, on the endpoint the function's SQS client already uses."""
+    _, _, _, _, account, name = queue_arn.split(":", 5)
+    return f"{str(sqs.meta.endpoint_url).rstrip('/')}/{account}/{name}"
