@@ -264,5 +264,333 @@ def demo(
     raise typer.Exit(1 if run.problems else 0)
 
 
+# --- operators: herald timeline, herald dlq, herald local -------------------------------------------
+
+if TYPE_CHECKING:
+    from herald.ops.resources import StackResources
+
+StackOption = Annotated[
+    str | None,
+    typer.Option(metavar="NAME", help="A deployed Herald stack: its resources are read from its outputs."),
+]
+LocalOption = Annotated[
+    bool,
+    typer.Option(
+        "--local",
+        help="The local runtime started by `herald local up` (.herald/local.json). "
+        "The default when that file exists and --stack is not given.",
+    ),
+]
+RegionOption = Annotated[
+    str | None, typer.Option(metavar="REGION", help="AWS region of --stack (default: your AWS config).")
+]
+
+
+def _ops_resources(command: str, stack: str | None, local: bool, region: str | None) -> StackResources:
+    from herald.ops.resources import ResourcesError, resolve
+
+    try:
+        return resolve(stack, local, region=region)
+    except ResourcesError as exc:
+        typer.echo(f"herald {command}: error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    # Rich wraps to 80 columns when not on a terminal (CI, a pipe): tables need more.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
+@app.command()
+def timeline(
+    order_id: Annotated[str, typer.Argument(metavar="ORDER_ID", help="The storefront's order id.")],
+    source: Annotated[
+        str | None,
+        typer.Option(
+            metavar="SOURCE",
+            help="The storefront (CloudEvents source) of the order. Without it Herald scans the table for the "
+            "order id: cheap locally, billed per item read on a deployed stack.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON.")] = False,
+    stack: StackOption = None,
+    local: LocalOption = False,
+    region: RegionOption = None,
+) -> None:
+    """Every event and notification of an order, in time order, and what became of each.
+
+    States, provider ids, error codes, attempts, skip reasons, delivery states and the providers' reports.
+
+    Exit code: 0 with a timeline, 1 when nothing is recorded for the order, 2 on a usage error.
+    """
+    from herald.adapters.dynamodb_ledger import DynamoDbLedger
+    from herald.ops.timeline import order_sources, order_timeline
+
+    resources = _ops_resources("timeline", stack, local, region)
+    dynamodb = resources.client("dynamodb")
+    if source is None:
+        if stack:
+            typer.echo("herald timeline: no --source given: scanning the whole table for the order", err=True)
+        sources = order_sources(dynamodb, resources.table_name, order_id)
+        if len(sources) > 1:
+            typer.echo(
+                f"herald timeline: error: order {order_id} exists for several sources; give --source "
+                f"(one of: {', '.join(sources)})",
+                err=True,
+            )
+            raise typer.Exit(EXIT_USAGE)
+        if not sources:
+            typer.echo(f"herald timeline: no events recorded for order {order_id}", err=True)
+            raise typer.Exit(EXIT_REJECTED)
+        source = sources[0]
+    document = order_timeline(DynamoDbLedger(dynamodb, resources.table_name), source, order_id)
+    if not document["entries"]:
+        typer.echo(f"herald timeline: no events recorded for order {order_id} of {source}", err=True)
+        raise typer.Exit(EXIT_REJECTED)
+    if as_json:
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    _print_timeline(document)
+
+
+def _print_timeline(document: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from herald.ops.timeline import describe, history_lines
+
+    number = f" (number {document['order_number']})" if document.get("order_number") else ""
+    table = Table(title=f"Order {document['order_id']}{number} of {document['source']}", title_justify="left")
+    table.add_column("at", no_wrap=True)
+    table.add_column("what")
+    table.add_column("status")
+    table.add_column("details", overflow="fold")
+    for entry in document["entries"]:
+        what, status, details = describe(entry)
+        bad = any(word in status for word in ("failed", "dlq", "bounced", "blocked", "dropped", "undelivered"))
+        table.add_row(entry["at"], what, status, details, style="red" if bad else None)
+        for at, report, report_details in history_lines(entry):
+            table.add_row(at, f"  -> {report}", "", report_details, style="dim")
+    console = _console()
+    console.print(table)
+    console.print(f"{document['events']} events, {document['notifications']} notifications", markup=False)
+
+
+dlq_app = typer.Typer(
+    help="What is parked in each dead-letter queue, why, and moving it back after a fix.", no_args_is_help=True
+)
+app.add_typer(dlq_app, name="dlq")
+
+
+@dlq_app.command("list")
+def dlq_list(
+    stack: StackOption = None,
+    local: LocalOption = False,
+    region: RegionOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Each dead-letter queue with the messages it holds."""
+    from rich.table import Table
+
+    from herald.ops.dlq import depths
+    from herald.ops.resources import kebab_name
+
+    resources = _ops_resources("dlq list", stack, local, region)
+    rows = depths(resources.client("sqs"), resources.dead_letter_queues())
+    if as_json:
+        listing = [
+            {"queue": kebab_name(r.queue.name), "url": r.queue.url, "messages": r.visible, "in_flight": r.in_flight}
+            for r in rows
+        ]
+        typer.echo(json.dumps(listing, indent=2))
+        return
+    table = Table(title="Dead-letter queues", title_justify="left")
+    for column in ("queue", "messages", "in flight", "redrives to"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(
+            kebab_name(r.queue.name),
+            str(r.visible),
+            str(r.in_flight),
+            r.queue.source_url or "-",
+            style="red" if r.visible else None,
+        )
+    _console().print(table)
+
+
+def _dlq(command: str, resources: StackResources, queue: str) -> Any:
+    from herald.ops.resources import ResourcesError
+
+    try:
+        return resources.dead_letter_queue(queue)
+    except ResourcesError as exc:
+        typer.echo(f"herald dlq {command}: error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _print_parked(parked: list[Any], title: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in ("message id", "receives", "kind", "identity", "status", "error", "reason"):
+        table.add_column(column, overflow="fold")
+    for p in parked:
+        identity = ", ".join(f"{k} {v}" for k, v in p.identity.items() if v)
+        attempts = f" ({p.attempts} attempts)" if p.attempts is not None else ""
+        table.add_row(
+            p.message_id,
+            str(p.receive_count),
+            p.kind,
+            identity or "-",
+            (p.status or "-") + attempts,
+            p.error_code or "-",
+            p.reason or "-",
+        )
+    console = _console()
+    console.print(table)
+
+
+QueueArgument = Annotated[
+    str, typer.Argument(metavar="QUEUE", help="order-events, shipment-events, email or sms (as `dlq list` names them).")
+]
+
+
+@dlq_app.command("show")
+def dlq_show(
+    queue: QueueArgument,
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many messages.")] = 10,
+    stack: StackOption = None,
+    local: LocalOption = False,
+    region: RegionOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """The messages of one dead-letter queue and why each failed. Nothing is removed from the queue."""
+    from herald.ops.dlq import explain, peek
+
+    resources = _ops_resources("dlq show", stack, local, region)
+    dlq = _dlq("show", resources, queue)
+    dynamodb = resources.client("dynamodb")
+    messages = peek(resources.client("sqs"), dlq.url, limit=limit)
+    parked = [explain(m, dynamodb=dynamodb, table_name=resources.table_name) for m in messages]
+    if as_json:
+        typer.echo(json.dumps([p.to_json() for p in parked], indent=2, ensure_ascii=False))
+        return
+    _print_parked(parked, f"{queue}: {len(parked)} messages shown")
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    queue: QueueArgument,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would move; move nothing.")] = False,
+    stack: StackOption = None,
+    local: LocalOption = False,
+    region: RegionOption = None,
+) -> None:
+    """Move one dead-letter queue's messages back to its working queue (after fixing what made them fail).
+
+    A notification that was sent meanwhile is not sent again: its sender finds it sent and drops the copy.
+
+    Exit code: 0 when every message moved, 1 when some could not be sent back (they stay in the DLQ).
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from herald.ops.dlq import depths, explain, peek, redrive
+
+    resources = _ops_resources("dlq redrive", stack, local, region)
+    dlq = _dlq("redrive", resources, queue)
+    sqs = resources.client("sqs")
+    console = _console()
+    if not dlq.source_url:
+        typer.echo(f"herald dlq redrive: error: {queue} has no working queue in the stack outputs", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if dry_run:
+        (depth,) = depths(sqs, [dlq])
+        dynamodb = resources.client("dynamodb")
+        messages = peek(sqs, dlq.url, limit=max(depth.visible, 1))
+        parked = [explain(m, dynamodb=dynamodb, table_name=resources.table_name) for m in messages]
+        _print_parked(parked, f"{queue}: would move {len(parked)} messages to {dlq.source_url}")
+        return
+    (depth,) = depths(sqs, [dlq])
+    with Progress(
+        TextColumn("[bold]redrive {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task(queue, total=depth.visible)
+        result = redrive(sqs, dlq, limit=depth.visible, on_progress=lambda n: progress.advance(task, n))
+    console.print(f"{len(result.moved)} moved to {dlq.source_url}, {len(result.failed)} left in the DLQ", markup=False)
+    for message_id, why in result.failed:
+        console.print(f"  not moved: {message_id}: {why}", markup=False, style="red")
+    raise typer.Exit(EXIT_REJECTED if result.failed else EXIT_OK)
+
+
+local_app = typer.Typer(
+    help="The local runtime: the pipeline on this machine, for the operator commands.", no_args_is_help=True
+)
+app.add_typer(local_app, name="local")
+
+
+@local_app.command("up")
+def local_up(
+    template: Annotated[Path, typer.Option(help="The SAM template to deploy locally.")] = Path("template.yaml"),
+    outbox: Annotated[Path, typer.Option(help="Where the stand-ins keep the messages they accept.")] = Path("outbox"),
+) -> None:
+    """Start the local runtime (moto, template.yaml, the functions, the provider stand-ins) until Ctrl-C.
+
+    While it runs, .herald/local.json holds its endpoint, region and stack outputs: `herald timeline`,
+    `herald dlq` (and `--local`) find it there, and `herald publish --endpoint-url URL --order-queue-url ...`
+    publishes to it.
+    """
+    import signal
+    import time
+
+    from herald.local.demo import providers
+    from herald.local.runtime import LocalRuntime
+    from herald.ops.resources import LOCAL_STATE_FILE, write_local_state
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # `kill` stops it as cleanly as Ctrl-C: workers first, then the emulator, then the state file.
+    signal.signal(signal.SIGTERM, stop)
+    console = _console()
+    with providers(outbox) as setup:
+        env = {**setup.env, "HERALD_RETRY_BASE_SECONDS": "1", "HERALD_RETRY_MAX_SECONDS": "4"}
+        with console.status("Starting moto, deploying the template, starting the functions and stand-ins..."):
+            runtime = LocalRuntime(template, extra_env=env, log_dir=LOCAL_STATE_FILE.parent / "logs").start()
+        try:
+            secrets = runtime.aws.client("secretsmanager")
+            for variable, default, value in (
+                ("HERALD_SENDGRID_SECRET_ID", "herald/sendgrid", setup.sendgrid_secret),
+                ("HERALD_TWILIO_SECRET_ID", "herald/twilio", setup.twilio_secret),
+            ):
+                names = {f.environment[variable] for f in runtime.stack.functions if variable in f.environment}
+                for name in names or {default}:
+                    secrets.create_secret(Name=name, SecretString=json.dumps(value))
+            outputs = dict(runtime.stack.outputs)
+            write_local_state(
+                LOCAL_STATE_FILE,
+                endpoint_url=runtime.aws.endpoint_url,
+                region=runtime.aws.region,
+                stack=runtime.stack.name,
+                outputs=outputs,
+            )
+            console.print(f"Local runtime up at {runtime.aws.endpoint_url} (stack {runtime.stack.name}).", markup=False)
+            console.print(f"Outputs written to {LOCAL_STATE_FILE}. Ctrl-C stops it.", markup=False)
+            for name in ("OrderEventsQueueUrl", "ShipmentEventsQueueUrl"):
+                if name in outputs:
+                    console.print(f"  {name}: {outputs[name]}", markup=False)
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            console.print("Stopping the local runtime...")
+        finally:
+            LOCAL_STATE_FILE.unlink(missing_ok=True)
+            runtime.stop()
+
+
 if __name__ == "__main__":  # `python -m herald.cli`
     app()

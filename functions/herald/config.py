@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Json
 
 
 class Settings(BaseModel):
@@ -33,6 +33,16 @@ class Settings(BaseModel):
     # Optional endpoint overrides: the local runtime points the SDKs at its stand-ins.
     sendgrid_api_host: str | None = Field(None, alias="HERALD_SENDGRID_API_HOST")
     twilio_api_base_url: str | None = Field(None, alias="HERALD_TWILIO_API_BASE_URL")
+    # Where Twilio posts status callbacks: the webhooks HTTP API's base URL (the SMS sender appends
+    # /webhooks/twilio/status?source=..&event_id=..&order_id=..). Unset: Twilio sends no status callbacks.
+    webhooks_base_url: str | None = Field(None, alias="HERALD_WEBHOOKS_BASE_URL")
+    # Inbound SMS keywords (STOP/START/HELP): which storefront (source) each receiving Twilio number belongs to,
+    # as JSON {"+15005550006": "storefront/acme"}; a number not listed belongs to HERALD_DEFAULT_SOURCE, and
+    # with neither, STOP holds for every storefront.
+    sms_source_by_number: Json[dict[str, str]] = Field(default_factory=dict, alias="HERALD_SMS_SOURCE_BY_NUMBER")
+    default_source: str | None = Field(None, alias="HERALD_DEFAULT_SOURCE")
+    # The answer to HELP; {store} is replaced by the store name. Unset: domain.suppression.DEFAULT_HELP_TEXT.
+    sms_help_text: str | None = Field(None, alias="HERALD_SMS_HELP_TEXT")
     email_from: str = Field("orders@herald.example", alias="HERALD_EMAIL_FROM")
     default_store_name: str = Field("Our store", alias="HERALD_DEFAULT_STORE_NAME")
     tracing: bool = Field(False, alias="HERALD_TRACING")

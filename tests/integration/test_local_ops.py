@@ -69,15 +69,16 @@ def local_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     assert not (folder / ".herald" / "local.json").exists()
 
 
-def _aws(folder: Path, service: str) -> Any:
+def _sqs(folder: Path) -> tuple[Any, dict[str, str]]:
     state = json.loads((folder / ".herald" / "local.json").read_text())
-    return boto3.client(
-        service,
+    sqs = boto3.client(
+        "sqs",
         endpoint_url=state["endpoint_url"],
         region_name=state["region"],
         aws_access_key_id="testing",
         aws_secret_access_key="testing",  # the emulator accepts any credentials
-    ), state["outputs"]
+    )
+    return sqs, state["outputs"]
 
 
 def _timeline(folder: Path, order_id: str) -> dict[str, Any]:
@@ -92,7 +93,7 @@ def _all_sent(folder: Path, order_id: str) -> bool:
 
 def test_timeline_and_redrive_on_the_local_runtime_without_a_duplicate(local_up: Path) -> None:
     # Given an order confirmation published to the local runtime and sent on both channels
-    sqs, outputs = _aws(local_up, "sqs")
+    sqs, outputs = _sqs(local_up)
     body = ORDER_PLACED.read_text()
     sqs.send_message(QueueUrl=outputs["OrderEventsQueueUrl"], MessageBody=body)
     _wait_for(lambda: _all_sent(local_up, "ord_1001"), 60, "both notifications sent")

@@ -34,6 +34,7 @@ FUNCTIONS = {
     "SendEmailFunction": "herald.handlers.send_email.handler",
     "SendSmsFunction": "herald.handlers.send_sms.handler",
     "WebhooksFunction": "herald.handlers.webhooks.handler",
+    "TimelineFunction": "herald.handlers.timeline.handler",
 }
 GLOBAL_ENV = {
     "HERALD_TABLE_NAME",
@@ -52,19 +53,25 @@ FUNCTION_ENV = {
         "HERALD_DEFAULT_STORE_NAME",
     },
     "SendEmailFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_SENDGRID_SECRET_ID"},
-    "SendSmsFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_TWILIO_SECRET_ID"},
+    "SendSmsFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_TWILIO_SECRET_ID", "HERALD_WEBHOOKS_BASE_URL"},
     "WebhooksFunction": {
         "POWERTOOLS_SERVICE_NAME",
         "HERALD_SENDGRID_WEBHOOK_SECRET_ID",
         "HERALD_TWILIO_SECRET_ID",
         "HERALD_WEBHOOK_TOLERANCE_SECONDS",
+        "HERALD_SMS_SOURCE_BY_NUMBER",
+        "HERALD_DEFAULT_SOURCE",
+        "HERALD_SMS_HELP_TEXT",
+        "HERALD_DEFAULT_STORE_NAME",
     },
+    "TimelineFunction": {"POWERTOOLS_SERVICE_NAME"},
 }
 SERVICE_NAMES = {
     "DispatchFunction": "herald-dispatch",
     "SendEmailFunction": "herald-send-email",
     "SendSmsFunction": "herald-send-sms",
     "WebhooksFunction": "herald-webhooks",
+    "TimelineFunction": "herald-timeline",
 }
 SECRET_PARAMETERS = {"SendEmailFunction": "SendGridSecretId", "SendSmsFunction": "TwilioSecretId"}
 OUTPUTS = [
@@ -79,6 +86,7 @@ OUTPUTS = [
     "SendSmsFunctionName",
     "WebhooksFunctionName",
     "WebhooksApiUrl",
+    "TimelineFunctionName",
 ]
 
 
@@ -331,7 +339,7 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
         return json.dumps({"Fn::GetAtt": [name, "Arn"]}, sort_keys=True)
 
     dispatch = actions("DispatchFunction")
-    db_actions = {"GetItem", "PutItem", "UpdateItem", "Query", "BatchWriteItem"}
+    db_actions = {"GetItem", "PutItem", "UpdateItem", "Query", "BatchWriteItem", "BatchGetItem"}
     assert dispatch == {
         **{f"dynamodb:{a}": {table} for a in db_actions},
         "sqs:SendMessage": {queue("EmailQueue"), queue("SmsQueue")},
@@ -407,7 +415,7 @@ def test_every_queue_has_its_alarm_notifying_the_optional_topic(template: dict[s
 def test_every_output_is_present_and_described(template: dict[str, Any]) -> None:
     outputs = template["Outputs"]
     assert set(OUTPUTS) <= set(outputs)
-    assert len(OUTPUTS) == 22
+    assert len(OUTPUTS) == 23
     for name in outputs:
         assert outputs[name].get("Description"), name
 
@@ -514,8 +522,8 @@ def test_samtranslator_translates_it_into_functions_and_event_source_mappings(
     assert set(roles) == {f"{name}Role" for name in FUNCTIONS}
     for name, role in roles.items():
         sqs_poller = any("AWSLambdaSQSQueueExecutionRole" in json.dumps(arn) for arn in role["ManagedPolicyArns"])
-        # Only the queue consumers get SAM's SQS poller permissions; the webhooks function reads no queue
-        assert sqs_poller == (name != "WebhooksFunctionRole"), name
+        # Only the queue consumers get SAM's SQS poller permissions; the HTTP functions read no queue
+        assert sqs_poller == (name not in {"WebhooksFunctionRole", "TimelineFunctionRole"}), name
 
 
 def test_cfn_lint_finds_no_error_or_warning() -> None:
@@ -562,6 +570,19 @@ def test_webhooks_function_serves_the_three_provider_routes_on_the_http_api(temp
     assert env["HERALD_TWILIO_SECRET_ID"] == {"Ref": "TwilioSecretId"}
     assert env["HERALD_WEBHOOK_TOLERANCE_SECONDS"] == {"Ref": "WebhookToleranceSeconds"}
     assert template["Parameters"]["WebhookToleranceSeconds"]["Default"] == 300
+    # And the opt-out keyword settings come from parameters
+    for name, parameter in (
+        ("HERALD_SMS_SOURCE_BY_NUMBER", "SmsSourceByNumber"),
+        ("HERALD_DEFAULT_SOURCE", "DefaultSource"),
+        ("HERALD_SMS_HELP_TEXT", "SmsHelpText"),
+    ):
+        assert env[name] == {"Ref": parameter}
+    assert template["Parameters"]["SmsSourceByNumber"]["Default"] == "{}"
+    # And the SMS sender asks Twilio for status callbacks on this API
+    sms_env = template["Resources"]["SendSmsFunction"]["Properties"]["Environment"]["Variables"]
+    assert sms_env["HERALD_WEBHOOKS_BASE_URL"] == {
+        "Fn::Sub": "https://${" + api_name + "}.execute-api.${AWS::Region}.${AWS::URLSuffix}"
+    }
     # And the API's base URL is an output
     assert api_name in json.dumps(template["Outputs"]["WebhooksApiUrl"]["Value"])
 
@@ -580,18 +601,21 @@ def test_webhooks_function_may_only_read_update_and_guard_records_and_read_its_t
             allowed.setdefault(action, []).extend(resources)
     table = {"Fn::GetAtt": ["NotificationsTable", "Arn"]}
     index = {"Fn::Sub": "${NotificationsTable.Arn}/index/by_provider_message_id"}
-    # Then it reads and updates notifications (and queries the provider-message index), puts replay-guard
-    # and inbound records, and reads the SendGrid webhook key and the Twilio secret: nothing else
+    # Then it reads and updates notifications (and queries the provider-message index), puts replay-guard,
+    # inbound and suppression records (and deletes suppressions: START), and reads the SendGrid webhook key
+    # and the Twilio secret: nothing else
     assert set(allowed) == {
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "dynamodb:Query",
         "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
         "secretsmanager:GetSecretValue",
     }
     for action in ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"):
         assert allowed[action] == [table, index]
     assert allowed["dynamodb:PutItem"] == [table]
+    assert allowed["dynamodb:DeleteItem"] == [table]
     prefix = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
     assert allowed["secretsmanager:GetSecretValue"] == [
         {"Fn::Sub": prefix + "${SendGridWebhookSecretId}-*"},
@@ -604,12 +628,50 @@ def test_samtranslator_turns_the_webhook_routes_into_an_http_api_invoking_the_fu
 ) -> None:
     # When the SAM transform runs offline
     resources = _translate(template, monkeypatch)["Resources"]
-    # Then there is one API Gateway v2 HTTP API whose OpenAPI body has the three POST routes
+    # Then there is one API Gateway v2 HTTP API whose OpenAPI body has the three POST routes and the timeline
     (api,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Api"]
     paths = api["Body"]["paths"]
-    assert set(paths) == {"/webhooks/sendgrid/events", "/webhooks/twilio/status", "/webhooks/twilio/inbound"}
-    assert all(set(methods) == {"post"} for methods in paths.values())
-    # And API Gateway may invoke the webhooks function for each route
+    webhook_paths = {"/webhooks/sendgrid/events", "/webhooks/twilio/status", "/webhooks/twilio/inbound"}
+    assert set(paths) == webhook_paths | {TIMELINE_PATH}
+    assert all(set(paths[path]) == {"post"} for path in webhook_paths)
+    # And only the timeline route asks for a SigV4 signature; the provider routes have no AWS authorizer
+    assert set(paths[TIMELINE_PATH]) == {"get"}
+    assert paths[TIMELINE_PATH]["get"]["security"] == [{"AWS_IAM": []}]
+    assert all("security" not in paths[path]["post"] for path in webhook_paths)
+    # And API Gateway may invoke the webhooks function for each provider route, the timeline function for its own
     permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
-    assert len(permissions) == 3
-    assert all(p["FunctionName"] == {"Ref": "WebhooksFunction"} for p in permissions)
+    invoked = sorted(p["FunctionName"]["Ref"] for p in permissions)
+    assert invoked == ["TimelineFunction"] + ["WebhooksFunction"] * 3
+
+
+# --- timeline ----------------------------------------------------------------------------------------
+
+TIMELINE_PATH = "/orders/{source}/{order_id}/timeline"
+
+
+def test_timeline_function_serves_one_iam_authorised_get_route_and_may_only_query_the_table(
+    template: dict[str, Any],
+) -> None:
+    # Given the timeline function
+    (api_name,) = _resources(template, "AWS::Serverless::HttpApi")
+    function = template["Resources"]["TimelineFunction"]["Properties"]
+    # Then its one event is GET /orders/{source}/{order_id}/timeline on the HTTP API, behind AWS_IAM
+    (event,) = function["Events"].values()
+    assert event["Type"] == "HttpApi"
+    assert event["Properties"] == {
+        "ApiId": {"Ref": api_name},
+        "Method": "GET",
+        "Path": TIMELINE_PATH,
+        "Auth": {"Authorizer": "AWS_IAM"},
+    }
+    assert template["Resources"][api_name]["Properties"]["Auth"] == {"EnableIamAuthorizer": True}
+    # And it may only Query the table: read-only, no index, no queue, no secret
+    (policy,) = function["Policies"]
+    assert policy["Statement"] == [
+        {
+            "Sid": "ReadOrderRecords",
+            "Effect": "Allow",
+            "Action": "dynamodb:Query",
+            "Resource": {"Fn::GetAtt": ["NotificationsTable", "Arn"]},
+        }
+    ]

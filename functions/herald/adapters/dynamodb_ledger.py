@@ -183,6 +183,15 @@ class DynamoDbLedger:
                     "status": _s(NotificationStatus.PENDING.value),
                     "recipient": _s(mask_recipient(plan.message.to)),
                 }
+            elif plan.suppressed_by is not None:
+                # The customer's opt-out (or an undeliverable address) stopped it: what and since when.
+                item |= {
+                    "status": _s(NotificationStatus.SUPPRESSED.value),
+                    "reason": _s(plan.skipped_reason or ""),
+                    "suppression_signal": _s(plan.suppressed_by.signal.value),
+                    "suppression_source": _s(plan.suppressed_by.source),
+                    "recipient": _s(mask_recipient(plan.suppressed_by.recipient)),
+                }
             else:
                 item |= {
                     "status": _s(NotificationStatus.SKIPPED.value),

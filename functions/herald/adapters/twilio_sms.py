@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from requests import RequestException
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
@@ -9,6 +11,8 @@ from twilio.rest import Client
 
 from herald.domain.errors import ErrorKind, ProviderError, classify_twilio
 from herald.domain.notification import Channel, ChannelMessage
+
+STATUS_CALLBACK_PATH = "/webhooks/twilio/status"  # handlers/webhooks.py's route
 
 
 class TwilioSms:
@@ -22,18 +26,37 @@ class TwilioSms:
         *,
         base_url: str | None = None,
         timeout: float = 5.0,
+        webhooks_base_url: str | None = None,
     ) -> None:
         # The SDK's HTTP client has no timeout by default; set one so a hung call cannot eat the Lambda timeout.
         self._client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout))
         if base_url:
             self._client.api.base_url = base_url.rstrip("/")
         self._from = from_number
+        self._status_base = f"{webhooks_base_url.rstrip('/')}{STATUS_CALLBACK_PATH}" if webhooks_base_url else None
+
+    def status_callback(self, message: ChannelMessage) -> str | None:
+        """Where Twilio reports this message's status changes, naming the notification in the query.
+
+        The link fields let the webhook find the notification before the sender has recorded the MessageSid
+        (Twilio's first callbacks can beat `mark_sent`); Twilio signs the URL with them, so they cannot be forged.
+        """
+        if self._status_base is None:
+            return None
+        query = urlencode({"source": message.source, "event_id": message.event_id, "order_id": message.order_id})
+        return f"{self._status_base}?{query}"
 
     def send(self, message: ChannelMessage) -> str | None:
         if message.sms is None:
             raise ProviderError(ErrorKind.PERMANENT, "herald:no-content", "SMS message without SMS content")
         try:
-            created = self._client.messages.create(to=message.to, from_=self._from, body=message.sms.body)
+            callback = self.status_callback(message)
+            if callback:
+                created = self._client.messages.create(
+                    to=message.to, from_=self._from, body=message.sms.body, status_callback=callback
+                )
+            else:
+                created = self._client.messages.create(to=message.to, from_=self._from, body=message.sms.body)
         except TwilioRestException as error:
             code = error.code if isinstance(error.code, int) else None
             raise ProviderError(

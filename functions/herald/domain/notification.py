@@ -21,6 +21,7 @@ class NotificationStatus(StrEnum):
     FAILED = "failed"  # a permanent provider error (error_code recorded); never retried
     DLQ = "dlq"  # retries exhausted; the message is parked in the channel's DLQ
     SKIPPED = "skipped"  # never queued: the customer cannot be reached on that channel (reason recorded)
+    SUPPRESSED = "suppressed"  # never queued: the recipient opted out or is undeliverable (reason recorded)
 
 
 FINAL_STATUSES = frozenset({NotificationStatus.SENT, NotificationStatus.FAILED})

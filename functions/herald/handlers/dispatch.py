@@ -21,6 +21,7 @@ def dispatcher() -> Dispatcher:
     import boto3
 
     from herald.adapters.dynamodb_ledger import DynamoDbLedger
+    from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
     from herald.adapters.sqs_queue import SqsChannelQueue
     from herald.config import settings
     from herald.domain.notification import Channel
@@ -29,14 +30,16 @@ def dispatcher() -> Dispatcher:
     config = settings()
     if not config.email_queue_url or not config.sms_queue_url:
         raise RuntimeError("HERALD_EMAIL_QUEUE_URL and HERALD_SMS_QUEUE_URL must be set")
+    dynamodb = boto3.client("dynamodb")
     return Dispatcher(
-        DynamoDbLedger(boto3.client("dynamodb"), config.table_name, ttl_days=config.ttl_days),
+        DynamoDbLedger(dynamodb, config.table_name, ttl_days=config.ttl_days),
         SqsChannelQueue(
             boto3.client("sqs"), {Channel.EMAIL: config.email_queue_url, Channel.SMS: config.sms_queue_url}
         ),
         Renderer(),
         from_email=config.email_from,
         default_store_name=config.default_store_name,
+        suppressions=DynamoDbSuppressions(dynamodb, config.table_name),
     )
 
 

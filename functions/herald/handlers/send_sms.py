@@ -27,6 +27,7 @@ def twilio_provider() -> Provider:
         credentials.from_number,
         base_url=config.twilio_api_base_url,
         timeout=config.provider_timeout_seconds,
+        webhooks_base_url=config.webhooks_base_url,
     )
 
 

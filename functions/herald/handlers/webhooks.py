@@ -51,15 +51,26 @@ def _deps() -> _Deps:
     import boto3
 
     from herald.adapters.dynamodb_delivery import DynamoDbDelivery
+    from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
     from herald.config import settings
+    from herald.usecases.suppression import EmailOptOuts, SmsKeywords
 
     config = settings()
-    delivery = DynamoDbDelivery(boto3.client("dynamodb"), config.table_name, ttl_days=config.ttl_days)
+    dynamodb = boto3.client("dynamodb")
+    delivery = DynamoDbDelivery(dynamodb, config.table_name, ttl_days=config.ttl_days)
+    suppressions = DynamoDbSuppressions(dynamodb, config.table_name)
+    keywords = SmsKeywords(
+        suppressions,
+        source_by_number=config.sms_source_by_number,
+        default_source=config.default_source,
+        help_template=config.sms_help_text,
+        store_name=config.default_store_name,
+    )
     return _Deps(
         delivery=delivery,
-        deliveries=DeliveryStatusService(delivery, listeners=[_count_result]),
-        # STOP/START/HELP (issue 3, section 2) plug in here as InboundService handlers.
-        inbound=InboundService(delivery),
+        # Opt-outs and hard bounces become suppressions as each report is applied (no second parser).
+        deliveries=DeliveryStatusService(delivery, listeners=[_count_result, EmailOptOuts(suppressions)]),
+        inbound=InboundService(delivery, handlers=[keywords]),
         tolerance_seconds=config.webhook_tolerance_seconds,
     )
 

@@ -26,7 +26,7 @@ LOCAL_SENDGRID_KEY = "SG.herald-local-demo"  # a stand-in key: the local SendGri
 LOCAL_TWILIO_SID = "AC" + "de" * 16
 LOCAL_TWILIO_TOKEN = "herald-local-demo-token"  # noqa: S105 - the local Twilio stand-in's own token, not a secret
 LOCAL_TWILIO_FROM = "+15005550006"  # Twilio's test-credential "valid sender"
-SETTLED_STATUSES = {"sent", "failed", "skipped", "dlq"}
+SETTLED_STATUSES = {"sent", "failed", "skipped", "suppressed", "dlq"}
 
 
 @dataclass
@@ -321,7 +321,7 @@ def verify(report: dict[str, Any], outbox_dir: Path) -> list[str]:
 
 
 def summary_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per event type and channel: published, rejected, sent, failed, retried, in DLQ (and skipped)."""
+    """Per event type and channel: published, rejected, sent, failed, retried, in DLQ (and skipped, suppressed)."""
     rows: dict[tuple[str, str], Counter[str]] = {}
     for event in report["events"]:
         event_type = event["type"] or "(unreadable)"
@@ -344,7 +344,18 @@ def print_summary(run: DemoRun, console: Any) -> None:
     """The tables `herald demo` prints: per type and channel, then the problems, if any."""
     from rich.table import Table
 
-    columns = ["published", "rejected", "duplicate", "superseded", "sent", "failed", "skipped", "retried", "dlq"]
+    columns = [
+        "published",
+        "rejected",
+        "duplicate",
+        "superseded",
+        "sent",
+        "failed",
+        "skipped",
+        "suppressed",
+        "retried",
+        "dlq",
+    ]
     table = Table(title="Herald local demo: what became of every event", title_justify="left")
     table.add_column("event type")
     table.add_column("channel")

@@ -53,6 +53,9 @@ class DeliveryResult:
     status: ProviderStatus
     outcome: ApplyOutcome
     notification: NotificationRef | None
+    # The storefront the report is about: its notification's, or (none matched: an old, expired one) the
+    # `source` link field Herald sent with the message. None when neither says.
+    source: str | None = None
 
 
 class DeliveryLedger(Protocol):
@@ -105,7 +108,10 @@ class DeliveryStatusService:
             ref = self._ledger.find_by_provider_message_id(provider_message_ids)
             if ref is not None:
                 outcome = self._ledger.apply_status(ref, status, now)
-        result = DeliveryResult(status, outcome, ref if outcome is not ApplyOutcome.NOT_FOUND else None)
+        found = ref if outcome is not ApplyOutcome.NOT_FOUND else None
+        linked = link.get("source")
+        source = found.source if found else (linked if isinstance(linked, str) and linked else None)
+        result = DeliveryResult(status, outcome, found, source)
         for listener in self._listeners:
             listener(result)
         return result

@@ -1,6 +1,7 @@
 """Dispatch: one storefront event in, one recorded (and usually queued) notification per channel out.
 
-validate -> skip duplicates -> per-shipment ordering -> choose channels -> render -> record -> enqueue -> finish.
+validate -> skip duplicates -> per-shipment ordering -> choose channels -> suppressions -> render -> record
+-> enqueue -> finish.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from herald.contract.models import Envelope, EventType, ShipmentData, event_data
 from herald.contract.parsing import EventRejected, parse_event
 from herald.domain.channels import ChannelDecision, choose_channels
 from herald.domain.notification import Channel, ChannelMessage, EmailContent, SmsContent, notification_id
+from herald.domain.suppression import Suppression, blocks, strength, suppressed_reason
 from herald.usecases.ports import (
     ChannelQueue,
     DispatchLedger,
@@ -22,6 +24,7 @@ from herald.usecases.ports import (
     PlannedNotification,
     Rejection,
     ShipmentPosition,
+    SuppressionLookup,
 )
 
 # Where each shipment status stands in a parcel's life. An event ranked below the last one notified
@@ -93,11 +96,13 @@ class Dispatcher:
         *,
         from_email: str,
         default_store_name: str,
+        suppressions: SuppressionLookup | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._ledger = ledger
         self._queue = queue
         self._renderer = renderer
+        self._suppressions = suppressions
         self._from_email = from_email
         self._store_name = default_store_name
         self._clock = clock
@@ -128,8 +133,19 @@ class Dispatcher:
             self._ledger.finish_event(event, Outcome.SUPERSEDED, superseded, self._clock())
             return DispatchResult(message_id, Outcome.SUPERSEDED, superseded, event)
 
+        decisions = choose_channels(event.type, event_data(event).customer)
+        blocked = self._suppressed(event, decisions)
         planned = [
-            self._plan_one(event, decision) for decision in choose_channels(event.type, event_data(event).customer)
+            PlannedNotification(
+                None,
+                decision.channel,
+                event.id,
+                suppressed_reason(blocked[decision.channel]),
+                suppressed_by=blocked[decision.channel],
+            )
+            if decision.channel in blocked
+            else self._plan_one(event, decision)
+            for decision in decisions
         ]
         pending = self._ledger.record_notifications(event, planned, self._clock())
         return DispatchResult(message_id, Outcome.DISPATCHED, None, event, messages=pending)
@@ -167,6 +183,24 @@ class Dispatcher:
                 first_only_key=FIRST_ONLY.get(event.type),
             )
         )
+
+    def _suppressed(self, event: Envelope, decisions: Sequence[ChannelDecision]) -> dict[Channel, Suppression]:
+        """The channels a suppression stops for this event, each with the suppression that stops it.
+
+        One read for all channels; only suppressions that apply to this event type count (domain.suppression:
+        an unsubscribe does not stop an order confirmation email, STOP stops every SMS).
+        """
+        recipients = {d.channel: d.recipient for d in decisions if d.send and d.recipient is not None}
+        if self._suppressions is None or not recipients:
+            return {}
+        found = self._suppressions.suppressions(event.source, recipients)
+        blocked = {}
+        for channel, suppressions in found.items():
+            stopping = [s for s in suppressions if blocks(s, event.type.value)]
+            if stopping:
+                # The strongest first (an undeliverable address over an unsubscribe), so the reason is the real one.
+                blocked[channel] = max(stopping, key=lambda s: strength(s.signal))
+        return blocked
 
     def _plan_one(self, event: Envelope, decision: ChannelDecision) -> PlannedNotification:
         if not decision.send or decision.recipient is None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from herald.domain.notification import Channel, ChannelMessage, NotificationStatus
+from herald.domain.suppression import Suppression
 
 if TYPE_CHECKING:  # the senders share these ports and never load the contract models
     from herald.contract.models import Envelope
@@ -22,12 +23,14 @@ class EventClaim(StrEnum):
 
 @dataclass(frozen=True)
 class PlannedNotification:
-    """A notification dispatch decided on: queued for sending, or skipped with the reason."""
+    """A notification dispatch decided on: queued for sending, or skipped (or suppressed) with the reason."""
 
     message: ChannelMessage | None
     channel: Channel
     event_id: str
     skipped_reason: str | None = None
+    # Set when the recipient's suppression stopped it: recorded as `suppressed`, not `skipped`.
+    suppressed_by: Suppression | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,12 @@ class NotificationLedger(Protocol):
     def mark_sent(self, message: ChannelMessage, *, provider_message_id: str | None, now: datetime) -> None: ...
     def mark_failed(self, message: ChannelMessage, *, code: str, reason: str, now: datetime) -> None: ...
     def mark_retrying(self, message: ChannelMessage, *, code: str, reason: str, final: bool, now: datetime) -> None: ...
+
+
+class SuppressionLookup(Protocol):
+    def suppressions(self, source: str, recipients: Mapping[Channel, str]) -> dict[Channel, list[Suppression]]:
+        """Every suppression of each (channel, recipient) for `source` (and for every source), in one read."""
+        ...
 
 
 class ChannelQueue(Protocol):

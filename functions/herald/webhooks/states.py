@@ -103,6 +103,8 @@ class ProviderStatus:
     error_code: str | None = None
     reason: str | None = None
     opt_out: OptOutSignal | None = None
+    # The address or number the report is about (SendGrid's `email`), for suppression; never in the history.
+    recipient: str | None = None
 
     def history_entry(self, received_at: str) -> dict[str, Any]:
         entry: dict[str, Any] = {"event": self.event, "provider": self.provider, "received_at": received_at}
@@ -158,6 +160,7 @@ def sendgrid_status(event: dict[str, Any]) -> ProviderStatus:
         error_code=str(code) if code else None,
         reason=str(reason) if reason else None,
         opt_out=opt_out,
+        recipient=str(event["email"]) if isinstance(event.get("email"), str) and event["email"] else None,
     )
 
 

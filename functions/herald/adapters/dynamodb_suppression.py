@@ -1,0 +1,146 @@
+"""Suppressions in the notifications table: who opted out of (or cannot receive) which channel, per storefront.
+
+Items: pk=`SUPPRESS#<source>`, sk=`sms#<E.164>` or `email#<lower-cased address>` (domain.suppression.recipient_key),
+with `signal` (keyword, unsubscribe, group_unsubscribe, spamreport, bounce), `reason`, `at` and `strength`. One
+item per (source, channel, recipient): a stronger signal replaces a weaker one, never the reverse, so a hard bounce
+recorded after an unsubscribe wins and an unsubscribe arriving after a hard bounce changes nothing.
+
+Suppressions carry no TTL: an opt-out holds until the customer lifts it (START), however long that takes.
+The recipient is in the key in plain: dispatch has to find it from the address it is about to write to.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from herald.domain.notification import Channel
+from herald.domain.suppression import ANY_SOURCE, Suppression, SuppressionSignal, recipient_key, strength
+
+Item = dict[str, dict[str, Any]]
+
+MAX_BATCH_ATTEMPTS = 5  # BatchGetItem may leave keys unprocessed under throttling; retried with back-off
+
+
+def suppression_pk(source: str) -> str:
+    return f"SUPPRESS#{source}"
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _conditional_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class DynamoDbSuppressions:
+    """Implements the SuppressionLookup port (dispatch) and the SuppressionStore port (webhooks)."""
+
+    def __init__(self, client: Any, table_name: str, *, sleep: Any = time.sleep) -> None:
+        self._db = client
+        self._table = table_name
+        self._sleep = sleep
+
+    # --- writing (webhooks) ---------------------------------------------------------------------
+
+    def suppress(self, suppression: Suppression) -> bool:
+        """Record it. False when a stronger suppression of the same recipient is already there (kept as is)."""
+        item: Item = {
+            "pk": _s(suppression_pk(suppression.source)),
+            "sk": _s(recipient_key(suppression.channel, suppression.recipient)),
+            "kind": _s("suppression"),
+            "source": _s(suppression.source),
+            "channel": _s(suppression.channel.value),
+            "signal": _s(suppression.signal.value),
+            "reason": _s(suppression.reason[:300]),
+            "at": _s(suppression.at),
+            "strength": {"N": str(strength(suppression.signal))},
+        }
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(sk) OR strength <= :strength",
+                ExpressionAttributeValues={":strength": item["strength"]},
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
+    def lift(self, source: str, channel: Channel, recipient: str, *, signals: Collection[SuppressionSignal]) -> bool:
+        """Remove the recipient's suppression if its signal is one of `signals`. True when one was removed.
+
+        START lifts only a keyword opt-out, never a hard bounce; a SendGrid resubscribe only a group unsubscribe.
+        """
+        values = {f":s{i}": _s(signal.value) for i, signal in enumerate(signals)}
+        if not values:
+            return False
+        try:
+            self._db.delete_item(
+                TableName=self._table,
+                Key={"pk": _s(suppression_pk(source)), "sk": _s(recipient_key(channel, recipient))},
+                ConditionExpression=f"attribute_exists(sk) AND #signal IN ({', '.join(values)})",
+                ExpressionAttributeNames={"#signal": "signal"},
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
+    # --- reading (dispatch) ---------------------------------------------------------------------
+
+    def suppressions(self, source: str, recipients: Mapping[Channel, str]) -> dict[Channel, list[Suppression]]:
+        """Every suppression of each recipient for `source` and for every source, in one BatchGetItem.
+
+        Strongly consistent: a STOP recorded a moment ago must stop the next SMS.
+        """
+        sources = [source] if source == ANY_SOURCE else [source, ANY_SOURCE]
+        keys = [
+            {"pk": _s(suppression_pk(s)), "sk": _s(recipient_key(channel, recipient))}
+            for channel, recipient in recipients.items()
+            for s in sources
+        ]
+        found: dict[Channel, list[Suppression]] = {}
+        if not keys:
+            return found
+        request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        for attempt in range(MAX_BATCH_ATTEMPTS):
+            response = self._db.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(self._table, []):
+                suppression = _from_item(item)
+                found.setdefault(suppression.channel, []).append(suppression)
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return found
+            self._sleep(0.05 * 2**attempt)
+        # Dispatching without knowing would risk messaging someone who said STOP: fail, and SQS redelivers.
+        raise RuntimeError("DynamoDB left suppression keys unprocessed after retries")
+
+    def get(self, source: str, channel: Channel, recipient: str) -> Suppression | None:
+        response = self._db.get_item(
+            TableName=self._table,
+            Key={"pk": _s(suppression_pk(source)), "sk": _s(recipient_key(channel, recipient))},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return _from_item(item) if item else None
+
+
+def _from_item(item: Item) -> Suppression:
+    channel_name, _, recipient = item["sk"]["S"].partition("#")
+    return Suppression(
+        source=item["source"]["S"],
+        channel=Channel(channel_name),
+        recipient=recipient,
+        signal=SuppressionSignal(item["signal"]["S"]),
+        reason=item.get("reason", {}).get("S", ""),
+        at=item.get("at", {}).get("S", ""),
+    )

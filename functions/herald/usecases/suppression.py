@@ -1,0 +1,138 @@
+"""Turn customers' opt-out signals into suppressions: SMS keywords (STOP/START/HELP) and SendGrid's reports.
+
+Both plug into the webhooks' existing flow rather than parsing anything themselves:
+- `SmsKeywords` is an InboundService handler: it reads the inbound message InboundService already recorded;
+- `EmailOptOuts` is a DeliveryStatusService listener: it reads the ProviderStatus that webhooks/states.py made of
+  each SendGrid event (its `opt_out`, its state and its recipient).
+
+Dispatch reads the suppressions back (usecases/dispatch.py) and applies domain.suppression's rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from datetime import UTC, datetime
+from typing import Protocol
+
+from herald.domain.notification import Channel
+from herald.domain.suppression import ANY_SOURCE, Keyword, Suppression, SuppressionSignal, help_text, parse_keyword
+from herald.usecases.delivery_status import ApplyOutcome, DeliveryResult, InboundMessage
+from herald.webhooks.states import DeliveryState, OptOutSignal
+
+
+class SuppressionStore(Protocol):
+    def suppress(self, suppression: Suppression) -> bool: ...
+
+    def lift(
+        self, source: str, channel: Channel, recipient: str, *, signals: Collection[SuppressionSignal]
+    ) -> bool: ...
+
+
+Clock = Callable[[], datetime]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SmsKeywords:
+    """STOP/START/HELP sent to a storefront's number.
+
+    The number that received the message names the storefront (`source_by_number`, else `default_source`).
+    A number mapped to no storefront, with no default, makes STOP hold for every storefront (ANY_SOURCE): a
+    customer who texts STOP must not get another text from this deployment, whichever storefront sends it.
+
+    STOP and START get no reply of Herald's: Twilio answers them itself (its default opt-out handling, which also
+    blocks sending to the number until START); a second answer would be refused by Twilio anyway (error 21610).
+    HELP is answered with the storefront's help text.
+    """
+
+    def __init__(
+        self,
+        store: SuppressionStore,
+        *,
+        source_by_number: Mapping[str, str],
+        default_source: str | None,
+        help_template: str | None,
+        store_name: str,
+        clock: Clock = _now,
+    ) -> None:
+        self._store = store
+        self._sources = {number.strip(): source for number, source in source_by_number.items()}
+        self._default = default_source or None
+        self._help = help_template
+        self._store_name = store_name
+        self._clock = clock
+
+    def source_for(self, number: str) -> str:
+        return self._sources.get(number.strip()) or self._default or ANY_SOURCE
+
+    def __call__(self, message: InboundMessage) -> str | None:
+        keyword = parse_keyword(message.body)
+        if keyword is None:
+            return None
+        source = self.source_for(message.to)
+        if keyword is Keyword.STOP:
+            self._store.suppress(
+                Suppression(
+                    source=source,
+                    channel=Channel.SMS,
+                    recipient=message.from_.strip(),
+                    signal=SuppressionSignal.KEYWORD,
+                    reason=f"{message.body.strip().upper()[:20]} to {message.to}",
+                    at=self._clock().isoformat(),
+                )
+            )
+            return None
+        if keyword is Keyword.START:
+            self._store.lift(source, Channel.SMS, message.from_.strip(), signals={SuppressionSignal.KEYWORD})
+            return None
+        return help_text(self._help, self._store_name)
+
+
+_OPT_OUT_SIGNALS = {
+    OptOutSignal.UNSUBSCRIBE: SuppressionSignal.UNSUBSCRIBE,
+    OptOutSignal.GROUP_UNSUBSCRIBE: SuppressionSignal.GROUP_UNSUBSCRIBE,
+    OptOutSignal.SPAM_REPORT: SuppressionSignal.SPAM_REPORT,
+}
+
+
+class EmailOptOuts:
+    """A DeliveryStatusService listener: SendGrid opt-outs and hard bounces become email suppressions.
+
+    The storefront is the notification's (or, when it has expired, the `source` custom arg Herald sent); a report
+    that names neither cannot be placed and suppresses nothing. A repeated report changes nothing, so the
+    suppression keeps the time it was first recorded.
+    """
+
+    def __init__(self, store: SuppressionStore, *, clock: Clock = _now) -> None:
+        self._store = store
+        self._clock = clock
+
+    def __call__(self, result: DeliveryResult) -> None:
+        status = result.status
+        if status.channel is not Channel.EMAIL or result.outcome is ApplyOutcome.DUPLICATE:
+            return
+        if not status.recipient or not result.source:
+            return
+        if status.opt_out is OptOutSignal.GROUP_RESUBSCRIBE:
+            self._store.lift(
+                result.source, Channel.EMAIL, status.recipient, signals={SuppressionSignal.GROUP_UNSUBSCRIBE}
+            )
+            return
+        signal = _OPT_OUT_SIGNALS.get(status.opt_out) if status.opt_out else None
+        # A hard bounce only: `blocked` (type blocked) is the receiving server refusing for now, not the address.
+        if signal is None and status.event == "bounce" and status.state is DeliveryState.BOUNCED:
+            signal = SuppressionSignal.BOUNCE
+        if signal is None:
+            return
+        self._store.suppress(
+            Suppression(
+                source=result.source,
+                channel=Channel.EMAIL,
+                recipient=status.recipient.strip().lower(),
+                signal=signal,
+                reason=(status.reason or status.event)[:300],
+                at=self._clock().isoformat(),
+            )
+        )
