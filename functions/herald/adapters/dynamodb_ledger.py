@@ -183,6 +183,9 @@ class DynamoDbLedger:
                     "status": _s(NotificationStatus.PENDING.value),
                     "recipient": _s(mask_recipient(plan.message.to)),
                 }
+                if plan.message.not_before:
+                    # Held for the customer's quiet hours: the timeline shows when it will go.
+                    item["held_until"] = _s(plan.message.not_before)
             elif plan.suppressed_by is not None:
                 # The customer's opt-out (or an undeliverable address) stopped it: what and since when.
                 item |= {

@@ -246,10 +246,20 @@ class RefundedReturn(Return):
 # --- data per event type ------------------------------------------------------------------
 
 
+class Notify(ContractModel):
+    """How the storefront wants this event's notifications handled (optional; added in a compatible way)."""
+
+    non_urgent: bool = Field(
+        default=False,
+        description="The SMS may wait: held during the customer's quiet hours (21:00-08:00 in customer.timezone).",
+    )
+
+
 class OrderData(ContractModel):
     order: Order
     customer: Customer
     store: Store | None = None
+    notify: Notify | None = None
 
 
 class BackorderedData(OrderData):

@@ -70,3 +70,5 @@ class ChannelMessage(BaseModel):
     to: str  # an email address or an E.164 phone number
     email: EmailContent | None = None
     sms: SmsContent | None = None
+    # RFC 3339 (UTC): not to be sent before this time (an SMS held for the customer's quiet hours). Absent: now.
+    not_before: str | None = None

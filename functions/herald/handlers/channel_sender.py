@@ -32,6 +32,11 @@ from herald.usecases.send import RetryPolicy, Sender, SendOutcome, SendResult
 # serialise a batch of 10 provider calls. The calls wait on the network, so one thread per record.
 _EXECUTOR = ThreadPoolExecutor(max_workers=10, thread_name_prefix="send")
 
+# SQS limits for holding a message (quiet hours): a visibility timeout may reach 12 hours counted from the
+# receive, so keep a minute's margin for the time since; a DelaySeconds at most 15 minutes.
+MAX_VISIBILITY_SECONDS = 12 * 3600 - 60
+MAX_DELAY_SECONDS = 900
+
 
 class RetryLater(Exception):
     """Tells the batch processor this record failed; its visibility timeout was already set for the retry."""
@@ -95,6 +100,9 @@ class ChannelSender:
         try:
             result = sender.send(message, receive_count=int(record.attributes.approximate_receive_count))
             self._report(message, result)
+            if result.outcome is SendOutcome.HELD:
+                self._hold(sqs, record, message, result)
+                return
             if result.outcome in (SendOutcome.RETRY, SendOutcome.IN_FLIGHT):
                 # Back-off through the visibility timeout: the function does not sleep, the message waits.
                 sqs.change_message_visibility(
@@ -105,6 +113,29 @@ class ChannelSender:
                 raise RetryLater(f"{result.outcome}: retry in {result.retry_after_seconds}s ({result.error_code})")
         finally:
             self.logger.thread_safe_remove_keys(["correlation_id", "notification_id"])
+
+    def _hold(self, sqs: Any, record: SQSRecord, message: ChannelMessage, result: SendResult) -> None:
+        """Keep a message that is not due yet out of sight until it is, without spending its receives.
+
+        Usually: hide it (visibility timeout) and report it failed, so SQS hands it back when due. On the
+        receive that reached maxReceiveCount a failure would park it in the DLQ instead, so put a fresh copy
+        (receive count 0) on the queue, delayed as far as SQS allows, and acknowledge this one.
+        """
+        queue_url = _queue_url(sqs, record.event_source_arn)
+        if result.final_attempt:
+            sqs.send_message(
+                QueueUrl=queue_url,
+                MessageBody=record.body,
+                DelaySeconds=min(result.held_seconds, MAX_DELAY_SECONDS),
+                MessageAttributes={"notification_id": {"DataType": "String", "StringValue": message.notification_id}},
+            )
+            return
+        sqs.change_message_visibility(
+            QueueUrl=queue_url,
+            ReceiptHandle=record.receipt_handle,
+            VisibilityTimeout=min(result.held_seconds, MAX_VISIBILITY_SECONDS),
+        )
+        raise RetryLater(f"held: not before {message.not_before}")
 
     def _report(self, message: ChannelMessage, result: SendResult) -> None:
         self.logger.info(
@@ -117,6 +148,7 @@ class ChannelSender:
                 "error_code": result.error_code,
                 "reason": result.reason,
                 "final_attempt": result.final_attempt,
+                "not_before": message.not_before,
             },
         )
         names = {
@@ -125,6 +157,7 @@ class ChannelSender:
             SendOutcome.RETRY: "NotificationsRetried",
             SendOutcome.DUPLICATE: "NotificationsDuplicate",
             SendOutcome.IN_FLIGHT: "NotificationsInFlight",
+            SendOutcome.HELD: "NotificationsHeld",
         }
         count(names[result.outcome], channel=self.channel.value, event_type=message.event_type)
         if result.outcome is SendOutcome.SENT:

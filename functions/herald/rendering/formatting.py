@@ -42,7 +42,8 @@ def timezone_named(name: str | None) -> tzinfo:
         return UTC
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):  # ValueError: not a zone key at all, e.g. "../etc"
+    # ValueError: not a zone key at all ("../etc"); OSError: a folder of the tz database ("America", with tzdata)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return UTC
 
 

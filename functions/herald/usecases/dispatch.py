@@ -16,6 +16,7 @@ from herald.contract.models import Envelope, EventType, ShipmentData, event_data
 from herald.contract.parsing import EventRejected, parse_event
 from herald.domain.channels import ChannelDecision, choose_channels
 from herald.domain.notification import Channel, ChannelMessage, EmailContent, SmsContent, notification_id
+from herald.domain.quiet_hours import release_time
 from herald.domain.suppression import Suppression, blocks, strength, suppressed_reason
 from herald.usecases.ports import (
     ChannelQueue,
@@ -207,10 +208,16 @@ class Dispatcher:
             return PlannedNotification(None, decision.channel, event.id, decision.skipped_reason)
         data = event_data(event)
         email = sms = None
+        not_before = None
         if decision.channel is Channel.EMAIL:
             email = self._renderer.email(event, from_email=self._from_email, default_store_name=self._store_name)
         else:
             sms = self._renderer.sms(event, default_store_name=self._store_name)
+            # Quiet hours: a non-urgent SMS in the customer's night is queued now with a "not before" time;
+            # the SMS sender keeps it invisible on the queue until then (no function waits).
+            non_urgent = data.notify.non_urgent if data.notify else False
+            release = release_time(event.type.value, non_urgent, data.customer.timezone, self._clock())
+            not_before = release.isoformat() if release else None
         message = ChannelMessage(
             notification_id=notification_id(event.source, event.id, decision.channel),
             channel=decision.channel,
@@ -223,5 +230,6 @@ class Dispatcher:
             to=decision.recipient,
             email=email,
             sms=sms,
+            not_before=not_before,
         )
         return PlannedNotification(message, decision.channel, event.id)

@@ -6,6 +6,7 @@ mark is the only window for a duplicate: the claim's lease expires and a redeliv
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ class SendOutcome(StrEnum):
     FAILED = "failed"  # permanent provider error, recorded with its code
     RETRY = "retry"  # retryable provider error: come back after `retry_after_seconds`
     IN_FLIGHT = "in_flight"  # another instance holds the claim: come back when its lease ends
+    HELD = "held"  # not before `not_before` (quiet hours): come back then; no claim, no attempt counted
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class SendResult:
     reason: str | None = None
     retry_after_seconds: int = 0
     final_attempt: bool = False
+    # HELD only: seconds until `not_before`, uncapped (the channel handler caps it to what SQS allows).
+    held_seconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,9 @@ class Sender:
         self._clock = clock
 
     def send(self, message: ChannelMessage, *, receive_count: int) -> SendResult:
+        held = self._held(message, receive_count)
+        if held is not None:
+            return held
         claim = self._ledger.claim(message, lease_seconds=self._lease, now=self._clock())
         if not claim.claimed:
             if claim.status is NotificationStatus.SENDING:
@@ -77,6 +84,24 @@ class Sender:
             self._ledger.mark_sent(message, provider_message_id=provider_message_id, now=self._clock())
             maybe_crash("after_mark")
         return SendResult(SendOutcome.SENT, provider_message_id=provider_message_id)
+
+    def _held(self, message: ChannelMessage, receive_count: int) -> SendResult | None:
+        """A message whose `not_before` is still ahead: checked before the claim, so holding it touches nothing.
+
+        `final_attempt` says this receive is the queue's last before the DLQ: the caller must then re-enqueue
+        a fresh copy rather than let the hold itself park the message.
+        """
+        if message.not_before is None:
+            return None
+        remaining = (datetime.fromisoformat(message.not_before) - self._clock()).total_seconds()
+        if remaining <= 0:
+            return None
+        return SendResult(
+            SendOutcome.HELD,
+            reason=f"held until {message.not_before}",
+            held_seconds=math.ceil(remaining),  # rounded up: never wake before the time
+            final_attempt=receive_count >= self._retry.max_receive_count,
+        )
 
     def _record_error(self, message: ChannelMessage, error: ProviderError, receive_count: int) -> SendResult:
         now = self._clock()

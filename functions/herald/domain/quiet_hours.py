@@ -1,0 +1,72 @@
+"""Quiet hours: a non-urgent SMS that would reach the customer between 21:00 and 08:00 their time waits until 08:00.
+
+Pure: the caller passes the clock. Only SMS is held (an email in the night wakes nobody).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+QUIET_FROM = time(21, 0)
+QUIET_UNTIL = time(8, 0)
+
+# Non-urgent by nature (issue 3, section 4): a scan, a return the customer just asked for or handed in.
+NON_URGENT_TYPES = frozenset({"shipment.in_transit", "return.requested", "return.received"})
+# Never held, whatever the storefront marks: the customer is waiting for these now.
+NEVER_HELD_TYPES = frozenset(
+    {
+        "order.placed",
+        "shipment.out_for_delivery",
+        "shipment.delivery_attempted",
+        "shipment.delivered",
+        "shipment.exception",
+    }
+)
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class QuietHoursDecision:
+    """When to send: `release_at` None means now; `reason` says why (also when it is not held)."""
+
+    release_at: datetime | None
+    reason: str
+    timezone_invalid: bool = False
+
+
+def decide(event_type: str, non_urgent: bool, timezone: str | None, now: datetime) -> QuietHoursDecision:
+    """The quiet-hours decision for one SMS, with its reason (for logs and tests)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    if event_type in NEVER_HELD_TYPES:
+        return QuietHoursDecision(None, f"{event_type} is never held")
+    if event_type not in NON_URGENT_TYPES and not non_urgent:
+        return QuietHoursDecision(None, f"{event_type} is urgent")
+    if not timezone:
+        return QuietHoursDecision(None, "customer has no timezone")
+    try:
+        zone = ZoneInfo(timezone)
+    # ValueError: not a zone key ("../etc"); OSError: a folder of the tz database ("America", with tzdata installed).
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # An unknown zone must not delay a message forever, nor fail the event: send now and say so.
+        return QuietHoursDecision(None, f"invalid timezone {timezone!r}: not held", True)
+    local = now.astimezone(zone)
+    if QUIET_UNTIL <= local.time() < QUIET_FROM:
+        return QuietHoursDecision(None, f"{local.time():%H:%M} in {timezone} is outside quiet hours")
+    release_day = local.date() if local.time() < QUIET_UNTIL else local.date() + timedelta(days=1)
+    # 08:00 wall-clock time that day. Built from the date, not by adding hours to `local`, so a DST change
+    # in the night moves the release with the clock; converted to UTC so comparisons and arithmetic are exact.
+    release = datetime.combine(release_day, QUIET_UNTIL, tzinfo=zone).astimezone(UTC)
+    return QuietHoursDecision(release, f"quiet hours in {timezone}: held until {release_day} 08:00 local")
+
+
+def release_time(event_type: str, non_urgent: bool, timezone: str | None, now: datetime) -> datetime | None:
+    """When a non-urgent SMS may be sent (UTC), or None to send it now."""
+    decision = decide(event_type, non_urgent, timezone, now)
+    if decision.timezone_invalid:
+        _log.warning("quiet hours not applied: %s", decision.reason)
+    return decision.release_at
