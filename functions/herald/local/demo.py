@@ -37,6 +37,8 @@ class Providers:
     sendgrid_secret: dict[str, str]
     twilio_secret: dict[str, str]
     real: list[str] = field(default_factory=list)
+    # The Event Webhook's verification key, when the SendGrid stand-in signs the events it posts.
+    sendgrid_webhook_secret: dict[str, str] = field(default_factory=dict)
     sendgrid: Any = None
     twilio: Any = None
 
@@ -56,8 +58,11 @@ def providers(
             result.sendgrid_secret = {"api_key": os.environ["SENDGRID_API_KEY"]}
             result.real.append("SendGrid")
         else:
-            result.sendgrid = stack.enter_context(SendGridStandIn(outbox, LOCAL_SENDGRID_KEY, faults=email_faults))
+            result.sendgrid = stack.enter_context(
+                SendGridStandIn(outbox, LOCAL_SENDGRID_KEY, faults=email_faults, callbacks_enabled=True)
+            )
             result.sendgrid_secret = {"api_key": LOCAL_SENDGRID_KEY}
+            result.sendgrid_webhook_secret = {"public_key": result.sendgrid.webhook_public_key}
             result.env["HERALD_SENDGRID_API_HOST"] = result.sendgrid.url
         twilio_vars = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM")
         if all(os.environ.get(v) for v in twilio_vars):
@@ -66,7 +71,7 @@ def providers(
             result.real.append("Twilio")
         else:
             result.twilio = stack.enter_context(
-                TwilioStandIn(outbox, LOCAL_TWILIO_SID, LOCAL_TWILIO_TOKEN, faults=sms_faults)
+                TwilioStandIn(outbox, LOCAL_TWILIO_SID, LOCAL_TWILIO_TOKEN, faults=sms_faults, callbacks_enabled=True)
             )
             result.twilio_secret = {
                 "account_sid": LOCAL_TWILIO_SID,
@@ -124,11 +129,42 @@ def run_demo(
                 (_function_env(runtime, "HERALD_TWILIO_SECRET_ID", "herald/twilio"), provider_setup.twilio_secret),
             ):
                 secrets.create_secret(Name=secret_id, SecretString=json.dumps(value))
+            _wire_callbacks(runtime, provider_setup)
             published = publish(runtime, events, paced=paced)
             runtime.wait_until_settled(quiet_seconds=2.0, timeout=timeout)
+            if _wait_for_callbacks(provider_setup, timeout=timeout):
+                # What the callbacks set off (a fallback message, say) settles too.
+                runtime.wait_until_settled(quiet_seconds=1.0, timeout=timeout)
             report = build_report(runtime, published)
     problems = verify(report, outbox_dir)
     return DemoRun(report, problems, time.monotonic() - started, provider_setup.real)
+
+
+def _wire_callbacks(runtime: Any, provider_setup: Providers) -> None:
+    """Point the stand-ins' delivery reports at the local webhooks API, with the key the webhook verifies.
+
+    Twilio's callbacks go where each message's StatusCallback says: the SMS function builds it from
+    HERALD_WEBHOOKS_BASE_URL, which the runtime points at its local API. SendGrid's go to one configured URL.
+    """
+    if runtime.http_api is None:
+        return
+    if provider_setup.sendgrid_webhook_secret:
+        secret_id = _function_env(runtime, "HERALD_SENDGRID_WEBHOOK_SECRET_ID", "herald/sendgrid-webhook")
+        runtime.aws.client("secretsmanager").create_secret(
+            Name=secret_id, SecretString=json.dumps(provider_setup.sendgrid_webhook_secret)
+        )
+    if provider_setup.sendgrid is not None:
+        provider_setup.sendgrid.events_webhook_url = f"{runtime.webhooks_url}/webhooks/sendgrid/events"
+
+
+def _wait_for_callbacks(provider_setup: Providers, *, timeout: float) -> bool:
+    """Until the stand-ins have posted every delivery report; True if any was posted."""
+    posted = False
+    for standin in (provider_setup.sendgrid, provider_setup.twilio):
+        if standin is not None:
+            standin.callbacks.wait_idle(timeout)
+            posted = posted or bool(standin.callbacks.results)
+    return posted
 
 
 def _function_env(runtime: Any, name: str, default: str) -> str:
@@ -260,6 +296,8 @@ def build_report(runtime: Any, published: list[Published]) -> dict[str, Any]:
                     "type": plain["event_type"],
                     "channel": plain["channel"],
                     "status": plain["status"],
+                    # What the provider last reported (delivered, bounced, undelivered...), None without a report.
+                    "delivery_status": plain.get("delivery_status"),
                     "provider_message_id": plain.get("provider_message_id"),
                     "error_code": plain.get("error_code"),
                     "reason": plain.get("reason"),

@@ -25,6 +25,7 @@ from typing import IO, Any, Self
 
 import herald
 from herald.local.emulator import LocalAws
+from herald.local.httpapi import LocalHttpApi, start_http_api
 from herald.local.stack import LocalFunction, LocalStack, deploy
 from herald.local.worker import READY
 
@@ -104,6 +105,8 @@ class LocalRuntime:
         self.restarts: Counter[str] = Counter()
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
+        # The template's HTTP API on a loopback port (None when it has none): the providers' callbacks.
+        self.http_api: LocalHttpApi | None = None
 
     @property
     def stack(self) -> LocalStack:
@@ -111,12 +114,21 @@ class LocalRuntime:
             raise RuntimeError("LocalRuntime is not started: call start() first")
         return self._stack
 
+    @property
+    def webhooks_url(self) -> str:
+        """Base URL of the template's HTTP API, served locally (the deployed stack's WebhooksApiUrl)."""
+        if self.http_api is None:
+            raise RuntimeError("no local HTTP API: the runtime is not started or its template has none")
+        return self.http_api.url
+
     def start(self) -> Self:
         started = time.monotonic()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.aws.start()
         try:
             self._stack = deploy(self.aws, self.template, parameters=self.parameters, stack_name=self.stack_name)
+            # Before the workers: their environment points the template's API URLs at it.
+            self.http_api = start_http_api(self)
             ready_pipes = [self._spawn(function) for function in self.stack.functions]
             self._wait_ready(ready_pipes)
         except BaseException:
@@ -166,6 +178,8 @@ class LocalRuntime:
             env["LAMBDA_TASK_ROOT"] = function.code_dir
         env.update(function.environment)
         env.update(self.aws.environment())
+        if self.http_api is not None:
+            env.update(self.http_api.local_environment(function.environment))
         env.update(self.extra_env)
         return env
 
@@ -274,6 +288,8 @@ class LocalRuntime:
                     worker.process.returncode,
                     worker.log_path,
                 )
+        if self.http_api is not None:
+            self.http_api.stop()
         self.aws.stop()
 
     def polled_queues(self) -> list[str]:

@@ -27,7 +27,12 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from herald.local.standins._http import Reply, Request, StandInServer
+from herald.local.standins.callbacks import CallbackSender
 from herald.local.standins.faults import FaultPlan
 from herald.local.standins.outbox import Outbox
 
@@ -466,6 +471,49 @@ def build_eml(
     return msg, html
 
 
+EVENT_SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+EVENT_TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+
+# Amazon SES's mailbox simulator (https://docs.aws.amazon.com/ses/latest/dg/send-an-email-from-console.html):
+# the local part says what happens to the message; the same convention works for both email providers.
+MAILBOX_SIMULATOR_DOMAIN = "simulator.amazonses.com"
+MAILBOX_SIMULATOR_EVENTS = {
+    "success": "delivered",
+    "bounce": "bounce",
+    "complaint": "spamreport",
+    "suppressionlist": "dropped",
+}
+
+
+def mailbox_simulator_outcome(email: str) -> str:
+    """The SendGrid event that follows `processed` for a recipient: `delivered` but for the simulator's addresses."""
+    local, _, domain = email.lower().partition("@")
+    if domain != MAILBOX_SIMULATOR_DOMAIN:
+        return "delivered"
+    # "bounce+label@" is the simulator's address too (labels tell tests apart).
+    return MAILBOX_SIMULATOR_EVENTS.get(local.split("+", 1)[0], "delivered")
+
+
+def _event(name: str, email: str, sg_message_id: str, custom_args: dict[str, Any]) -> dict[str, Any]:
+    """One Event Webhook event as SendGrid posts it: custom_args ride as top-level fields."""
+    event: dict[str, Any] = {
+        **{str(k): v for k, v in custom_args.items()},
+        "email": email,
+        "timestamp": int(time.time()),
+        "event": name,
+        "sg_event_id": secrets.token_urlsafe(16),
+        "sg_message_id": sg_message_id,
+        "smtp-id": f"<{sg_message_id.split('.', 1)[0]}@ismtpd-local>",
+    }
+    if name == "bounce":
+        event |= {"type": "bounce", "status": "5.1.1", "reason": "550 5.1.1 The email account does not exist."}
+    elif name == "dropped":
+        event |= {"reason": "Unsubscribed Address", "status": "5.0.0"}
+    elif name == "delivered":
+        event["response"] = "250 2.0.0 OK"
+    return event
+
+
 class SendGridStandIn(StandInServer):
     """SendGrid's /v3/mail/send on 127.0.0.1, writing accepted messages to an `Outbox`."""
 
@@ -480,10 +528,41 @@ class SendGridStandIn(StandInServer):
         *,
         faults: FaultPlan | None = None,
         port: int = 0,
+        callbacks_enabled: bool = False,
+        events_webhook_url: str | None = None,
+        callback_delay: float = 0.5,
     ) -> None:
         super().__init__(faults=faults, port=port)
         self.outbox = outbox
         self.api_key = api_key
+        # Event Webhook (off unless asked for): after accepting a message, post its events, signed with
+        # a key pair of our own, to `events_webhook_url` (settable once the webhook's URL is known).
+        self.callbacks_enabled = callbacks_enabled
+        self.events_webhook_url = events_webhook_url
+        self.callback_delay = callback_delay
+        self._signing_key = ec.generate_private_key(ec.SECP256R1())
+        self.callbacks = CallbackSender(self.name)
+
+    @property
+    def webhook_public_key(self) -> str:
+        """The verification key as SendGrid's Mail Settings show it: base64 DER (SubjectPublicKeyInfo)."""
+        der = self._signing_key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        return base64.b64encode(der).decode("ascii")
+
+    def sign_event_webhook(self, body: bytes, timestamp: str | None = None) -> dict[str, str]:
+        """SendGrid's Signed Event Webhook headers: ECDSA P-256/SHA-256 over timestamp + body, base64 DER."""
+        timestamp = timestamp if timestamp is not None else str(int(time.time()))
+        signature = self._signing_key.sign(timestamp.encode("utf-8") + body, ec.ECDSA(hashes.SHA256()))
+        return {
+            "Content-Type": "application/json",
+            "User-Agent": "SendGrid Event API",
+            EVENT_SIGNATURE_HEADER: base64.b64encode(signature).decode("ascii"),
+            EVENT_TIMESTAMP_HEADER: timestamp,
+        }
+
+    def stop(self) -> None:
+        self.callbacks.stop()
+        super().stop()
 
     # -- fault answers ----------------------------------------------------------------------------
 
@@ -561,3 +640,25 @@ class SendGridStandIn(StandInServer):
                 }
             )
             logger.debug("%s accepted %s as %s", self.name, message_id, path.name)
+            if self.callbacks_enabled and self.events_webhook_url:
+                self._schedule_events(personalization, custom_args, message_id, index)
+
+    def _schedule_events(
+        self, personalization: dict[str, Any], custom_args: dict[str, Any], message_id: str, index: int
+    ) -> None:
+        """Two Event Webhook posts per recipient, as SendGrid makes them: `processed`, then the outcome."""
+        url = self.events_webhook_url
+        if url is None:
+            return
+        for recipient in personalization["to"]:
+            email = str(recipient["email"])
+            # SendGrid's sg_message_id is the X-Message-Id plus a per-recipient filter suffix.
+            sg_message_id = f"{message_id}.filterdrecv-{index}-{secrets.token_hex(4)}.0"
+            outcome = mailbox_simulator_outcome(email)
+            batches = [[_event("processed", email, sg_message_id, custom_args)]]
+            if outcome != "processed":
+                batches.append([_event(outcome, email, sg_message_id, custom_args)])
+            for step, batch in enumerate(batches, start=1):
+                body = json.dumps(batch).encode("utf-8")
+                # Signed when posted, not now: the timestamp must be fresh when the webhook checks it.
+                self.callbacks.schedule(url, body, self.sign_event_webhook, delay=self.callback_delay * step)

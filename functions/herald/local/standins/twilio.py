@@ -20,12 +20,16 @@ import math
 import re
 import secrets
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
+
+from twilio.request_validator import RequestValidator
 
 from herald.local.standins._http import Reply, Request, StandInServer
+from herald.local.standins.callbacks import CallbackSender
 from herald.local.standins.faults import FaultPlan
 from herald.local.standins.outbox import Outbox
 
@@ -67,6 +71,17 @@ MAGIC_FROM: dict[str, int] = {
     "+15005550007": 21606,  # a number the account does not own / not SMS-capable
 }
 
+# Numbers this stand-in accepts but whose messages the carrier cannot deliver, reported as a status callback
+# `undelivered` with the ErrorCode Twilio uses (a local convention: Twilio's test credentials send no callbacks).
+UNDELIVERED_TO: dict[str, int] = {
+    "+15005550010": 30003,  # unreachable destination handset (switched off, out of coverage)
+    "+15005550011": 30005,  # unknown destination handset (the number does not exist)
+}
+UNDELIVERED_MESSAGES: dict[int, str] = {
+    30003: "Unreachable destination handset",
+    30005: "Unknown destination handset",
+}
+
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _SHORT_CODE = re.compile(r"^\d{3,8}$")
 _ALPHANUMERIC_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
@@ -102,6 +117,11 @@ def error_body(code: int, status: int, **fmt: str) -> dict[str, Any]:
     }
 
 
+def _fixed_headers(headers: dict[str, str]) -> Callable[[bytes], dict[str, str]]:
+    # Twilio's signature has no timestamp: it can be computed when the message is accepted.
+    return lambda _body: headers
+
+
 def _valid_sender(value: str) -> bool:
     return bool(_E164.match(value) or _SHORT_CODE.match(value) or _ALPHANUMERIC_SENDER.match(value))
 
@@ -120,14 +140,64 @@ class TwilioStandIn(StandInServer):
         *,
         faults: FaultPlan | None = None,
         port: int = 0,
+        callbacks_enabled: bool = False,
+        callback_delay: float = 0.5,
     ) -> None:
         super().__init__(faults=faults, port=port)
         self.outbox = outbox
         self.account_sid = account_sid
         self.auth_token = auth_token
+        # Status callbacks (off unless asked for): queued, sent, then delivered or undelivered, posted to
+        # each message's StatusCallback URL and signed with the auth token as Twilio signs them.
+        self.callbacks_enabled = callbacks_enabled
+        self.callback_delay = callback_delay
+        self.callbacks = CallbackSender(self.name)
         self._messages: dict[str, dict[str, Any]] = {}
         self._messages_lock = threading.Lock()
         self._server_errors = 0
+
+    def stop(self) -> None:
+        self.callbacks.stop()
+        super().stop()
+
+    def sign(self, url: str, params: dict[str, str]) -> str:
+        """X-Twilio-Signature of a form post to `url`: HMAC-SHA1 of the URL and the sorted fields, by the SDK."""
+        return str(RequestValidator(self.auth_token).compute_signature(url, params))
+
+    def _schedule_status_callbacks(self, message: dict[str, Any], url: str) -> None:
+        error_code = UNDELIVERED_TO.get(message["to"])
+        steps: list[dict[str, str]] = [{"MessageStatus": "queued"}, {"MessageStatus": "sent"}]
+        if error_code is None:
+            steps.append({"MessageStatus": "delivered"})
+        else:
+            steps.append(
+                {
+                    "MessageStatus": "undelivered",
+                    "ErrorCode": str(error_code),
+                    "ErrorMessage": UNDELIVERED_MESSAGES[error_code],
+                }
+            )
+        for number, step in enumerate(steps, start=1):
+            # The fields Twilio posts to a status callback (Messaging), SmsSid/SmsStatus kept for old apps.
+            params = {
+                "AccountSid": self.account_sid,
+                "ApiVersion": API_VERSION,
+                "From": message["from"] or "",
+                "To": message["to"],
+                "MessageSid": message["sid"],
+                "SmsSid": message["sid"],
+                "SmsStatus": step["MessageStatus"],
+                **step,
+            }
+            if message.get("messaging_service_sid"):
+                params["MessagingServiceSid"] = message["messaging_service_sid"]
+            body = urlencode(params).encode("utf-8")
+            headers = {
+                "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+                "User-Agent": "TwilioProxy/1.1",
+                "X-Twilio-Signature": self.sign(url, params),
+            }
+            self.callbacks.schedule(url, body, _fixed_headers(headers), delay=self.callback_delay * number)
 
     # -- answers ----------------------------------------------------------------------------------
 
@@ -309,4 +379,6 @@ class TwilioStandIn(StandInServer):
             }
         )
         logger.debug("%s accepted %s", self.name, sid)
+        if self.callbacks_enabled and status_callback:
+            self._schedule_status_callbacks(message, status_callback)
         return self._json(201, message)
