@@ -373,6 +373,8 @@ def summary_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     for n in report["notifications"]:
         counter = rows.setdefault((n["type"], n["channel"]), Counter())
         counter[n["status"]] += 1
+        if n.get("delivery_status") == "delivered":  # reported back by the provider's signed webhook
+            counter["delivered"] += 1
         if n["attempts"] > 1:
             counter["retried"] += 1
     return [{"type": t, "channel": c, **counts} for (t, c), counts in sorted(rows.items())]
@@ -388,6 +390,7 @@ def print_summary(run: DemoRun, console: Any) -> None:
         "duplicate",
         "superseded",
         "sent",
+        "delivered",
         "failed",
         "skipped",
         "suppressed",
