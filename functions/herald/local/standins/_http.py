@@ -12,6 +12,7 @@ import json
 import logging
 import socket
 import threading
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -162,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("%s: " + format, self.server.standin.name, *args)
 
 
-class StandInServer:
+class StandInServer(ABC):
     """Base of a provider stand-in: start/stop, URL, counters, fault plumbing."""
 
     name = "stand-in"
@@ -288,11 +289,14 @@ class StandInServer:
         self.hang(hang_seconds)
         return self.server_error_reply()
 
+    @abstractmethod
     def handle(self, request: Request) -> Reply:
-        raise NotImplementedError
+        """Answer a request that passed the fault plan, as the real service would."""
 
+    @abstractmethod
     def throttle_reply(self) -> Reply:
-        raise NotImplementedError
+        """The service's own 429 answer."""
 
+    @abstractmethod
     def server_error_reply(self) -> Reply:
-        raise NotImplementedError
+        """The service's own 5xx answer."""
