@@ -20,6 +20,8 @@ from typing import Any
 
 from _common import ACCOUNT, REGION, load_event
 
+from herald.local.tables import create_notifications_table
+
 TABLE = "herald-bench"
 SENDGRID_KEY = "SG.bench-key"
 TWILIO_SID = "AC" + "0" * 32
@@ -168,15 +170,7 @@ def bench_aws(*, provider_latency: float = 0.0, separate_process: bool = False) 
 
 
 def create_table(dynamodb: Any) -> None:
-    dynamodb.create_table(
-        TableName=TABLE,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-    )
+    create_notifications_table(dynamodb, TABLE)
 
 
 def order_events(count: int, *, event_type: str = "order.placed", prefix: str = "bench") -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from herald.local.standins.faults import FaultPlan
 from herald.local.standins.outbox import Outbox
 from herald.local.standins.sendgrid import SendGridStandIn
 from herald.local.standins.twilio import TwilioStandIn
+from herald.local.tables import create_notifications_table
 
 REGION = "us-east-1"
 TABLE = "herald-test-notifications"
@@ -149,15 +150,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Env]:
         monkeypatch.setenv("HERALD_TWILIO_API_BASE_URL", twilio.url)
         sqs = boto3.client("sqs", region_name=REGION)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-        )
+        create_notifications_table(dynamodb, TABLE)
         queues = {name: _create_queue(sqs, name) for name in ("order-events", "shipment-events", "email", "sms")}
         for name in ("order-events", "shipment-events", "email", "sms"):
             queues[f"{name}-dlq"] = sqs.get_queue_url(QueueName=f"{name}-dlq")["QueueUrl"]

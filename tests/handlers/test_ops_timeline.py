@@ -40,20 +40,6 @@ def _report_delivery(env: Env, provider_message_id: str) -> None:
     from herald.adapters.dynamodb_delivery import DynamoDbDelivery
     from herald.usecases.delivery_status import DeliveryStatusService
 
-    # The deployed table has the provider-message index (template.yaml); the shared fixture's table does not.
-    env.dynamodb.update_table(
-        TableName=TABLE,
-        AttributeDefinitions=[{"AttributeName": "provider_message_id", "AttributeType": "S"}],
-        GlobalSecondaryIndexUpdates=[
-            {
-                "Create": {
-                    "IndexName": "by_provider_message_id",
-                    "KeySchema": [{"AttributeName": "provider_message_id", "KeyType": "HASH"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            }
-        ],
-    )
     service = DeliveryStatusService(DynamoDbDelivery(env.dynamodb, TABLE))
     (result,) = service.apply_sendgrid_events(
         [

@@ -12,6 +12,7 @@ from moto import mock_aws
 from herald.adapters.dynamodb_ledger import DynamoDbLedger
 from herald.domain.errors import ErrorKind, ProviderError
 from herald.domain.notification import Channel, ChannelMessage, SmsContent
+from herald.local.tables import create_notifications_table
 from herald.usecases.send import RetryPolicy, Sender, SendOutcome
 
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -56,15 +57,7 @@ class Clock:
 def ledger() -> Iterator[DynamoDbLedger]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName="t",
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-        )
+        create_notifications_table(client, "t")
         yield DynamoDbLedger(client, "t")
 
 

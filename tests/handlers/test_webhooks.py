@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 
 from herald.handlers import dispatch, send_email, send_sms, webhooks
 
-from .conftest import REGION, TABLE, TWILIO_TOKEN, Env, FakeContext, sample
+from .conftest import REGION, TWILIO_TOKEN, Env, FakeContext, sample
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 ALL_EVENTS = json.loads((FIXTURES / "sendgrid_event_webhook_all_events.json").read_text())
@@ -87,20 +87,6 @@ def signer(env: Env) -> Iterator[SendGridSigner]:
     signer = SendGridSigner()
     secrets = boto3.client("secretsmanager", region_name=REGION)
     secrets.create_secret(Name="herald/sendgrid-webhook", SecretString=json.dumps({"public_key": signer.public_key}))
-    # The deployed table has the provider-message index (template.yaml); the shared fixture's table does not.
-    env.dynamodb.update_table(
-        TableName=TABLE,
-        AttributeDefinitions=[{"AttributeName": "provider_message_id", "AttributeType": "S"}],
-        GlobalSecondaryIndexUpdates=[
-            {
-                "Create": {
-                    "IndexName": "by_provider_message_id",
-                    "KeySchema": [{"AttributeName": "provider_message_id", "KeyType": "HASH"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            }
-        ],
-    )
     webhooks._deps.cache_clear()
     webhooks._sendgrid_key.cache_clear()
     yield signer

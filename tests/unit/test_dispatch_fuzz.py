@@ -446,18 +446,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     from herald.config import settings as herald_settings
     from herald.handlers import dispatch as dispatch_handler
+    from herald.local.tables import create_notifications_table
 
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-        )
+        create_notifications_table(dynamodb, TABLE)
         sqs = boto3.client("sqs", region_name=REGION)
         queues = {name: sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("email", "sms")}
         monkeypatch.setenv("HERALD_EMAIL_QUEUE_URL", queues["email"])
