@@ -13,17 +13,17 @@ The output is deterministic (ids and timestamps derive from the samples) so `--c
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import json
-import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from herald.contract.generated import generator_main
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -163,23 +163,18 @@ def write_files(events_dir: Path) -> list[str]:
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    return generator_main(
+        argv,
         prog="python -m herald.contract.samples",
         description="Write the SQS-wrapped copies of the sample events (events/sqs/).",
+        option="--events",
+        default=Path("events"),
+        option_help="the samples directory (default: events)",
+        stale=stale_files,
+        write=write_files,
+        shown=lambda directory, name: directory / SQS_DIR / name,
+        make_target="samples",
     )
-    parser.add_argument("--events", type=Path, default=Path("events"), help="the samples directory (default: events)")
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a copy is stale")
-    args = parser.parse_args(argv)
-    if args.check:
-        stale = stale_files(args.events)
-        for name in stale:
-            print(f"stale: {args.events / SQS_DIR / name}", file=sys.stderr)
-        if stale:
-            print("run `python -m herald.contract.samples` (or `make samples`) and commit the result", file=sys.stderr)
-        return 1 if stale else 0
-    for name in write_files(args.events):
-        print(f"wrote {args.events / SQS_DIR / name}")
-    return 0
 
 
 if __name__ == "__main__":

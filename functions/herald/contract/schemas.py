@@ -12,13 +12,12 @@ and also reports event types that disappeared.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from herald.contract.generated import generator_main
 from herald.contract.models import EVENT_MODELS, Envelope, EventType
 
 CONTRACT_VERSION = "1"
@@ -332,23 +331,18 @@ def contract_incompatibilities(old: Mapping[str, Mapping[str, Any]], new: Mappin
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    return generator_main(
+        argv,
         prog="python -m herald.contract.schemas",
         description="Generate the JSON Schema files of the Herald event contract from its models.",
+        option="--out",
+        default=Path("schemas"),
+        option_help="directory to write (default: schemas)",
+        stale=stale_files,
+        write=write_schemas,
+        shown=lambda directory, name: directory / name,
+        make_target="schemas",
     )
-    parser.add_argument("--out", type=Path, default=Path("schemas"), help="directory to write (default: schemas)")
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a file is stale")
-    args = parser.parse_args(argv)
-    if args.check:
-        stale = stale_files(args.out)
-        for name in stale:
-            print(f"stale: {args.out / name}", file=sys.stderr)
-        if stale:
-            print("run `python -m herald.contract.schemas` (or `make schemas`) and commit the result", file=sys.stderr)
-        return 1 if stale else 0
-    for name in write_schemas(args.out):
-        print(f"wrote {args.out / name}")
-    return 0
 
 
 if __name__ == "__main__":
