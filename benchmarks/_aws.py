@@ -121,6 +121,39 @@ def moto_process() -> Iterator[str]:
 
 
 @contextmanager
+def standins_process(outbox: Path, latency: float) -> Iterator[dict[str, str]]:
+    """The SendGrid and Twilio stand-ins in a process of their own (`python -m herald.local.standins`)."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "herald.local.standins",
+            "--outbox",
+            str(outbox),
+            "--sendgrid-key",
+            SENDGRID_KEY,
+            "--twilio-sid",
+            TWILIO_SID,
+            "--twilio-token",
+            TWILIO_TOKEN,
+            "--latency",
+            str(latency),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError("the stand-ins process did not start")
+        yield json.loads(line)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextmanager
 def bench_aws(*, provider_latency: float = 0.0, separate_process: bool = False) -> Iterator[BenchAws]:
     """moto (in-process `mock_aws`, or its server in another process), the table, four queues, the two
     secrets, and both stand-ins answering after `provider_latency` seconds. Sets the process environment the
@@ -141,14 +174,22 @@ def bench_aws(*, provider_latency: float = 0.0, separate_process: bool = False) 
             os.environ["AWS_ENDPOINT_URL"] = stack.enter_context(moto_process())
         else:
             stack.enter_context(mock_aws())
-        sendgrid = stack.enter_context(
-            SendGridStandIn(outbox, SENDGRID_KEY, faults=FaultPlan(latency_seconds=provider_latency))
-        )
-        twilio = stack.enter_context(
-            TwilioStandIn(outbox, TWILIO_SID, TWILIO_TOKEN, faults=FaultPlan(latency_seconds=provider_latency))
-        )
-        os.environ["HERALD_SENDGRID_API_HOST"] = sendgrid.url
-        os.environ["HERALD_TWILIO_API_BASE_URL"] = twilio.url
+        sendgrid: Any = None
+        twilio: Any = None
+        if separate_process:
+            # Providers answer from their own machines; their request parsing must not share the GIL measured here.
+            urls = stack.enter_context(standins_process(outbox.root, provider_latency))
+            os.environ["HERALD_SENDGRID_API_HOST"] = urls["sendgrid"]
+            os.environ["HERALD_TWILIO_API_BASE_URL"] = urls["twilio"]
+        else:
+            sendgrid = stack.enter_context(
+                SendGridStandIn(outbox, SENDGRID_KEY, faults=FaultPlan(latency_seconds=provider_latency))
+            )
+            twilio = stack.enter_context(
+                TwilioStandIn(outbox, TWILIO_SID, TWILIO_TOKEN, faults=FaultPlan(latency_seconds=provider_latency))
+            )
+            os.environ["HERALD_SENDGRID_API_HOST"] = sendgrid.url
+            os.environ["HERALD_TWILIO_API_BASE_URL"] = twilio.url
         sqs = boto3.client("sqs", region_name=REGION)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_table(dynamodb)
