@@ -182,6 +182,7 @@ def _reset_caches() -> None:
         module.sender._deps.cache_clear()
     parameters.clear_caches()
     secrets._provider.cache_clear()
+    send_sms._suppressions.cache_clear()
 
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"

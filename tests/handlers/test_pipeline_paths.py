@@ -245,3 +245,25 @@ def test_customer_without_sms_consent_gets_email_only(env: Env) -> None:
     sms = _notification(env, event["id"], "sms")
     assert sms["status"] == "skipped"
     assert "consent" in sms["reason"]
+
+
+def test_twilio_opt_out_refusal_suppresses_the_next_sms_at_dispatch(env: Env) -> None:
+    # Given an SMS Twilio refused with 21610 (the customer had replied STOP to our number)
+    first = sample("order.placed")
+    first["data"]["customer"]["phone"] = "+15005550004"
+    env.publish("order-events", [json.dumps(first)])
+    _dispatch_all(env)
+    env.deliver("sms", send_sms.handler)
+
+    # When the same customer places another order
+    second = sample("order.placed", id="evt_second_order")
+    second["data"]["customer"]["phone"] = "+15005550004"
+    env.publish("order-events", [json.dumps(second)])
+    _dispatch_all(env)
+
+    # Then its SMS is suppressed at dispatch with the reason (never queued, never refused again), its email is queued
+    sms = _notification(env, "evt_second_order", "sms")
+    assert sms["status"] == "suppressed"
+    assert "21610" in sms["reason"]
+    assert env.depth("sms") == 0
+    assert env.depth("email") == 2

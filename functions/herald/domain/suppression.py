@@ -116,6 +116,22 @@ def suppressed_reason(suppression: Suppression) -> str:
     return f"suppressed: {what}{detail} at {suppression.at}"
 
 
+TWILIO_OPTED_OUT = "21610"
+"""Twilio refused the message: the recipient replied STOP to the sending number (Twilio keeps its own opt-out list)."""
+
+
+def suppression_for_refusal(
+    source: str, channel: Channel, recipient: str, error_code: str | None, at: str
+) -> Suppression | None:
+    """A provider's permanent refusal that means "this customer opted out": record it as Herald's own suppression,
+    so later notifications are suppressed at dispatch (with the reason) instead of failing one by one."""
+    if channel is Channel.SMS and error_code == TWILIO_OPTED_OUT:
+        return Suppression(
+            source, channel, recipient, SuppressionSignal.KEYWORD, "Twilio 21610: recipient opted out", at
+        )
+    return None
+
+
 # --- SMS keywords ------------------------------------------------------------------------------
 
 

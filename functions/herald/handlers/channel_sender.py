@@ -43,10 +43,18 @@ class RetryLater(Exception):
 
 
 class ChannelSender:
-    def __init__(self, channel: Channel, logger: Logger, provider_factory: Callable[[], Provider]) -> None:
+    def __init__(
+        self,
+        channel: Channel,
+        logger: Logger,
+        provider_factory: Callable[[], Provider],
+        *,
+        on_failed: Callable[[ChannelMessage, SendResult], None] | None = None,
+    ) -> None:
         self.channel = channel
         self.logger = logger
         self._provider_factory = provider_factory
+        self._on_failed = on_failed  # e.g. send-sms turns Twilio's 21610 into a suppression
 
     @cache  # noqa: B019 - one instance per function module, alive for the whole sandbox
     def _deps(self) -> tuple[Sender, Any]:
@@ -100,6 +108,8 @@ class ChannelSender:
         try:
             result = sender.send(message, receive_count=int(record.attributes.approximate_receive_count))
             self._report(message, result)
+            if result.outcome is SendOutcome.FAILED and self._on_failed is not None:
+                self._on_failed(message, result)
             if result.outcome is SendOutcome.HELD:
                 self._hold(sqs, record, message, result)
                 return

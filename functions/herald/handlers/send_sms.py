@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from herald.domain.notification import Channel
+from herald.domain.notification import Channel, ChannelMessage
 from herald.handlers.channel_sender import ChannelSender
 from herald.observability import build_logger, traced
 from herald.usecases.ports import Provider
+from herald.usecases.send import SendResult
 
 logger = build_logger()
 
@@ -31,7 +33,31 @@ def twilio_provider() -> Provider:
     )
 
 
-sender = ChannelSender(Channel.SMS, logger, twilio_provider)
+def suppress_opted_out(message: ChannelMessage, result: SendResult) -> None:
+    """Twilio's 21610 (the customer replied STOP to our number) becomes a suppression, so dispatch stops the next
+    SMS to this number with the reason instead of each one failing at Twilio."""
+    from datetime import UTC, datetime
+
+    from herald.domain.suppression import suppression_for_refusal
+
+    suppression = suppression_for_refusal(
+        message.source, Channel.SMS, message.to, result.error_code, datetime.now(UTC).isoformat()
+    )
+    if suppression is not None:
+        _suppressions().suppress(suppression)
+
+
+@cache
+def _suppressions() -> Any:
+    import boto3
+
+    from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
+    from herald.config import settings
+
+    return DynamoDbSuppressions(boto3.client("dynamodb"), settings().table_name)
+
+
+sender = ChannelSender(Channel.SMS, logger, twilio_provider, on_failed=suppress_opted_out)
 
 
 @traced
