@@ -21,6 +21,7 @@ from typing import Any
 from _common import ACCOUNT, REGION, load_event
 
 from herald.local.tables import create_notifications_table
+from herald.local.worker import LambdaContext, lambda_context
 
 TABLE = "herald-bench"
 SENDGRID_KEY = "SG.bench-key"
@@ -30,14 +31,9 @@ TWILIO_FROM = "+15005550006"
 QUEUES = ("order-events", "shipment-events", "email", "sms")
 
 
-class FakeContext:
-    function_name = "herald-bench"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:herald-bench"
-    aws_request_id = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+def FakeContext() -> LambdaContext:
+    """A fresh Lambda context for one handler invocation."""
+    return lambda_context("herald-bench", region=REGION)
 
 
 @dataclass

@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from herald.adapters.sqs_batches import batches
 from herald.contract.models import Envelope, EventType
 from herald.contract.parsing import EventRejected, parse_event
 
@@ -26,10 +27,6 @@ if TYPE_CHECKING:
 
 QueueName = Literal["order", "shipment"]
 
-MAX_BATCH_ENTRIES = 10
-"""SendMessageBatch accepts at most 10 entries."""
-MAX_BATCH_BYTES = 256 * 1024
-"""...and at most 256 KiB of bodies plus message attributes per call."""
 MAX_ENTRY_ATTEMPTS = 3
 """How many times one entry is offered to SQS when it fails with SenderFault false."""
 SQS_RETRY_CONFIG: dict[str, Any] = {"mode": "standard", "total_max_attempts": 5}
@@ -135,20 +132,6 @@ def region_from_queue_url(url: str) -> str | None:
     return None
 
 
-def _batches(outgoing: list[_Outgoing]) -> Iterator[list[_Outgoing]]:
-    """Consecutive groups within both SendMessageBatch limits (an entry alone always fits: events are <= 64 KiB)."""
-    batch: list[_Outgoing] = []
-    size = 0
-    for item in outgoing:
-        if batch and (len(batch) == MAX_BATCH_ENTRIES or size + item.size > MAX_BATCH_BYTES):
-            yield batch
-            batch, size = [], 0
-        batch.append(item)
-        size += item.size
-    if batch:
-        yield batch
-
-
 class Publisher:
     """Validates events and puts them on the order and shipment events queues."""
 
@@ -216,7 +199,7 @@ class Publisher:
             else:
                 outgoing[prepared.queue].append(prepared)
         for queue, items in outgoing.items():
-            for batch in _batches(items):
+            for batch in batches(items, lambda item: item.size):
                 self._send(self.queue_urls[queue], batch, report)
         report.accepted.sort(key=lambda a: a.index)
         report.rejected.sort(key=lambda r: r.index)

@@ -19,6 +19,7 @@ from herald.local.standins.outbox import Outbox
 from herald.local.standins.sendgrid import SendGridStandIn
 from herald.local.standins.twilio import TwilioStandIn
 from herald.local.tables import create_notifications_table
+from herald.local.worker import LambdaContext, lambda_context
 
 REGION = "us-east-1"
 TABLE = "herald-test-notifications"
@@ -29,14 +30,9 @@ TWILIO_TOKEN = "test-auth-token"
 TWILIO_FROM = "+15005550006"
 
 
-class FakeContext:
-    function_name = "herald-test"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:herald-test"
-    aws_request_id = "req-1"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+def FakeContext() -> LambdaContext:
+    """A fresh Lambda context for one handler invocation."""
+    return lambda_context("herald-test", region=REGION)
 
 
 @dataclass

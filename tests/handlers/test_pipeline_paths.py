@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from herald.handlers import dispatch, send_email, send_sms
 
 from .conftest import MAX_RECEIVE_COUNT, Env, sample
@@ -267,3 +269,29 @@ def test_twilio_opt_out_refusal_suppresses_the_next_sms_at_dispatch(env: Env) ->
     assert "21610" in sms["reason"]
     assert env.depth("sms") == 0
     assert env.depth("email") == 2
+
+
+def test_failed_enqueue_redelivers_the_event_and_its_dispatch_resumes(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given SQS refusing every channel message of a first dispatch (SendMessageBatch entries all Failed)
+    from herald.adapters.sqs_queue import SqsChannelQueue
+
+    event = sample("order.placed")
+    env.publish("order-events", [json.dumps(event)])
+    monkeypatch.setattr(SqsChannelQueue, "_send_batch", lambda self, url, chunk: {nid for nid, _ in chunk})
+    first = _dispatch_all(env)
+    status_after_failure = {i["sk"]["S"]: i for i in env.items()}[f"EVENT#{event['id']}"]["status"]["S"]
+    monkeypatch.undo()
+
+    # When SQS redelivers the event
+    env.make_visible("order-events")
+    second = _dispatch_all(env)
+
+    # Then the first attempt asked for redelivery and left the event resumable, the second queued each channel once
+    assert len(first["batchItemFailures"]) == 1
+    assert status_after_failure == "dispatching"
+    assert second["batchItemFailures"] == []
+    assert env.depth("email") == 1
+    assert env.depth("sms") == 1
+    assert {i["sk"]["S"]: i for i in env.items()}[f"EVENT#{event['id']}"]["status"]["S"] == "dispatched"

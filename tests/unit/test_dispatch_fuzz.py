@@ -45,6 +45,7 @@ from herald.adapters.sqs_queue import MAX_BATCH_BYTES
 from herald.contract.models import Envelope
 from herald.contract.parsing import EventRejected, parse_event
 from herald.domain.notification import ChannelMessage
+from herald.local.worker import lambda_context
 from herald.rendering.formatting import one_line
 from herald.rendering.renderer import Renderer
 from herald.usecases.dispatch import Dispatcher, DispatchResult, Outcome
@@ -419,16 +420,6 @@ TABLE = "herald-fuzz"
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:123456789012:order-events"
 
 
-class _Context:
-    function_name = "herald-dispatch-fuzz"
-    memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:{REGION}:123456789012:function:herald-dispatch-fuzz"
-    aws_request_id = "fuzz"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000
-
-
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """moto with the notifications table and the two channel queues, and the dispatch function's environment."""
@@ -508,7 +499,7 @@ def test_a_batch_of_malformed_messages_never_fails_and_never_records_them_as_not
         event = {"Records": [_record(message_id, body) for message_id, body in bodies.items()]}
 
         # When: the dispatch function is invoked with it
-        response = handler(event, _Context())
+        response = handler(event, lambda_context("herald-dispatch-fuzz", region=REGION))
 
         # Then: no message is reported as failed, so none is retried
         assert response["batchItemFailures"] == []

@@ -12,10 +12,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from herald.adapters.sqs_batches import MAX_BATCH_BYTES
 from herald.contract.models import EventType
 from herald.contract.parsing import parse_event
 from herald.publisher import (
-    MAX_BATCH_BYTES,
     MAX_ENTRY_ATTEMPTS,
     Accepted,
     Publisher,

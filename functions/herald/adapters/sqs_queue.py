@@ -7,10 +7,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from herald.adapters.sqs_batches import MAX_BATCH_BYTES, batches
 from herald.domain.notification import Channel, ChannelMessage
 
-MAX_BATCH_ENTRIES = 10
-MAX_BATCH_BYTES = 256 * 1024
+__all__ = ["MAX_BATCH_BYTES", "SqsChannelQueue"]
 
 
 class SqsChannelQueue:
@@ -24,7 +24,7 @@ class SqsChannelQueue:
             bodies = [
                 (m.notification_id, m.model_dump_json(exclude_none=True)) for m in messages if m.channel is channel
             ]
-            for chunk in _chunks(bodies):
+            for chunk in batches(bodies, _entry_size):
                 failed |= self._send_batch(self._urls[channel], chunk)
         return failed
 
@@ -46,17 +46,6 @@ class SqsChannelQueue:
         return {chunk[int(entry["Id"])][0] for entry in response.get("Failed", [])}
 
 
-def _chunks(bodies: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
-    chunks: list[list[tuple[str, str]]] = []
-    current: list[tuple[str, str]] = []
-    size = 0
-    for nid, body in bodies:
-        length = len(body.encode()) + len(nid) + 64  # attributes count toward the 256 KiB limit too
-        if current and (len(current) == MAX_BATCH_ENTRIES or size + length > MAX_BATCH_BYTES):
-            chunks.append(current)
-            current, size = [], 0
-        current.append((nid, body))
-        size += length
-    if current:
-        chunks.append(current)
-    return chunks
+def _entry_size(entry: tuple[str, str]) -> int:
+    nid, body = entry
+    return len(body.encode()) + len(nid) + 64  # the notification_id attribute counts toward the limit too

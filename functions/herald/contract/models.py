@@ -8,13 +8,11 @@ tests/unit/test_schema_compatibility.py fails on an incompatible change.
 from __future__ import annotations
 
 import unicodedata
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import (
-    AnyUrl,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -484,25 +482,8 @@ HeraldEvent = Annotated[
 
 HERALD_EVENT_ADAPTER: TypeAdapter[Envelope] = TypeAdapter(HeraldEvent)
 
-# Re-exported for type hints in the rest of the code base.
-__all__ = [
-    "DATA_MODELS",
-    "EVENT_MODELS",
-    "HERALD_EVENT_ADAPTER",
-    "MAX_EVENT_BYTES",
-    "AnyUrl",
-    "Envelope",
-    "EventType",
-    "HeraldEvent",
-    "datetime",
-]
-
 
 def event_data(event: Envelope) -> OrderData:
     """The typed `data` block of a parsed event (every concrete event model carries one)."""
     data: OrderData = event.data  # type: ignore[attr-defined]
     return data
-
-
-def decimal_or_none(value: str | None) -> Decimal | None:
-    return Decimal(value) if value is not None else None

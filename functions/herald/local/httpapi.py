@@ -45,7 +45,7 @@ from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from herald.local.stack import LocalFunction, _stack_resources, translate_template
+from herald.local.stack import LocalFunction, _stack_resources
 from herald.local.worker import ACCOUNT_ID, READY, load_handler, make_invoke
 
 if TYPE_CHECKING:
@@ -455,7 +455,7 @@ class LocalHttpApi:
 def start_http_api(runtime: LocalRuntime, *, port: int = 0) -> LocalHttpApi | None:
     """Serve the runtime's template's HTTP API routes, or None when it has none that need no authorisation."""
     started = time.monotonic()
-    routes = http_api_routes(translate_template(runtime.template, runtime.parameters, region=runtime.aws.region))
+    routes = http_api_routes(runtime.stack.translated)
     served = served_function(routes)
     if served is None:
         return None

@@ -98,6 +98,9 @@ class LocalStack:
     queues: dict[str, str]  # logical id -> url
     # Logical ids of the queues that another queue's RedrivePolicy names as its dead-letter target.
     dead_letter_queues: frozenset[str] = field(default_factory=frozenset)
+    # The CloudFormation the SAM template was translated to: read by the local HTTP API for its routes,
+    # so a runtime translates its template once.
+    translated: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def queue_url(self, logical_id: str) -> str:
         try:
@@ -389,6 +392,7 @@ def deploy(
         functions=functions,
         queues=queues,
         dead_letter_queues=dead_letter_queues,
+        translated=translated,
     )
 
 

@@ -55,6 +55,27 @@ class LambdaContext:
         return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
+def lambda_context(
+    function_name: str,
+    *,
+    memory_mb: int = 256,
+    timeout: float = 30.0,
+    region: str = "us-east-1",
+    log_stream_name: str = "local/[$LATEST]local",
+) -> LambdaContext:
+    """A fresh context for one invocation of `function_name`, as Lambda passes it (also for tests and benchmarks)."""
+    return LambdaContext(
+        function_name=function_name,
+        function_version="$LATEST",
+        invoked_function_arn=f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function_name}",
+        memory_limit_in_mb=memory_mb,
+        aws_request_id=str(uuid.uuid4()),
+        log_group_name=f"/aws/lambda/{function_name}",
+        log_stream_name=log_stream_name,
+        deadline=time.monotonic() + timeout,
+    )
+
+
 def load_handler(spec: str) -> Callable[[dict[str, Any], Any], Any]:
     """Import "package.module.attr" (Lambda's Handler setting) and return the callable."""
     module_name, _, attribute = spec.rpartition(".")
@@ -66,28 +87,20 @@ def load_handler(spec: str) -> Callable[[dict[str, Any], Any], Any]:
     return handler
 
 
-def function_arn(function: LocalFunction, region: str) -> str:
-    return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{function.name}"
-
-
 def make_invoke(
     function: LocalFunction, handler: Callable[[dict[str, Any], Any], Any], region: str
 ) -> Callable[[dict[str, Any]], Any]:
     """Invoke the handler as Lambda would: a fresh context per invocation, the timeout enforced after it."""
-    arn = function_arn(function, region)
     log_stream = f"local/[$LATEST]{uuid.uuid4().hex}"
 
     def invoke(event: dict[str, Any]) -> Any:
         started = time.monotonic()
-        context = LambdaContext(
-            function_name=function.name,
-            function_version="$LATEST",
-            invoked_function_arn=arn,
-            memory_limit_in_mb=function.memory_mb,
-            aws_request_id=str(uuid.uuid4()),
-            log_group_name=f"/aws/lambda/{function.name}",
+        context = lambda_context(
+            function.name,
+            memory_mb=function.memory_mb,
+            timeout=function.timeout,
+            region=region,
             log_stream_name=log_stream,
-            deadline=started + function.timeout,
         )
         response = handler(event, context)
         elapsed = time.monotonic() - started
