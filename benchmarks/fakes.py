@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from herald.domain.notification import Channel, ChannelMessage
-from herald.usecases.ports import Claim, EventClaim, PlannedNotification, Rejection, ShipmentPosition
+from herald.usecases.ports import Accepted, Claim, EventClaim, PlannedNotification, Rejection, ShipmentPosition
 
 
 class FakeLedger:
@@ -42,7 +42,7 @@ class FakeLedger:
         self.notifications[message.notification_id] = "sending"
         return Claim(claimed=True, status=None, attempts=1)
 
-    def mark_sent(self, message: ChannelMessage, *, provider_message_id: str | None, now: datetime) -> None:
+    def mark_sent(self, message: ChannelMessage, accepted: Accepted, *, now: datetime) -> None:
         self.notifications[message.notification_id] = "sent"
 
     def mark_failed(self, message: ChannelMessage, *, code: str, reason: str, now: datetime) -> None:
@@ -62,6 +62,8 @@ class FakeQueue:
 
 
 class FakeProvider:
+    name = "fake"
+
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
         self.sent = 0

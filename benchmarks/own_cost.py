@@ -69,12 +69,14 @@ def cpu_per_notification(event_types: list[str], count: int) -> dict[str, float]
     from herald.domain.notification import Channel
     from herald.rendering.renderer import Renderer
     from herald.usecases.dispatch import Dispatcher
+    from herald.usecases.ports import Direct
     from herald.usecases.send import RetryPolicy, Sender
 
     ledger, queue = FakeLedger(), FakeQueue()
     dispatcher = Dispatcher(ledger, queue, Renderer(), from_email="orders@acme.example", default_store_name="Store")
     senders = {
-        channel: Sender(ledger, FakeProvider(channel), lease_seconds=60, retry=RetryPolicy()) for channel in Channel
+        channel: Sender(ledger, Direct(FakeProvider(channel)), lease_seconds=60, retry=RetryPolicy())
+        for channel in Channel
     }
     bodies = [body for t in event_types for body in _bodies(_events(t, count, t.replace(".", "_")))]
     # Warm-up: template compilation and first-use caches belong to the cold start, not to each notification.
@@ -117,6 +119,7 @@ def aws_requests_per_event() -> dict[str, Any]:
     from herald.domain.notification import Channel
     from herald.rendering.renderer import Renderer
     from herald.usecases.dispatch import Dispatcher
+    from herald.usecases.ports import Direct
     from herald.usecases.send import RetryPolicy, Sender
 
     results: dict[str, Any] = {}
@@ -138,7 +141,7 @@ def aws_requests_per_event() -> dict[str, Any]:
             messages = [m for result in planned for m in result.messages]
             send_ledger = DynamoDbLedger(CountingClient(aws.dynamodb, send_counts, "dynamodb"), TABLE)
             for message in messages:
-                Sender(send_ledger, FakeProvider(message.channel), lease_seconds=60, retry=RetryPolicy()).send(
+                Sender(send_ledger, Direct(FakeProvider(message.channel)), lease_seconds=60, retry=RetryPolicy()).send(
                     message, receive_count=1
                 )
             per_event = len(messages) / BATCH

@@ -13,6 +13,7 @@ from herald.adapters.dynamodb_ledger import DynamoDbLedger
 from herald.domain.errors import ErrorKind, ProviderError
 from herald.domain.notification import Channel, ChannelMessage, SmsContent
 from herald.local.tables import create_notifications_table
+from herald.usecases.ports import Direct
 from herald.usecases.send import RetryPolicy, Sender, SendOutcome
 
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -31,6 +32,7 @@ MESSAGE = ChannelMessage(
 
 
 class ScriptedProvider:
+    name = "scripted"
     channel = Channel.SMS
 
     def __init__(self, *outcomes: str | BaseException) -> None:
@@ -62,7 +64,7 @@ def ledger() -> Iterator[DynamoDbLedger]:
 
 
 def _sender(ledger: DynamoDbLedger, provider: ScriptedProvider, clock: Clock) -> Sender:
-    return Sender(ledger, provider, lease_seconds=60, retry=RetryPolicy(10, 900, 3), clock=clock)
+    return Sender(ledger, Direct(provider), lease_seconds=60, retry=RetryPolicy(10, 900, 3), clock=clock)
 
 
 class Crash(BaseException):

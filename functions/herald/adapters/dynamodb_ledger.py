@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from herald.domain.masking import mask_recipient
 from herald.domain.notification import ChannelMessage, NotificationStatus
-from herald.usecases.ports import Claim, EventClaim, PlannedNotification, Rejection, ShipmentPosition
+from herald.usecases.ports import Accepted, Claim, EventClaim, PlannedNotification, Rejection, ShipmentPosition
 
 if TYPE_CHECKING:
     from herald.contract.models import Envelope, Order
@@ -29,8 +29,12 @@ def order_pk(source: str, order_id: str) -> str:
     return f"ORDER#{source}#{order_id}"
 
 
-def notification_sk(event_id: str, channel: str) -> str:
-    return f"NOTIF#{event_id}#{channel}"
+def notification_sk(event_id: str, channel: str, *, escalation: bool = False) -> str:
+    # An escalation is its own notification (sent at most once), beside the one it escalates.
+    return f"NOTIF#{event_id}#{channel}" + (ESCALATION_SUFFIX if escalation else "")
+
+
+ESCALATION_SUFFIX = "#escalation"
 
 
 def event_sk(event_id: str) -> str:
@@ -284,12 +288,20 @@ class DynamoDbLedger:
             )
         return Claim(claimed=True, status=None, attempts=int(response["Attributes"]["attempts"]["N"]))
 
-    def mark_sent(self, message: ChannelMessage, *, provider_message_id: str | None, now: datetime) -> None:
-        values: Item = {":status": _s(NotificationStatus.SENT.value), ":now": _s(now.isoformat())}
-        update = "SET #status = :status, sent_at = :now, updated_at = :now"
-        if provider_message_id:
+    def mark_sent(self, message: ChannelMessage, accepted: Accepted, *, now: datetime) -> None:
+        values: Item = {
+            ":status": _s(NotificationStatus.SENT.value),
+            ":now": _s(now.isoformat()),
+            ":provider": _s(accepted.provider),
+        }
+        update = "SET #status = :status, sent_at = :now, updated_at = :now, provider = :provider"
+        if accepted.message_id:
             update += ", provider_message_id = :pmid"
-            values[":pmid"] = _s(provider_message_id)
+            values[":pmid"] = _s(accepted.message_id)
+        if accepted.route_reason:
+            # Failover or escalation: the timeline says why the secondary provider took it.
+            update += ", route_reason = :route"
+            values[":route"] = _s(accepted.route_reason)
         self._update_status(message, update + " REMOVE lease_until", values)
 
     def mark_failed(self, message: ChannelMessage, *, code: str, reason: str, now: datetime) -> None:
@@ -347,7 +359,7 @@ class DynamoDbLedger:
     def _notification_key(message: ChannelMessage) -> Item:
         return {
             "pk": _s(order_pk(message.source, message.order_id)),
-            "sk": _s(notification_sk(message.event_id, message.channel.value)),
+            "sk": _s(notification_sk(message.event_id, message.channel.value, escalation=message.escalation)),
         }
 
     def _expires(self, now: datetime) -> int:

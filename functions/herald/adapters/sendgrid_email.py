@@ -14,6 +14,7 @@ from herald.domain.notification import Channel, ChannelMessage
 
 
 class SendGridEmail:
+    name = "sendgrid"
     channel = Channel.EMAIL
 
     def __init__(self, api_key: str, *, host: str | None = None, timeout: float = 5.0) -> None:

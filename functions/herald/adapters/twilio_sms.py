@@ -16,6 +16,7 @@ STATUS_CALLBACK_PATH = "/webhooks/twilio/status"  # handlers/webhooks.py's route
 
 
 class TwilioSms:
+    name = "twilio"
     channel = Channel.SMS
 
     def __init__(

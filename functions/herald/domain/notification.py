@@ -72,3 +72,6 @@ class ChannelMessage(BaseModel):
     sms: SmsContent | None = None
     # RFC 3339 (UTC): not to be sent before this time (an SMS held for the customer's quiet hours). Absent: now.
     not_before: str | None = None
+    # A deadline escalation: the copy of a notification that no channel confirmed in time, sent once more
+    # through the channel's secondary provider under its own identity (notification id suffixed "|escalation").
+    escalation: bool = False

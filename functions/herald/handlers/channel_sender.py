@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.domain.masking import mask_recipient
 from herald.domain.notification import Channel, ChannelMessage
 from herald.observability import count, emit
-from herald.usecases.ports import Provider
+from herald.usecases.ports import ProviderRouter
 from herald.usecases.send import RetryPolicy, Sender, SendOutcome, SendResult
 
 # Lambda gives a small function a fraction of a vCPU; the default executor would size itself to that and
@@ -47,7 +47,7 @@ class ChannelSender:
         self,
         channel: Channel,
         logger: Logger,
-        provider_factory: Callable[[], Provider],
+        provider_factory: Callable[[], ProviderRouter],
         *,
         on_failed: Callable[[ChannelMessage, SendResult], None] | None = None,
     ) -> None:

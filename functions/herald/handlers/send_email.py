@@ -9,18 +9,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.domain.notification import Channel
 from herald.handlers.channel_sender import ChannelSender
 from herald.observability import build_logger, traced
-from herald.usecases.ports import Provider
+from herald.usecases.ports import Direct, ProviderRouter
 
 logger = build_logger()
 
 
-def sendgrid_provider() -> Provider:
+def sendgrid_provider() -> ProviderRouter:
     from herald.adapters.sendgrid_email import SendGridEmail
     from herald.config import settings
     from herald.handlers.secrets import sendgrid_api_key
 
     config = settings()
-    return SendGridEmail(sendgrid_api_key(), host=config.sendgrid_api_host, timeout=config.provider_timeout_seconds)
+    return Direct(
+        SendGridEmail(sendgrid_api_key(), host=config.sendgrid_api_host, timeout=config.provider_timeout_seconds)
+    )
 
 
 sender = ChannelSender(Channel.EMAIL, logger, sendgrid_provider)

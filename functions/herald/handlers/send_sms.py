@@ -10,26 +10,28 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.domain.notification import Channel, ChannelMessage
 from herald.handlers.channel_sender import ChannelSender
 from herald.observability import build_logger, traced
-from herald.usecases.ports import Provider
+from herald.usecases.ports import Direct, ProviderRouter
 from herald.usecases.send import SendResult
 
 logger = build_logger()
 
 
-def twilio_provider() -> Provider:
+def twilio_provider() -> ProviderRouter:
     from herald.adapters.twilio_sms import TwilioSms
     from herald.config import settings
     from herald.handlers.secrets import twilio_credentials
 
     config = settings()
     credentials = twilio_credentials()
-    return TwilioSms(
-        credentials.account_sid,
-        credentials.auth_token,
-        credentials.from_number,
-        base_url=config.twilio_api_base_url,
-        timeout=config.provider_timeout_seconds,
-        webhooks_base_url=config.webhooks_base_url,
+    return Direct(
+        TwilioSms(
+            credentials.account_sid,
+            credentials.auth_token,
+            credentials.from_number,
+            base_url=config.twilio_api_base_url,
+            timeout=config.provider_timeout_seconds,
+            webhooks_base_url=config.webhooks_base_url,
+        )
     )
 
 

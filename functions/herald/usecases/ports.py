@@ -81,7 +81,7 @@ class DispatchLedger(Protocol):
 
 class NotificationLedger(Protocol):
     def claim(self, message: ChannelMessage, *, lease_seconds: int, now: datetime) -> Claim: ...
-    def mark_sent(self, message: ChannelMessage, *, provider_message_id: str | None, now: datetime) -> None: ...
+    def mark_sent(self, message: ChannelMessage, accepted: Accepted, *, now: datetime) -> None: ...
     def mark_failed(self, message: ChannelMessage, *, code: str, reason: str, now: datetime) -> None: ...
     def mark_retrying(self, message: ChannelMessage, *, code: str, reason: str, final: bool, now: datetime) -> None: ...
 
@@ -99,8 +99,42 @@ class ChannelQueue(Protocol):
 
 
 class Provider(Protocol):
+    """One vendor's API for one channel (SendGrid, Twilio, SES, SNS)."""
+
+    name: str  # recorded on the notification: which provider took it
     channel: Channel
 
     def send(self, message: ChannelMessage) -> str | None:
         """Hand the message to the provider; return its message id. Raises ProviderError."""
         ...
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A provider took the message."""
+
+    provider: str  # Provider.name
+    message_id: str | None
+    # Why it went through the secondary provider ("failover: sendgrid circuit open", "escalation"); None: primary.
+    route_reason: str | None = None
+
+
+class ProviderRouter(Protocol):
+    """Chooses the provider for each send (primary, or secondary on failover and escalation) and sends."""
+
+    channel: Channel
+
+    def send(self, message: ChannelMessage) -> Accepted:
+        """Raises ProviderError (the error of the provider that was tried)."""
+        ...
+
+
+class Direct:
+    """A router with one provider and no failover (tests, benchmarks, a deployment without a secondary)."""
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+        self.channel = provider.channel
+
+    def send(self, message: ChannelMessage) -> Accepted:
+        return Accepted(self.provider.name, self.provider.send(message))

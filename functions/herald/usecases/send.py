@@ -15,7 +15,7 @@ from enum import StrEnum
 from herald.domain.errors import ProviderError, retry_delay_seconds
 from herald.domain.notification import ChannelMessage, NotificationStatus
 from herald.faultinjection import in_flight, maybe_crash
-from herald.usecases.ports import NotificationLedger, Provider
+from herald.usecases.ports import NotificationLedger, ProviderRouter
 
 
 class SendOutcome(StrEnum):
@@ -31,6 +31,7 @@ class SendOutcome(StrEnum):
 class SendResult:
     outcome: SendOutcome
     provider_message_id: str | None = None
+    provider: str | None = None  # SENT: which provider took it (the secondary on failover or escalation)
     error_code: str | None = None
     reason: str | None = None
     retry_after_seconds: int = 0
@@ -50,7 +51,7 @@ class Sender:
     def __init__(
         self,
         ledger: NotificationLedger,
-        provider: Provider,
+        provider: ProviderRouter,
         *,
         lease_seconds: int,
         retry: RetryPolicy,
@@ -77,13 +78,18 @@ class Sender:
         with in_flight(message.notification_id):
             maybe_crash("before_provider")
             try:
-                provider_message_id = self._provider.send(message)
+                accepted = self._provider.send(message)
             except ProviderError as error:
                 return self._record_error(message, error, receive_count)
             maybe_crash("after_accept")
-            self._ledger.mark_sent(message, provider_message_id=provider_message_id, now=self._clock())
+            self._ledger.mark_sent(message, accepted, now=self._clock())
             maybe_crash("after_mark")
-        return SendResult(SendOutcome.SENT, provider_message_id=provider_message_id)
+        return SendResult(
+            SendOutcome.SENT,
+            provider_message_id=accepted.message_id,
+            provider=accepted.provider,
+            reason=accepted.route_reason,
+        )
 
     def _held(self, message: ChannelMessage, receive_count: int) -> SendResult | None:
         """A message whose `not_before` is still ahead: checked before the claim, so holding it touches nothing.
