@@ -43,6 +43,18 @@ class Settings(BaseModel):
     default_source: str | None = Field(None, alias="HERALD_DEFAULT_SOURCE")
     # The answer to HELP; {store} is replaced by the store name. Unset: domain.suppression.DEFAULT_HELP_TEXT.
     sms_help_text: str | None = Field(None, alias="HERALD_SMS_HELP_TEXT")
+    # Redundancy (domain/redundancy.py). The follow-up queue takes deadline checks and channel-fallback requests.
+    followup_queue_url: str | None = Field(None, alias="HERALD_FOLLOWUP_QUEUE_URL")
+    # How long an order confirmation may go without a delivery report before it is escalated (SQS delay: <= 900).
+    deadline_seconds: int = Field(600, alias="HERALD_DELIVERY_DEADLINE_SECONDS", ge=0, le=900)
+    # Provider failover: this many consecutive retryable failures of the primary open its circuit (shared in
+    # the table); new sends go to the secondary (SES, SNS) until a probe, tried every probe interval, succeeds.
+    failover_enabled: bool = Field(True, alias="HERALD_FAILOVER_ENABLED")
+    failover_threshold: int = Field(5, alias="HERALD_FAILOVER_THRESHOLD", ge=1)
+    failover_probe_seconds: int = Field(30, alias="HERALD_FAILOVER_PROBE_SECONDS", ge=1)
+    ses_configuration_set: str | None = Field(None, alias="HERALD_SES_CONFIGURATION_SET")
+    sns_sender_id: str | None = Field(None, alias="HERALD_SNS_SENDER_ID")
+    sns_origination_number: str | None = Field(None, alias="HERALD_SNS_ORIGINATION_NUMBER")
     email_from: str = Field("orders@herald.example", alias="HERALD_EMAIL_FROM")
     default_store_name: str = Field("Our store", alias="HERALD_DEFAULT_STORE_NAME")
     tracing: bool = Field(False, alias="HERALD_TRACING")

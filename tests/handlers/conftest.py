@@ -147,11 +147,15 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Env]:
         sqs = boto3.client("sqs", region_name=REGION)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_notifications_table(dynamodb, TABLE)
-        queues = {name: _create_queue(sqs, name) for name in ("order-events", "shipment-events", "email", "sms")}
-        for name in ("order-events", "shipment-events", "email", "sms"):
+        names = ("order-events", "shipment-events", "email", "sms", "followup")
+        queues = {name: _create_queue(sqs, name) for name in names}
+        for name in names:
             queues[f"{name}-dlq"] = sqs.get_queue_url(QueueName=f"{name}-dlq")["QueueUrl"]
         monkeypatch.setenv("HERALD_EMAIL_QUEUE_URL", queues["email"])
         monkeypatch.setenv("HERALD_SMS_QUEUE_URL", queues["sms"])
+        monkeypatch.setenv("HERALD_FOLLOWUP_QUEUE_URL", queues["followup"])
+        # Deadline checks due at once: a test delivers the follow-up queue when it wants the deadline to pass.
+        monkeypatch.setenv("HERALD_DELIVERY_DEADLINE_SECONDS", "0")
         secrets = boto3.client("secretsmanager", region_name=REGION)
         secrets.create_secret(Name="herald/sendgrid", SecretString=json.dumps({"api_key": SENDGRID_KEY}))
         secrets.create_secret(
@@ -170,10 +174,12 @@ def _reset_caches() -> None:
     from aws_lambda_powertools.utilities import parameters
 
     from herald.config import settings
-    from herald.handlers import dispatch, secrets, send_email, send_sms
+    from herald.handlers import dispatch, fallback, followup, secrets, send_email, send_sms
 
     settings.cache_clear()
     dispatch.dispatcher.cache_clear()
+    followup.follow_ups.cache_clear()
+    fallback._fallback_requests.cache_clear()
     for module in (send_email, send_sms):
         module.sender._deps.cache_clear()
     parameters.clear_caches()

@@ -28,6 +28,7 @@ MAIN_QUEUES = {
     "ShipmentEventsQueue": ("ShipmentEventsDLQ", "DispatchFunction"),
     "EmailQueue": ("EmailDLQ", "SendEmailFunction"),
     "SmsQueue": ("SmsDLQ", "SendSmsFunction"),
+    "FollowupQueue": ("FollowupDLQ", "FollowupFunction"),
 }
 FUNCTIONS = {
     "DispatchFunction": "herald.handlers.dispatch.handler",
@@ -35,6 +36,7 @@ FUNCTIONS = {
     "SendSmsFunction": "herald.handlers.send_sms.handler",
     "WebhooksFunction": "herald.handlers.webhooks.handler",
     "TimelineFunction": "herald.handlers.timeline.handler",
+    "FollowupFunction": "herald.handlers.followup.handler",
 }
 GLOBAL_ENV = {
     "HERALD_TABLE_NAME",
@@ -51,9 +53,25 @@ FUNCTION_ENV = {
         "HERALD_SMS_QUEUE_URL",
         "HERALD_EMAIL_FROM",
         "HERALD_DEFAULT_STORE_NAME",
+        "HERALD_FOLLOWUP_QUEUE_URL",
+        "HERALD_DELIVERY_DEADLINE_SECONDS",
     },
-    "SendEmailFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_SENDGRID_SECRET_ID"},
-    "SendSmsFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_TWILIO_SECRET_ID", "HERALD_WEBHOOKS_BASE_URL"},
+    "SendEmailFunction": {
+        "POWERTOOLS_SERVICE_NAME",
+        "HERALD_SENDGRID_SECRET_ID",
+        "HERALD_FOLLOWUP_QUEUE_URL",
+        "HERALD_FAILOVER_THRESHOLD",
+        "HERALD_FAILOVER_PROBE_SECONDS",
+        "HERALD_SES_CONFIGURATION_SET",
+    },
+    "SendSmsFunction": {
+        "POWERTOOLS_SERVICE_NAME",
+        "HERALD_TWILIO_SECRET_ID",
+        "HERALD_WEBHOOKS_BASE_URL",
+        "HERALD_FOLLOWUP_QUEUE_URL",
+        "HERALD_FAILOVER_THRESHOLD",
+        "HERALD_FAILOVER_PROBE_SECONDS",
+    },
     "WebhooksFunction": {
         "POWERTOOLS_SERVICE_NAME",
         "HERALD_SENDGRID_WEBHOOK_SECRET_ID",
@@ -63,8 +81,10 @@ FUNCTION_ENV = {
         "HERALD_DEFAULT_SOURCE",
         "HERALD_SMS_HELP_TEXT",
         "HERALD_DEFAULT_STORE_NAME",
+        "HERALD_FOLLOWUP_QUEUE_URL",
     },
     "TimelineFunction": {"POWERTOOLS_SERVICE_NAME"},
+    "FollowupFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_EMAIL_QUEUE_URL", "HERALD_SMS_QUEUE_URL"},
 }
 SERVICE_NAMES = {
     "DispatchFunction": "herald-dispatch",
@@ -72,11 +92,12 @@ SERVICE_NAMES = {
     "SendSmsFunction": "herald-send-sms",
     "WebhooksFunction": "herald-webhooks",
     "TimelineFunction": "herald-timeline",
+    "FollowupFunction": "herald-followup",
 }
 SECRET_PARAMETERS = {"SendEmailFunction": "SendGridSecretId", "SendSmsFunction": "TwilioSecretId"}
 OUTPUTS = [
     f"{queue}{kind}{suffix}"
-    for queue in ("OrderEvents", "ShipmentEvents", "Email", "Sms")
+    for queue in ("OrderEvents", "ShipmentEvents", "Email", "Sms", "Followup")
     for kind in ("Queue", "DLQ")
     for suffix in ("Url", "Arn")
 ] + [
@@ -87,6 +108,7 @@ OUTPUTS = [
     "WebhooksFunctionName",
     "WebhooksApiUrl",
     "TimelineFunctionName",
+    "FollowupFunctionName",
 ]
 
 
@@ -223,7 +245,7 @@ def test_every_sqs_event_reports_partial_failures_and_takes_its_limits_from_para
 ) -> None:
     parameters = template["Parameters"]
     events = list(_sqs_events(template))
-    assert len(events) == 4
+    assert len(events) == 5
     for function, name, event in events:
         # Then one failed message never redelivers its neighbours
         assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
@@ -328,7 +350,8 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
                 assert statement["Effect"] == "Allow"
                 acts = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 res = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-                assert "*" not in res, statement
+                # The one exception: an SMS published to a phone number has no ARN for SNS to authorise on.
+                assert "*" not in res or acts == ["sns:Publish"], statement
                 for action in acts:
                     allowed.setdefault(action, set()).update(json.dumps(r, sort_keys=True) for r in res)
         return allowed
@@ -342,7 +365,7 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
     db_actions = {"GetItem", "PutItem", "UpdateItem", "Query", "BatchWriteItem", "BatchGetItem"}
     assert dispatch == {
         **{f"dynamodb:{a}": {table} for a in db_actions},
-        "sqs:SendMessage": {queue("EmailQueue"), queue("SmsQueue")},
+        "sqs:SendMessage": {queue("EmailQueue"), queue("SmsQueue"), queue("FollowupQueue")},
     }
     # send-sms may also put a suppression item (Twilio's 21610); send-email writes nothing new.
     sender_db = {
@@ -355,11 +378,21 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
             f"dynamodb:{a}": {table} for a in sender_db[sender]
         }
         assert allowed["sqs:ChangeMessageVisibility"] == {queue(own_queue)}
+        # A provider's refusal asks the follow-up function for the other channel.
+        assert allowed["sqs:SendMessage"] == {queue("FollowupQueue")}
+        secondary = "ses:SendEmail" if sender == "SendEmailFunction" else "sns:Publish"
         assert set(allowed) == {
             *(f"dynamodb:{a}" for a in sender_db[sender]),
             "sqs:ChangeMessageVisibility",
+            "sqs:SendMessage",
             "secretsmanager:GetSecretValue",
+            secondary,
         }
+    followup = actions("FollowupFunction")
+    assert followup == {
+        **{f"dynamodb:{a}": {table} for a in ("Query", "UpdateItem", "PutItem", "BatchGetItem")},
+        "sqs:SendMessage": {queue("EmailQueue"), queue("SmsQueue")},
+    }
 
 
 # --- table -----------------------------------------------------------------------------------------
@@ -418,7 +451,7 @@ def test_every_queue_has_its_alarm_notifying_the_optional_topic(template: dict[s
 def test_every_output_is_present_and_described(template: dict[str, Any]) -> None:
     outputs = template["Outputs"]
     assert set(OUTPUTS) <= set(outputs)
-    assert len(OUTPUTS) == 23
+    assert len(OUTPUTS) == 28
     for name in outputs:
         assert outputs[name].get("Description"), name
 
@@ -516,7 +549,7 @@ def test_samtranslator_translates_it_into_functions_and_event_source_mappings(
         assert function["LoggingConfig"]["LogGroup"]["Ref"] in resources
     # And each SQS event is an event source mapping with partial batch responses and a concurrency cap
     mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert len(mappings) == 4
+    assert len(mappings) == 5
     for mapping in mappings:
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert set(mapping["ScalingConfig"]["MaximumConcurrency"]) == {"Ref"}
@@ -614,7 +647,10 @@ def test_webhooks_function_may_only_read_update_and_guard_records_and_read_its_t
         "dynamodb:PutItem",
         "dynamodb:DeleteItem",
         "secretsmanager:GetSecretValue",
+        # a failed delivery report asks the follow-up function for the event's other channel
+        "sqs:SendMessage",
     }
+    assert allowed["sqs:SendMessage"] == [{"Fn::GetAtt": ["FollowupQueue", "Arn"]}]
     for action in ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"):
         assert allowed[action] == [table, index]
     assert allowed["dynamodb:PutItem"] == [table]

@@ -181,7 +181,16 @@ class DynamoDbLedger:
                 "updated_at": _s(now.isoformat()),
                 "expires_at": _n(self._expires(now)),
             }
-            if plan.message is not None:
+            if plan.message is not None and plan.standby:
+                # A fallback: the rendered message waits here; the follow-up function queues it only if the
+                # other channel fails (standby -> pending, conditionally, so at most once).
+                item |= {
+                    "notification_id": _s(plan.message.notification_id),
+                    "status": _s(NotificationStatus.STANDBY.value),
+                    "recipient": _s(mask_recipient(plan.message.to)),
+                    "message": _s(plan.message.model_dump_json(exclude_none=True)),
+                }
+            elif plan.message is not None:
                 item |= {
                     "notification_id": _s(plan.message.notification_id),
                     "status": _s(NotificationStatus.PENDING.value),
@@ -218,7 +227,7 @@ class DynamoDbLedger:
                 # never left "pending"; the sender's claim stops a second send either way.
                 if _old_item(error).get("status", {}).get("S") != NotificationStatus.PENDING:
                     continue
-            if plan.message is not None:
+            if plan.message is not None and not plan.standby:
                 pending.append(plan.message)
         return pending
 
@@ -285,6 +294,7 @@ class DynamoDbLedger:
                 status=NotificationStatus(status) if status else None,
                 attempts=int(current.get("attempts", {}).get("N", 0)),
                 lease_remaining_seconds=max(0, lease_until - epoch),
+                error_code=current.get("error_code", {}).get("S"),
             )
         return Claim(claimed=True, status=None, attempts=int(response["Attributes"]["attempts"]["N"]))
 

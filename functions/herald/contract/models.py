@@ -251,6 +251,15 @@ class Notify(ContractModel):
         default=False,
         description="The SMS may wait: held during the customer's quiet hours (21:00-08:00 in customer.timezone).",
     )
+    channels: list[Literal["email", "sms"]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2,
+        description=(
+            "The channels to send first, instead of the type's defaults. Every other channel the customer can be "
+            "reached on is kept in standby and sent only if these fail (bounced, blocked, dropped, undelivered)."
+        ),
+    )
 
 
 class OrderData(ContractModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from herald.contract.models import Customer, EventType
@@ -43,10 +44,32 @@ class ChannelDecision:
         return self.recipient is not None
 
 
-def choose_channels(event_type: EventType, customer: Customer) -> list[ChannelDecision]:
-    """The default channels of `event_type`, each resolved against what the customer gave us."""
+def choose_channels(
+    event_type: EventType, customer: Customer, preferred: Collection[str] | None = None
+) -> list[ChannelDecision]:
+    """The channels to send first, each resolved against what the customer gave us.
+
+    The storefront's `notify.channels` when it names some, else the type's defaults (EVENTS.md). When none of the
+    preferred channels can reach the customer, the defaults are used instead: a preference must not silence an event.
+    """
+    if preferred:
+        decisions = _resolve(frozenset(Channel(c) for c in preferred), customer)
+        if any(d.send for d in decisions):
+            return decisions
+    return _resolve(DEFAULT_CHANNELS[event_type], customer)
+
+
+def fallback_channels(customer: Customer, primary: Sequence[ChannelDecision]) -> list[ChannelDecision]:
+    """The channels not sent first that can still reach the customer: kept in standby for channel fallback.
+
+    Unreachable ones are left out (there is nothing to fall back to), as is a channel already chosen.
+    """
+    chosen = {d.channel for d in primary}
+    return [d for d in _resolve(frozenset(Channel) - chosen, customer) if d.send]
+
+
+def _resolve(channels: frozenset[Channel], customer: Customer) -> list[ChannelDecision]:
     decisions = []
-    channels = DEFAULT_CHANNELS[event_type]
     if Channel.EMAIL in channels:
         decisions.append(
             ChannelDecision(Channel.EMAIL, customer.email)

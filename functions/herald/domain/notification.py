@@ -22,6 +22,8 @@ class NotificationStatus(StrEnum):
     DLQ = "dlq"  # retries exhausted; the message is parked in the channel's DLQ
     SKIPPED = "skipped"  # never queued: the customer cannot be reached on that channel (reason recorded)
     SUPPRESSED = "suppressed"  # never queued: the recipient opted out or is undeliverable (reason recorded)
+    # Rendered and recorded, not queued: the fallback sent only if the event's other channel fails to deliver.
+    STANDBY = "standby"
 
 
 FINAL_STATUSES = frozenset({NotificationStatus.SENT, NotificationStatus.FAILED})

@@ -108,7 +108,7 @@ class ChannelSender:
         try:
             result = sender.send(message, receive_count=int(record.attributes.approximate_receive_count))
             self._report(message, result)
-            if result.outcome is SendOutcome.FAILED and self._on_failed is not None:
+            if (result.outcome is SendOutcome.FAILED or result.failed_before) and self._on_failed is not None:
                 self._on_failed(message, result)
             if result.outcome is SendOutcome.HELD:
                 self._hold(sqs, record, message, result)

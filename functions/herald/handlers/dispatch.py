@@ -22,6 +22,7 @@ def dispatcher() -> Dispatcher:
 
     from herald.adapters.dynamodb_ledger import DynamoDbLedger
     from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
+    from herald.adapters.sqs_followups import SqsFollowUpQueue
     from herald.adapters.sqs_queue import SqsChannelQueue
     from herald.config import settings
     from herald.domain.notification import Channel
@@ -30,16 +31,17 @@ def dispatcher() -> Dispatcher:
     config = settings()
     if not config.email_queue_url or not config.sms_queue_url:
         raise RuntimeError("HERALD_EMAIL_QUEUE_URL and HERALD_SMS_QUEUE_URL must be set")
-    dynamodb = boto3.client("dynamodb")
+    dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
     return Dispatcher(
         DynamoDbLedger(dynamodb, config.table_name, ttl_days=config.ttl_days),
-        SqsChannelQueue(
-            boto3.client("sqs"), {Channel.EMAIL: config.email_queue_url, Channel.SMS: config.sms_queue_url}
-        ),
+        SqsChannelQueue(sqs, {Channel.EMAIL: config.email_queue_url, Channel.SMS: config.sms_queue_url}),
         Renderer(),
         from_email=config.email_from,
         default_store_name=config.default_store_name,
         suppressions=DynamoDbSuppressions(dynamodb, config.table_name),
+        # Deadline checks for order confirmations; without a follow-up queue there is no escalation.
+        followups=SqsFollowUpQueue(sqs, config.followup_queue_url) if config.followup_queue_url else None,
+        deadline_seconds=config.deadline_seconds,
     )
 
 
@@ -76,6 +78,7 @@ def _report(result: DispatchResult) -> None:
             "event_type": result.event_type,
             "sqs_message_id": result.message_id,
             "queued": [m.channel.value for m in result.messages],
+            "standby": [c.value for c in result.standby],
         },
     )
     count(f"Events{result.outcome.value.title()}", event_type=result.event_type or "unknown")

@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from herald.domain.notification import Channel
 from herald.handlers.channel_sender import ChannelSender
+from herald.handlers.fallback import ask_for_fallback
 from herald.observability import build_logger, traced
 from herald.usecases.ports import Direct, ProviderRouter
 
@@ -25,7 +26,7 @@ def sendgrid_provider() -> ProviderRouter:
     )
 
 
-sender = ChannelSender(Channel.EMAIL, logger, sendgrid_provider)
+sender = ChannelSender(Channel.EMAIL, logger, sendgrid_provider, on_failed=ask_for_fallback)
 
 
 @traced

@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from herald.domain.notification import Channel, ChannelMessage
 from herald.handlers.channel_sender import ChannelSender
+from herald.handlers.fallback import ask_for_fallback
 from herald.observability import build_logger, traced
 from herald.usecases.ports import Direct, ProviderRouter
 from herald.usecases.send import SendResult
@@ -59,7 +60,12 @@ def _suppressions() -> Any:
     return DynamoDbSuppressions(boto3.client("dynamodb"), settings().table_name)
 
 
-sender = ChannelSender(Channel.SMS, logger, twilio_provider, on_failed=suppress_opted_out)
+def after_refusal(message: ChannelMessage, result: SendResult) -> None:
+    suppress_opted_out(message, result)
+    ask_for_fallback(message, result)
+
+
+sender = ChannelSender(Channel.SMS, logger, twilio_provider, on_failed=after_refusal)
 
 
 @traced

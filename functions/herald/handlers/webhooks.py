@@ -25,7 +25,13 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from herald.observability import build_logger, emit, traced
-from herald.usecases.delivery_status import DeliveryResult, DeliveryStatusService, InboundMessage, InboundService
+from herald.usecases.delivery_status import (
+    DeliveryResult,
+    DeliveryStatusService,
+    InboundMessage,
+    InboundService,
+    Listener,
+)
 from herald.webhooks.errors import WebhookRefused
 from herald.webhooks.sendgrid_signature import SendGridWebhookVerifier, load_public_key
 from herald.webhooks.twilio_signature import FormParams, TwilioWebhookVerifier
@@ -52,7 +58,9 @@ def _deps() -> _Deps:
 
     from herald.adapters.dynamodb_delivery import DynamoDbDelivery
     from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
+    from herald.adapters.sqs_followups import SqsFollowUpQueue
     from herald.config import settings
+    from herald.usecases.followup import FallbackOnFailure
     from herald.usecases.suppression import EmailOptOuts, SmsKeywords
 
     config = settings()
@@ -66,10 +74,14 @@ def _deps() -> _Deps:
         help_template=config.sms_help_text,
         store_name=config.default_store_name,
     )
+    listeners: list[Listener] = [_count_result, EmailOptOuts(suppressions)]
+    if config.followup_queue_url:
+        # A bounced email or an undelivered SMS asks the follow-up function for the event's other channel.
+        listeners.append(FallbackOnFailure(SqsFollowUpQueue(boto3.client("sqs"), config.followup_queue_url)))
     return _Deps(
         delivery=delivery,
         # Opt-outs and hard bounces become suppressions as each report is applied (no second parser).
-        deliveries=DeliveryStatusService(delivery, listeners=[_count_result, EmailOptOuts(suppressions)]),
+        deliveries=DeliveryStatusService(delivery, listeners=listeners),
         inbound=InboundService(delivery, handlers=[keywords]),
         tolerance_seconds=config.webhook_tolerance_seconds,
     )

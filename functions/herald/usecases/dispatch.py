@@ -7,21 +7,23 @@ validate -> skip duplicates -> per-shipment ordering -> choose channels -> suppr
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
 from herald.contract.models import Envelope, EventType, ShipmentData, event_data
 from herald.contract.parsing import EventRejected, parse_event
-from herald.domain.channels import ChannelDecision, choose_channels
+from herald.domain.channels import ChannelDecision, choose_channels, fallback_channels
 from herald.domain.notification import Channel, ChannelMessage, EmailContent, SmsContent, notification_id
 from herald.domain.quiet_hours import release_time
+from herald.domain.redundancy import DEADLINE_TYPES, DEFAULT_DEADLINE_SECONDS
 from herald.domain.suppression import Suppression, blocks, strength, suppressed_reason
 from herald.usecases.ports import (
     ChannelQueue,
     DispatchLedger,
     EventClaim,
+    FollowUpQueue,
     PlannedNotification,
     Rejection,
     ShipmentPosition,
@@ -66,6 +68,7 @@ class DispatchResult:
     event: Envelope | None = None
     rejection: EventRejected | None = None
     messages: list[ChannelMessage] = field(default_factory=list)
+    standby: list[Channel] = field(default_factory=list)  # fallback channels recorded in standby
 
     @property
     def source(self) -> str | None:
@@ -98,9 +101,13 @@ class Dispatcher:
         from_email: str,
         default_store_name: str,
         suppressions: SuppressionLookup | None = None,
+        followups: FollowUpQueue | None = None,
+        deadline_seconds: int = DEFAULT_DEADLINE_SECONDS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._ledger = ledger
+        self._followups = followups  # None: no deadline escalation (tests, benchmarks of dispatch alone)
+        self._deadline = deadline_seconds
         self._queue = queue
         self._renderer = renderer
         self._suppressions = suppressions
@@ -134,8 +141,10 @@ class Dispatcher:
             self._ledger.finish_event(event, Outcome.SUPERSEDED, superseded, self._clock())
             return DispatchResult(message_id, Outcome.SUPERSEDED, superseded, event)
 
-        decisions = choose_channels(event.type, event_data(event).customer)
-        blocked = self._suppressed(event, decisions)
+        data = event_data(event)
+        decisions = choose_channels(event.type, data.customer, data.notify.channels if data.notify else None)
+        fallbacks = fallback_channels(data.customer, decisions)
+        blocked = self._suppressed(event, [*decisions, *fallbacks])
         planned = [
             PlannedNotification(
                 None,
@@ -148,8 +157,15 @@ class Dispatcher:
             else self._plan_one(event, decision)
             for decision in decisions
         ]
+        # A suppressed fallback is simply not kept: it could never be sent.
+        planned += [
+            replace(self._plan_one(event, fallback), standby=True)
+            for fallback in fallbacks
+            if fallback.channel not in blocked
+        ]
         pending = self._ledger.record_notifications(event, planned, self._clock())
-        return DispatchResult(message_id, Outcome.DISPATCHED, None, event, messages=pending)
+        standby = [p.channel for p in planned if p.standby]
+        return DispatchResult(message_id, Outcome.DISPATCHED, None, event, messages=pending, standby=standby)
 
     def complete(self, results: Sequence[DispatchResult]) -> set[str]:
         """Enqueue every planned message in batches, then finish the events whose messages all went out.
@@ -158,6 +174,7 @@ class Dispatcher:
         resumed on redelivery, and the send side's claim keeps a re-enqueued message from sending twice.
         """
         failed_notifications = self._queue.enqueue([m for r in results for m in r.messages])
+        failed_notifications |= self._schedule_deadlines(results)
         redeliver = set()
         for result in results:
             if result.outcome is not Outcome.DISPATCHED or result.event is None:
@@ -167,6 +184,14 @@ class Dispatcher:
             else:
                 self._ledger.finish_event(result.event, Outcome.DISPATCHED, None, self._clock())
         return redeliver
+
+    def _schedule_deadlines(self, results: Sequence[DispatchResult]) -> set[str]:
+        """A delayed deadline check for each message of an event that must be confirmed (an order confirmation):
+        the follow-up function escalates it then if no channel has reported delivery. No function waits."""
+        if self._followups is None:
+            return set()
+        due = [m for r in results for m in r.messages if m.event_type in DEADLINE_TYPES]
+        return self._followups.schedule_deadlines(due, self._deadline) if due else set()
 
     def _advance_shipment(self, event: Envelope) -> str | None:
         rank = SHIPMENT_RANK.get(event.type)

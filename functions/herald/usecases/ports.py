@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 from herald.domain.notification import Channel, ChannelMessage, NotificationStatus
+from herald.domain.redundancy import FollowUpRequest
 from herald.domain.suppression import Suppression
 
 if TYPE_CHECKING:  # the senders share these ports and never load the contract models
@@ -31,6 +32,9 @@ class PlannedNotification:
     skipped_reason: str | None = None
     # Set when the recipient's suppression stopped it: recorded as `suppressed`, not `skipped`.
     suppressed_by: Suppression | None = None
+    # A fallback channel: recorded as `standby` with its rendered message, queued only if the event's other
+    # channel fails (domain.redundancy).
+    standby: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class Claim:
     status: NotificationStatus | None  # the status found when the claim was refused
     attempts: int
     lease_remaining_seconds: int = 0
+    error_code: str | None = None  # refused because it failed: the provider's code recorded then
 
 
 class DispatchLedger(Protocol):
@@ -95,6 +100,18 @@ class SuppressionLookup(Protocol):
 class ChannelQueue(Protocol):
     def enqueue(self, messages: Sequence[ChannelMessage]) -> set[str]:
         """Put messages on their channel's queue in batches; return the notification ids that failed."""
+        ...
+
+
+class FollowUpQueue(Protocol):
+    """The follow-up queue: deadline checks (delayed) and channel-fallback requests for the follow-up function."""
+
+    def schedule_deadlines(self, messages: Sequence[ChannelMessage], delay_seconds: int) -> set[str]:
+        """A deadline check per message, due in `delay_seconds`; return the notification ids that failed."""
+        ...
+
+    def request(self, request: FollowUpRequest) -> None:
+        """Put one follow-up request on the queue now. Raises when SQS refuses it."""
         ...
 
 

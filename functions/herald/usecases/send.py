@@ -38,6 +38,7 @@ class SendResult:
     final_attempt: bool = False
     # HELD only: seconds until `not_before`, uncapped (the channel handler caps it to what SQS allows).
     held_seconds: int = 0
+    failed_before: bool = False  # DUPLICATE of a notification that permanently failed (error_code is its code)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,15 @@ class Sender:
         if not claim.claimed:
             if claim.status is NotificationStatus.SENDING:
                 return SendResult(SendOutcome.IN_FLIGHT, retry_after_seconds=max(1, claim.lease_remaining_seconds))
+            if claim.status is NotificationStatus.FAILED:
+                # Failed earlier: what followed the failure (a suppression, a fallback request) may not have
+                # happened if the instance died; the caller repeats it (every follow-up is idempotent).
+                return SendResult(
+                    SendOutcome.DUPLICATE,
+                    reason="notification already failed",
+                    error_code=claim.error_code,
+                    failed_before=True,
+                )
             return SendResult(SendOutcome.DUPLICATE, reason=f"notification already {claim.status}")
 
         # maybe_crash: no-ops unless HERALD_FAULT_INJECTION is set (soak runs), where the process may die at
