@@ -156,6 +156,8 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Env]:
         monkeypatch.setenv("HERALD_FOLLOWUP_QUEUE_URL", queues["followup"])
         # Deadline checks due at once: a test delivers the follow-up queue when it wants the deadline to pass.
         monkeypatch.setenv("HERALD_DELIVERY_DEADLINE_SECONDS", "0")
+        # The secondary providers: SES sends only from a verified identity (SNS needs nothing for SMS).
+        boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity="acme.example")
         secrets = boto3.client("secretsmanager", region_name=REGION)
         secrets.create_secret(Name="herald/sendgrid", SecretString=json.dumps({"api_key": SENDGRID_KEY}))
         secrets.create_secret(

@@ -218,8 +218,18 @@ def test_confirmation_nobody_confirmed_by_the_deadline_is_escalated_once_per_cha
         assert escalation["status"] == "pending"
         assert escalation["escalation_of"] == f"{event['source']}|{event['id']}|{channel}"
         assert escalation["reason"] == "no delivery reported within 0 s"
-    queued = env.sqs.receive_message(QueueUrl=env.queues["email"], MaxNumberOfMessages=10)["Messages"]
-    assert [json.loads(m["Body"])["escalation"] for m in queued] == [True]
+    assert (env.depth("email"), env.depth("sms")) == (1, 1)
+    # And the senders send each escalation once, through SES and SNS, saying why
+    assert env.deliver("email", send_email.handler)["batchItemFailures"] == []
+    assert env.deliver("sms", send_sms.handler)["batchItemFailures"] == []
+    for channel, provider in (("email", "ses"), ("sms", "sns")):
+        escalation = item(env, event["id"], channel, "#escalation")
+        assert (escalation["status"], escalation["provider"]) == ("sent", provider)
+        assert escalation["route_reason"].startswith("escalation")
+    ses_sent = boto3.client("ses", region_name=REGION).get_send_quota()["SentLast24Hours"]
+    assert ses_sent == 1
+    # And the primaries were sent once each, by SendGrid and Twilio
+    assert (len(sent_to(env, "email")), len(sent_to(env, "sms"))) == (1, 1)
 
 
 def test_confirmation_delivered_on_one_channel_is_not_escalated(env: Env, signer: SendGridSigner) -> None:  # noqa: F811
@@ -234,3 +244,37 @@ def test_confirmation_delivered_on_one_channel_is_not_escalated(env: Env, signer
     # Then nothing is escalated on either channel
     assert not [sk for sk in env.notifications() if sk.endswith("#escalation")]
     assert (env.depth("email"), env.depth("sms")) == (0, 0)
+
+
+# --- provider failover ------------------------------------------------------------------------------
+
+
+def test_sendgrid_outage_moves_email_to_ses_after_the_threshold(env: Env, monkeypatch: Any) -> None:
+    # Given a failover threshold of 2 and a SendGrid that answers every call with a 500
+    monkeypatch.setenv("HERALD_FAILOVER_THRESHOLD", "2")
+    monkeypatch.setenv("HERALD_FAILOVER_PROBE_SECONDS", "3600")
+    from herald.config import settings
+
+    settings.cache_clear()
+    send_email.sender._deps.cache_clear()
+    env.email_faults.server_error_rate = 1.0
+    events = [confirmation(f"evt_failover_{n}", first=["email"]) for n in range(3)]
+    for event in events:
+        dispatched(env, event)
+    # When the senders try (two failures open the circuit), then the retries come back
+    first = env.deliver("email", send_email.handler)
+    assert len(first["batchItemFailures"]) == 3
+    env.make_visible("email")
+    assert env.deliver("email", send_email.handler)["batchItemFailures"] == []
+    # Then every email went out once, through SES, with the failover recorded on it; SendGrid sent none
+    for event in events:
+        email = item(env, event["id"], "email")
+        assert (email["status"], email["provider"]) == ("sent", "ses")
+        assert email["route_reason"] == "failover: sendgrid circuit open"
+    assert sent_to(env, "email") == []
+    assert boto3.client("ses", region_name=REGION).get_send_quota()["SentLast24Hours"] == 3
+    # And the shared circuit says why
+    circuit = env.dynamodb.get_item(TableName=TABLE, Key={"pk": {"S": "CIRCUIT#email"}, "sk": {"S": "sendgrid"}})[
+        "Item"
+    ]
+    assert circuit["state"]["S"] == "open"

@@ -1,4 +1,4 @@
-"""Lambda handler of the send-email function (email queue -> SendGrid)."""
+"""Lambda handler of the send-email function (email queue -> SendGrid, or SES on failover and escalation)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,23 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.domain.notification import Channel
 from herald.handlers.channel_sender import ChannelSender
 from herald.handlers.fallback import ask_for_fallback
+from herald.handlers.routing import routed, secondary_client
 from herald.observability import build_logger, traced
-from herald.usecases.ports import Direct, ProviderRouter
+from herald.usecases.ports import ProviderRouter
 
 logger = build_logger()
 
 
 def sendgrid_provider() -> ProviderRouter:
     from herald.adapters.sendgrid_email import SendGridEmail
+    from herald.adapters.ses_email import SesEmail
     from herald.config import settings
     from herald.handlers.secrets import sendgrid_api_key
 
     config = settings()
-    return Direct(
-        SendGridEmail(sendgrid_api_key(), host=config.sendgrid_api_host, timeout=config.provider_timeout_seconds)
-    )
+    sendgrid = SendGridEmail(sendgrid_api_key(), host=config.sendgrid_api_host, timeout=config.provider_timeout_seconds)
+    ses = SesEmail(secondary_client("sesv2"), configuration_set=config.ses_configuration_set or None)
+    return routed(sendgrid, ses, logger)
 
 
 sender = ChannelSender(Channel.EMAIL, logger, sendgrid_provider, on_failed=ask_for_fallback)

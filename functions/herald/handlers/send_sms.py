@@ -1,4 +1,4 @@
-"""Lambda handler of the send-sms function (SMS queue -> Twilio)."""
+"""Lambda handler of the send-sms function (SMS queue -> Twilio, or SNS on failover and escalation)."""
 
 from __future__ import annotations
 
@@ -10,30 +10,34 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.domain.notification import Channel, ChannelMessage
 from herald.handlers.channel_sender import ChannelSender
 from herald.handlers.fallback import ask_for_fallback
+from herald.handlers.routing import routed, secondary_client
 from herald.observability import build_logger, traced
-from herald.usecases.ports import Direct, ProviderRouter
+from herald.usecases.ports import ProviderRouter
 from herald.usecases.send import SendResult
 
 logger = build_logger()
 
 
 def twilio_provider() -> ProviderRouter:
+    from herald.adapters.sns_sms import SnsSms
     from herald.adapters.twilio_sms import TwilioSms
     from herald.config import settings
     from herald.handlers.secrets import twilio_credentials
 
     config = settings()
     credentials = twilio_credentials()
-    return Direct(
-        TwilioSms(
-            credentials.account_sid,
-            credentials.auth_token,
-            credentials.from_number,
-            base_url=config.twilio_api_base_url,
-            timeout=config.provider_timeout_seconds,
-            webhooks_base_url=config.webhooks_base_url,
-        )
+    twilio = TwilioSms(
+        credentials.account_sid,
+        credentials.auth_token,
+        credentials.from_number,
+        base_url=config.twilio_api_base_url,
+        timeout=config.provider_timeout_seconds,
+        webhooks_base_url=config.webhooks_base_url,
     )
+    sns = SnsSms(
+        secondary_client("sns"), sender_id=config.sns_sender_id, origination_number=config.sns_origination_number
+    )
+    return routed(twilio, sns, logger)
 
 
 def suppress_opted_out(message: ChannelMessage, result: SendResult) -> None:

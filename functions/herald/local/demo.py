@@ -20,13 +20,17 @@ from typing import Any
 
 from herald.cli import read_events
 from herald.contract.parsing import EventRejected, parse_event
+from herald.local.directives import Stage, act, directive_of
 from herald.local.standins.faults import FaultPlan
 
 LOCAL_SENDGRID_KEY = "SG.herald-local-demo"  # a stand-in key: the local SendGrid accepts only this one
 LOCAL_TWILIO_SID = "AC" + "de" * 16
 LOCAL_TWILIO_TOKEN = "herald-local-demo-token"  # noqa: S105 - the local Twilio stand-in's own token, not a secret
 LOCAL_TWILIO_FROM = "+15005550006"  # Twilio's test-credential "valid sender"
-SETTLED_STATUSES = {"sent", "failed", "skipped", "suppressed", "dlq"}
+SETTLED_STATUSES = {"sent", "failed", "skipped", "suppressed", "dlq", "standby"}
+# The demo's redundancy settings: an outage staged in the events file opens a circuit after 3 failures and
+# is probed every 3 s; an order confirmation without a delivery report is escalated after 10 s.
+DEMO_PARAMETERS = {"FailoverThreshold": "3", "FailoverProbeSeconds": "3", "DeliveryDeadlineSeconds": "10"}
 
 
 @dataclass
@@ -88,6 +92,7 @@ class DemoRun:
     problems: list[str]
     seconds: float
     real_providers: list[str]
+    staged: list[str] = field(default_factory=list)  # the events file's stage directives, as acted out
 
 
 def run_demo(
@@ -118,7 +123,10 @@ def run_demo(
             "HERALD_RETRY_MAX_SECONDS": "4",
         }
         with LocalRuntime(
-            template, parameters=dict(parameters or {}), extra_env=runtime_env, log_dir=work_dir / "logs"
+            template,
+            parameters={**DEMO_PARAMETERS, **(parameters or {})},
+            extra_env=runtime_env,
+            log_dir=work_dir / "logs",
         ) as runtime:
             secrets = runtime.aws.client("secretsmanager")
             for secret_id, value in (
@@ -130,14 +138,22 @@ def run_demo(
             ):
                 secrets.create_secret(Name=secret_id, SecretString=json.dumps(value))
             _wire_callbacks(runtime, provider_setup)
-            published = publish(runtime, events, paced=paced)
+            _verify_ses_sender(runtime)
+            stage = Stage(
+                provider_setup.sendgrid,
+                provider_setup.twilio,
+                runtime.webhooks_url if runtime.http_api is not None else None,
+                provider_setup.twilio_secret.get("from_number", LOCAL_TWILIO_FROM),
+            )
+            published = publish(runtime, events, paced=paced, stage=stage)
             runtime.wait_until_settled(quiet_seconds=2.0, timeout=timeout)
             if _wait_for_callbacks(provider_setup, timeout=timeout):
                 # What the callbacks set off (a fallback message, say) settles too.
                 runtime.wait_until_settled(quiet_seconds=1.0, timeout=timeout)
             report = build_report(runtime, published)
+            report["ses_sent"] = _ses_sent(runtime)
     problems = verify(report, outbox_dir)
-    return DemoRun(report, problems, time.monotonic() - started, provider_setup.real)
+    return DemoRun(report, problems, time.monotonic() - started, provider_setup.real, stage.notes)
 
 
 def _wire_callbacks(runtime: Any, provider_setup: Providers) -> None:
@@ -155,6 +171,18 @@ def _wire_callbacks(runtime: Any, provider_setup: Providers) -> None:
         )
     if provider_setup.sendgrid is not None:
         provider_setup.sendgrid.events_webhook_url = f"{runtime.webhooks_url}/webhooks/sendgrid/events"
+
+
+def _verify_ses_sender(runtime: Any) -> None:
+    """SES sends only from a verified identity: verify the sender's domain in the emulator, as an operator
+    verifies it in SES before deploying (infra/README.md)."""
+    sender = _function_env(runtime, "HERALD_EMAIL_FROM", "orders@herald.example")
+    runtime.aws.client("sesv2").create_email_identity(EmailIdentity=sender.rpartition("@")[2])
+
+
+def _ses_sent(runtime: Any) -> int:
+    """Emails the emulated SES accepted (its send quota counts them)."""
+    return int(runtime.aws.client("ses").get_send_quota()["SentLast24Hours"])
 
 
 def _wait_for_callbacks(provider_setup: Providers, *, timeout: float) -> bool:
@@ -187,7 +215,7 @@ class Published:
     publish_rejection: str | None = None
 
 
-def publish(runtime: Any, events: list[Any], *, paced: bool = True) -> list[Published]:
+def publish(runtime: Any, events: list[Any], *, paced: bool = True, stage: Stage | None = None) -> list[Published]:
     """Publish every line of the events file, in order.
 
     Valid events go through the storefront publisher; invalid ones are sent raw, as a storefront without the
@@ -195,6 +223,7 @@ def publish(runtime: Any, events: list[Any], *, paced: bool = True) -> list[Publ
     event once the previous one has been dispatched: a storefront's events for one parcel come minutes apart,
     and SQS standard queues keep no order, so a file published in one burst would see later statuses
     overtake earlier ones (and rightly be superseded). `paced=False` publishes in batches, as fast as it can.
+    Stage directives (local/directives.py) are acted out in their place.
     """
     from herald.publisher import Publisher
 
@@ -205,9 +234,26 @@ def publish(runtime: Any, events: list[Any], *, paced: bool = True) -> list[Publ
         shipment_queue_url=outputs["ShipmentEventsQueueUrl"],
         sqs_client=sqs,
     )
-    published = [_identify(index, raw) for index, raw in enumerate(events)]
-    groups = [[item] for item in published] if paced else [published]
+    published: list[Published] = []
+    # Each event alone (paced), or runs of events between the directives (burst); a directive acts in its place.
+    groups: list[list[Published] | dict[str, Any]] = []
+    for raw in events:
+        directive = directive_of(raw)
+        if directive is not None:
+            groups.append(directive)
+            continue
+        item = _identify(len(published), raw)
+        published.append(item)
+        if paced or not groups or not isinstance(groups[-1], list):
+            groups.append([item])
+        else:
+            groups[-1].append(item)
     for group in groups:
+        if isinstance(group, dict):
+            if stage is not None:
+                done = act(group, stage)
+                stage.notes.append(done + (f": {group['note']}" if group.get("note") else ""))
+            continue
         valid = []
         for item in group:
             body = item.raw if isinstance(item.raw, str) else json.dumps(item.raw)
@@ -302,6 +348,12 @@ def build_report(runtime: Any, published: list[Published]) -> dict[str, Any]:
                     "error_code": plain.get("error_code"),
                     "reason": plain.get("reason"),
                     "attempts": int(plain.get("attempts", 0)),
+                    # Redundancy: who took it, why the secondary did, what it falls back from or escalates.
+                    "provider": plain.get("provider"),
+                    "route_reason": plain.get("route_reason"),
+                    "fallback_of": plain.get("fallback_of"),
+                    "fallback_reason": plain.get("fallback_reason"),
+                    "escalation_of": plain.get("escalation_of"),
                 }
             )
     return {"events": events_out, "notifications": notifications_out, "queues": runtime.queue_depths()}

@@ -20,6 +20,7 @@ import math
 import re
 import secrets
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -163,6 +164,30 @@ class TwilioStandIn(StandInServer):
     def sign(self, url: str, params: dict[str, str]) -> str:
         """X-Twilio-Signature of a form post to `url`: HMAC-SHA1 of the URL and the sorted fields, by the SDK."""
         return str(RequestValidator(self.auth_token).compute_signature(url, params))
+
+    def customer_texts(self, url: str, *, from_number: str, to_number: str, body: str) -> str:
+        """A customer's SMS to one of our numbers (STOP, START, HELP...), posted to the messaging webhook `url`
+        with the fields and signature Twilio uses for incoming messages. Returns the message's sid."""
+        sid = "SM" + uuid.uuid4().hex
+        params = {
+            "AccountSid": self.account_sid,
+            "ApiVersion": API_VERSION,
+            "MessageSid": sid,
+            "SmsSid": sid,
+            "SmsMessageSid": sid,
+            "From": from_number,
+            "To": to_number,
+            "Body": body,
+            "NumMedia": "0",
+            "NumSegments": "1",
+        }
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+            "User-Agent": "TwilioProxy/1.1",
+            "X-Twilio-Signature": self.sign(url, params),
+        }
+        self.callbacks.schedule(url, urlencode(params).encode("utf-8"), _fixed_headers(headers), delay=0.0)
+        return sid
 
     def _schedule_status_callbacks(self, message: dict[str, Any], url: str) -> None:
         error_code = UNDELIVERED_TO.get(message["to"])

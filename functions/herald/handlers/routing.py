@@ -1,0 +1,63 @@
+"""The senders' provider routing: the primary (SendGrid, Twilio) behind a circuit breaker shared in the table, with
+the secondary (SES, SNS) taking new sends while the primary's circuit is open, and every deadline escalation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from herald.domain.circuit import CircuitSwitch
+from herald.observability import count
+from herald.usecases.ports import Direct, Provider, ProviderRouter
+
+SECONDARY_CLIENT_CONFIG = {
+    "connect_timeout": 2,
+    "read_timeout": 5,
+    "retries": {"mode": "standard", "total_max_attempts": 2},
+}
+
+
+def secondary_client(service: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    # The SDK's defaults (60 s timeouts, several attempts) would let one slow call eat the Lambda timeout; the
+    # queue's back-off is Herald's retry, so the SDK tries twice at most.
+    config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 2})
+    return boto3.client(service, config=config)  # type: ignore[call-overload]
+
+
+def routed(primary: Provider, secondary: Provider, logger: Logger) -> ProviderRouter:
+    """`primary` with failover to `secondary`, or `primary` alone when failover is turned off."""
+    import boto3
+
+    from herald.adapters.dynamodb_circuit import DynamoDbCircuit
+    from herald.config import settings
+    from herald.domain.circuit import CircuitSettings
+    from herald.usecases.failover import FailoverRouter
+
+    config = settings()
+    if not config.failover_enabled:
+        return Direct(primary)
+
+    def report(switch: CircuitSwitch) -> None:
+        # One report per switch, whichever instance made it (a conditional write decides).
+        to, away = (switch.secondary, switch.primary) if switch.opened else (switch.primary, switch.secondary)
+        logger.warning(
+            f"provider {'failover' if switch.opened else 'recovery'}: {switch.channel} now goes to {to}",
+            extra={
+                "channel": switch.channel,
+                "from_provider": away,
+                "to_provider": to,
+                "failures": switch.failures,
+                "reason": switch.reason,
+            },
+        )
+        count("ProviderFailovers" if switch.opened else "ProviderRecoveries", channel=switch.channel)
+
+    circuit = DynamoDbCircuit(boto3.client("dynamodb"), config.table_name, primary.channel.value, primary.name)
+    settings_ = CircuitSettings(
+        failure_threshold=config.failover_threshold, probe_after_seconds=config.failover_probe_seconds
+    )
+    return FailoverRouter(primary, secondary, circuit, settings_, on_switch=report)
