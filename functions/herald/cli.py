@@ -215,12 +215,19 @@ def publish(
 
     Without --stack or queue URLs, HERALD_ORDER_EVENTS_QUEUE_URL and HERALD_SHIPMENT_EVENTS_QUEUE_URL name the queues.
     """
+    from herald.local.directives import directive_of
+
     try:
         items = [entry for path in files for entry in read_events(path)]
         publisher = _publisher(stack, order_queue_url, shipment_queue_url, endpoint_url, region)
     except _UsageProblem as exc:
         typer.echo(f"herald publish: error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    # A demo file's stage directives (herald.local.directives) are for `herald demo` to act out, not events.
+    directives = [origin for origin, item in items if directive_of(item) is not None]
+    items = [(origin, item) for origin, item in items if directive_of(item) is None]
+    if directives and not as_json:
+        typer.echo(f"skipped {len(directives)} demo stage directive(s): {', '.join(directives)}", err=True)
     origins = [origin for origin, _ in items]
     report = publisher.publish(item for _, item in items)
     if as_json:

@@ -27,6 +27,7 @@ LOCAL_SENDGRID_KEY = "SG.herald-local-demo"  # a stand-in key: the local SendGri
 LOCAL_TWILIO_SID = "AC" + "de" * 16
 LOCAL_TWILIO_TOKEN = "herald-local-demo-token"  # noqa: S105 - the local Twilio stand-in's own token, not a secret
 LOCAL_TWILIO_FROM = "+15005550006"  # Twilio's test-credential "valid sender"
+SECONDARY_PROVIDERS = frozenset({"ses", "sns"})
 SETTLED_STATUSES = {"sent", "failed", "skipped", "suppressed", "dlq", "standby"}
 # The demo's redundancy settings: an outage staged in the events file opens a circuit after 3 failures and
 # is probed every 3 s; an order confirmation without a delivery report is escalated after 10 s.
@@ -252,7 +253,7 @@ def publish(runtime: Any, events: list[Any], *, paced: bool = True, stage: Stage
         if isinstance(group, dict):
             if stage is not None:
                 done = act(group, stage)
-                stage.notes.append(done + (f": {group['note']}" if group.get("note") else ""))
+                stage.notes.append(str(group["note"]) if group.get("note") and "skipped" not in done else done)
             continue
         valid = []
         for item in group:
@@ -354,6 +355,7 @@ def build_report(runtime: Any, published: list[Published]) -> dict[str, Any]:
                     "fallback_of": plain.get("fallback_of"),
                     "fallback_reason": plain.get("fallback_reason"),
                     "escalation_of": plain.get("escalation_of"),
+                    "sent_at": plain.get("sent_at"),
                 }
             )
     return {"events": events_out, "notifications": notifications_out, "queues": runtime.queue_depths()}
@@ -392,22 +394,51 @@ def verify(report: dict[str, Any], outbox_dir: Path) -> list[str]:
     for n in report["notifications"]:
         if n["status"] not in SETTLED_STATUSES:
             problems.append(f"{n['channel']} for {n['event_id']} is still {n['status']} (missing)")
+    # The stand-ins' outbox holds what SendGrid and Twilio took; SES and SNS (failover, escalation) are emulated.
+    primary = [n for n in report["notifications"] if n.get("provider") not in SECONDARY_PROVIDERS]
     email_dir = outbox_dir / "email"
     email_files = Counter(p.stem for p in email_dir.glob("*.eml")) if email_dir.exists() else Counter()
-    sent_emails = [n for n in report["notifications"] if n["channel"] == "email" and n["status"] == "sent"]
+    sent_emails = [n for n in primary if n["channel"] == "email" and n["status"] == "sent"]
     if email_dir.exists() and len(list(email_dir.glob("*.eml"))) != len(sent_emails):
         problems.append(f"outbox holds {sum(email_files.values())} emails for {len(sent_emails)} sent notifications")
     sms_file = outbox_dir / "sms.jsonl"
     if sms_file.exists():
         sids = Counter(json.loads(line)["sid"] for line in sms_file.read_text().splitlines() if line.strip())
-        recorded = Counter(n["provider_message_id"] for n in report["notifications"] if n["channel"] == "sms")
+        recorded = Counter(n["provider_message_id"] for n in primary if n["channel"] == "sms")
         for sid, copies in sids.items():
             if copies > 1 or sid not in recorded:
                 problems.append(f"SMS {sid} sent {copies} time(s), recorded {recorded.get(sid, 0)} time(s)")
-        sent_sms = sum(1 for n in report["notifications"] if n["channel"] == "sms" and n["status"] == "sent")
+        sent_sms = sum(1 for n in primary if n["channel"] == "sms" and n["status"] == "sent")
         if sum(sids.values()) != sent_sms:
             problems.append(f"outbox holds {sum(sids.values())} SMS for {sent_sms} sent notifications")
+    by_ses = sum(1 for n in report["notifications"] if n.get("provider") == "ses" and n["status"] == "sent")
+    if "ses_sent" in report and report["ses_sent"] != by_ses:
+        problems.append(f"SES accepted {report['ses_sent']} emails for {by_ses} notifications sent through it")
     return problems
+
+
+def stories(report: dict[str, Any]) -> dict[str, list[str]]:
+    """The redundancy stories of a run, one line each: fallbacks, failovers, suppressions, escalations."""
+    told: dict[str, list[str]] = {"fallback": [], "failover": [], "recovered": [], "suppressed": [], "escalated": []}
+    last_failover: dict[str, str] = {}
+    for n in report["notifications"]:
+        if str(n.get("route_reason") or "").startswith("failover") and n.get("sent_at"):
+            last_failover[n["channel"]] = max(n["sent_at"], last_failover.get(n["channel"], ""))
+    for n in report["notifications"]:
+        since = last_failover.get(n["channel"])
+        primary_again = n.get("provider") not in SECONDARY_PROVIDERS and n["status"] == "sent"
+        if since and primary_again and str(n.get("sent_at") or "") > since:
+            told["recovered"].append(f"{n['channel']} of {n['event_id']} sent by {n['provider']} again")
+        what = f"{n['channel']} of {n['event_id']}"
+        if n.get("fallback_of") and n["status"] == "sent":
+            told["fallback"].append(f"{what} sent because the {n['fallback_reason']}")
+        if str(n.get("route_reason") or "").startswith("failover") and n["status"] == "sent":
+            told["failover"].append(f"{what} sent by {n['provider']} ({n['route_reason']})")
+        if n["status"] == "suppressed":
+            told["suppressed"].append(f"{what}: {n['reason']}")
+        if n.get("escalation_of"):
+            told["escalated"].append(f"{what} {n['status']} by {n.get('provider') or '?'}: {n['reason']}")
+    return told
 
 
 def summary_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -429,6 +460,12 @@ def summary_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             counter["delivered"] += 1
         if n["attempts"] > 1:
             counter["retried"] += 1
+        if n.get("fallback_of") and n["status"] == "sent":
+            counter["fallback"] += 1
+        if str(n.get("route_reason") or "").startswith("failover") and n["status"] == "sent":
+            counter["failover"] += 1
+        if n.get("escalation_of"):
+            counter["escalated"] += 1
     return [{"type": t, "channel": c, **counts} for (t, c), counts in sorted(rows.items())]
 
 
@@ -446,25 +483,33 @@ def print_summary(run: DemoRun, console: Any) -> None:
         "failed",
         "skipped",
         "suppressed",
+        "standby",
+        "fallback",
+        "failover",
+        "escalated",
         "retried",
         "dlq",
     ]
-    table = Table(title="Herald local demo: what became of every event", title_justify="left")
-    table.add_column("event type")
-    table.add_column("channel")
-    for column in columns:
-        table.add_column(column, justify="right")
+    rows = summary_rows(run.report)
     totals: Counter[str] = Counter()
-    for row in summary_rows(run.report):
+    for row in rows:
         totals.update({c: row.get(c, 0) for c in columns})
-        table.add_row(row["type"], row["channel"], *(str(row.get(c, 0) or "") for c in columns))
     # Event-level columns repeat on the email and SMS rows of a type; their totals count events once.
     outcomes = Counter(e["outcome"] for e in run.report["events"])
     totals["published"] = len(run.report["events"])
     for outcome in ("rejected", "duplicate", "superseded"):
         totals[outcome] = outcomes[outcome]
+    # A column that stayed at zero says nothing: leave it out so the table fits a terminal.
+    shown = [c for c in columns if totals[c] or c in ("published", "sent")]
+    table = Table(title="Herald local demo: what became of every event", title_justify="left")
+    table.add_column("event type")
+    table.add_column("channel")
+    for column in shown:
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(row["type"], row["channel"], *(str(row.get(c, 0) or "") for c in shown))
     table.add_section()
-    table.add_row("total", "", *(str(totals[c]) for c in columns))
+    table.add_row("total", "", *(str(totals[c]) for c in shown))
     console.print(table)
     console.print(
         f"{len(run.report['events'])} events: "
@@ -474,6 +519,17 @@ def print_summary(run: DemoRun, console: Any) -> None:
     for event in run.report["events"]:
         if event["outcome"] in {"rejected", "superseded"}:
             console.print(f"  [yellow]{event['outcome']}[/] {event['id'] or '(no id)'}: {event['reason']}")
+    for note in run.staged:
+        console.print(f"  [cyan]staged[/] {note}")
+    told = stories(run.report)
+    for kind, lines in told.items():
+        for line in lines:
+            console.print(f"  [magenta]{kind}[/] {line}")
+    console.print(
+        "Redundancy: "
+        + ", ".join(f"{len(lines)} {kind}" for kind, lines in told.items())
+        + " (herald timeline ORDER_ID tells each order's story)."
+    )
     failed = [n for n in run.report["notifications"] if n["status"] in {"failed", "dlq"}]
     for n in failed:
         console.print(f"  [red]{n['status']}[/] {n['channel']} of {n['event_id']}: {n['error_code']} {n['reason']}")
