@@ -54,9 +54,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_demo_exits_zero_and_accounts_for_every_published_line(demo: dict) -> None:
-    # Given the lifecycle sample (21 lines); When `herald demo` runs it; Then it succeeds and reports each line
+    # Given the lifecycle sample (26 events, 5 stage directives); When `herald demo` runs it
+    # Then it succeeds and reports each event line
     assert demo["returncode"] == 0, demo["stdout"][-3000:]
-    assert len(demo["report"]["events"]) == len(LIFECYCLE.read_text().splitlines())
+    lines = LIFECYCLE.read_text().splitlines()
+    assert len(demo["report"]["events"]) == len([line for line in lines if "herald_demo" not in line]) == 26
     assert "Every event is accounted for" in demo["stdout"]
 
 
@@ -64,7 +66,7 @@ def test_demo_outcomes_follow_the_contract_rules(demo: dict) -> None:
     outcomes = {(e["id"], e["outcome"]) for e in demo["report"]["events"]}
     # Then duplicates, unknown types, missing fields, later in-transit scans and late scans are each handled
     assert Counter(o for _, o in outcomes) == Counter(
-        {"dispatched": 16, "rejected": 2, "superseded": 2, "duplicate": 1}
+        {"dispatched": 21, "rejected": 2, "superseded": 2, "duplicate": 1}
     )
     reasons = {e["id"]: e["reason"] for e in demo["report"]["events"]}
     assert "unknown event type 'order.shipped'" in reasons["evt_1001_shipped"]
@@ -78,14 +80,18 @@ def test_outbox_holds_exactly_one_message_per_sent_notification(demo: dict) -> N
     sent = Counter(n["channel"] for n in notifications if n["status"] == "sent")
     emails = list((demo["outbox"] / "email").glob("*.eml"))
     sms = [json.loads(line) for line in (demo["outbox"] / "sms.jsonl").read_text().splitlines()]
-    # Then 16 emails and 11 SMS went out (events/demo/README.md), each once, each recorded with its provider id
-    assert (sent["email"], sent["sms"]) == (16, 11)
-    assert len(emails) == 16
-    assert len({p.stem for p in emails}) == 16
-    assert len(sms) == 11
+    # Then 21 emails (18 by SendGrid, 3 by SES during the outage) and 14 SMS went out (events/demo/README.md),
+    # each once, each recorded with its provider id
+    assert (sent["email"], sent["sms"]) == (21, 14)
+    by_provider = Counter((n["channel"], n["provider"]) for n in notifications if n["status"] == "sent")
+    assert by_provider == {("email", "sendgrid"): 18, ("email", "ses"): 3, ("sms", "twilio"): 14}
+    assert len(emails) == 18
+    assert len({p.stem for p in emails}) == 18
+    assert len(sms) == 14
     assert sorted(s["sid"] for s in sms) == sorted(
         n["provider_message_id"] for n in notifications if n["channel"] == "sms" and n["status"] == "sent"
     )
+    assert demo["report"]["ses_sent"] == 3
 
 
 def test_invalid_events_send_nothing_and_opted_out_sms_fails_with_twilio_code(demo: dict) -> None:
@@ -96,6 +102,27 @@ def test_invalid_events_send_nothing_and_opted_out_sms_fails_with_twilio_code(de
     assert [(n["event_id"], n["channel"], n["error_code"], n["attempts"]) for n in failed] == [
         ("evt_1004_placed", "sms", "21610", 1)
     ]
+
+
+def test_demo_tells_a_fallback_a_failover_and_back_and_a_suppression(demo: dict) -> None:
+    notifications = {(n["event_id"], n["channel"]): n for n in demo["report"]["notifications"]}
+    # Then the bounced email-first confirmation (#1006) fell back to SMS, which was delivered
+    fallback = notifications[("evt_1006_placed", "sms")]
+    assert (fallback["status"], fallback["fallback_of"], fallback["delivery_status"]) == ("sent", "email", "delivered")
+    assert notifications[("evt_1006_placed", "email")]["delivery_status"] == "bounced"
+    # And during the SendGrid outage email went through SES, and after the probe through SendGrid again
+    for order in (1007, 1008, 1009):
+        email = notifications[(f"evt_{order}_placed", "email")]
+        assert (email["provider"], email["route_reason"]) == ("ses", "failover: sendgrid circuit open")
+    assert notifications[("evt_1010_placed", "email")]["provider"] == "sendgrid"
+    # And STOP from Sam's phone suppressed the SMS of his later events, with the reason
+    for event_id in ("evt_1002_backordered", "evt_1002_cancelled"):
+        sms = notifications[(event_id, "sms")]
+        assert sms["status"] == "suppressed"
+        assert "STOP" in sms["reason"]
+    # And the summary counts them
+    printed = " ".join(demo["stdout"].split())  # rich wraps long lines at the terminal's width
+    assert "Redundancy: 1 fallback, 3 failover, 1 recovered, 2 suppressed, 0 escalated" in printed
 
 
 def test_delivered_email_carries_the_photo_and_escapes_nothing_unsafe(demo: dict) -> None:
@@ -123,6 +150,8 @@ def test_throttled_provider_is_retried_until_it_accepts(tmp_path: Path) -> None:
         work_dir=tmp_path / "work",
         timeout=120,
         sms_faults=sms_faults,
+        # Three 429s would open the circuit at the demo's threshold: this test pins retrying on the primary.
+        parameters={"FailoverThreshold": "100"},
     )
     # Then both SMS are sent in the end, once each, after more than one attempt for at least one
     assert run.problems == []
@@ -140,7 +169,8 @@ def test_provider_outage_parks_messages_in_the_dlq_with_the_last_code(tmp_path: 
         outbox_dir=tmp_path / "outbox",
         work_dir=tmp_path / "work",
         timeout=120,
-        parameters={"MaxReceiveCount": "2"},
+        # Failover out of reach: this is the path of an outage with no secondary provider to take over.
+        parameters={"MaxReceiveCount": "2", "FailoverThreshold": "100"},
         email_faults=FaultPlan(server_error_rate=1.0),
     )
     # Then each email is in the email DLQ and recorded as such; SMS is unaffected

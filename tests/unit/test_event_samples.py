@@ -14,6 +14,7 @@ import pytest
 from herald.contract import samples
 from herald.contract.models import EventType, event_data
 from herald.contract.parsing import EventRejected, parse_event
+from herald.local.directives import directive_of
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 DEMO = EVENTS_DIR / "demo" / "lifecycle.jsonl"
@@ -114,7 +115,18 @@ def test_a_national_phone_with_a_country_is_valid() -> None:
 
 
 def demo_lines() -> list[str]:
-    return DEMO.read_text().splitlines()
+    """The story's events, in order; its stage directives (an outage, a customer's STOP) are not events."""
+    return [line for line in DEMO.read_text().splitlines() if directive_of(line) is None]
+
+
+def test_demo_stage_directives_are_the_ones_the_readme_describes() -> None:
+    # Given the story's directive lines / When read / Then STOP, an outage, waits and a recovery, in that order
+    directives = [d for line in DEMO.read_text().splitlines() if (d := directive_of(line)) is not None]
+    kinds = [next(k for k in d if k != "note") for d in directives]
+    assert kinds == ["customer_texts", "outage", "wait_seconds", "recover", "wait_seconds"]
+    readme = (EVENTS_DIR / "demo" / "README.md").read_text()
+    for kind in set(kinds):
+        assert f"`{kind}`" in readme
 
 
 def demo_events() -> dict[int, Any]:
@@ -128,7 +140,7 @@ def demo_events() -> dict[int, Any]:
     return parsed
 
 
-def test_demo_story_has_21_lines_and_exactly_the_two_invalid_ones_are_rejected() -> None:
+def test_demo_story_has_26_events_and_exactly_the_two_invalid_ones_are_rejected() -> None:
     # Given the demo's JSON Lines / When each line is parsed
     rejected = {}
     for number, line in enumerate(demo_lines(), 1):
@@ -136,8 +148,8 @@ def test_demo_story_has_21_lines_and_exactly_the_two_invalid_ones_are_rejected()
             parse_event(line)
         except EventRejected as exc:
             rejected[number] = exc.reason
-    # Then 21 lines, and only the unknown type (7) and the missing customer (10) are rejected
-    assert len(demo_lines()) == 21
+    # Then 26 events, and only the unknown type (7) and the missing customer (10) are rejected
+    assert len(demo_lines()) == 26
     assert rejected == {
         7: "unknown event type 'order.shipped'",
         10: "invalid order.cancelled event: data.customer: Field required",

@@ -87,12 +87,23 @@ def test_entries_are_plain_json_without_the_tables_bookkeeping() -> None:
 
 
 def test_unknown_attributes_reach_the_timeline_untouched() -> None:
-    # Given a notification carrying a field this module does not know (a later feature's, e.g. failover)
-    item = _notification("evt_a", "email", "2026-01-01T10:00:00+00:00", provider={"S": "ses"})
-    # Then the entry carries it, and the terminal line names it
+    # Given a notification carrying a field this module does not know (a later feature's)
+    item = _notification("evt_a", "email", "2026-01-01T10:00:00+00:00", carrier_hint={"S": "vodafone"})
+    # When it becomes a timeline entry
     (entry,) = build_timeline(SOURCE, "ord_1", [item])["entries"]
+    # Then the entry carries it as it is
+    assert entry["carrier_hint"] == "vodafone"
+
+
+def test_the_terminal_line_names_the_provider_that_took_it() -> None:
+    # Given a notification the SES provider took
+    item = _notification("evt_a", "email", "2026-01-01T10:00:00+00:00", status={"S": "sent"}, provider={"S": "ses"})
+    # When it is described for the terminal
+    (entry,) = build_timeline(SOURCE, "ord_1", [item])["entries"]
+    # Then the JSON keeps the attribute and the details open with the provider
     assert entry["provider"] == "ses"
-    assert "provider ses" in describe(entry)[2]
+    assert describe(entry)[2] == "via ses; attempts 2"
+    assert entry["summary"] == "email sent via ses"
 
 
 def test_terminal_lines_give_state_delivery_codes_and_provider_reports() -> None:

@@ -2,8 +2,15 @@
 
 One Query on pk=ORDER#<source>#<order id> (DynamoDbLedger.order_items) returns them all. Each item becomes
 a plain JSON object with every attribute the pipeline recorded (states, provider ids, error codes, attempts,
-skip reasons, delivery states and the provider history), so fields added later (fallback, failover) appear
-without changes here. Only bookkeeping attributes are left out.
+skip reasons, delivery states and the provider history), so fields added later appear without changes here.
+Left out: bookkeeping attributes, and a standby notification's rendered `message` (the customer's address and
+text). Free text is masked (mask_text), since a provider's bounce reason or error may quote the recipient.
+
+Added to each entry (new keys, derived here):
+- `summary`: the step as one line ("sms sent via twilio, delivered (fallback: email bounced (5.1.1) at ...)");
+- on notifications, `role`: "primary", "standby" (recorded as the event's fallback channel: waiting, activated
+  or stood down) or "escalation" (the deadline's copy through the secondary provider, its own entry);
+- on standby notifications, `standby_for`: the event's primary channels whose failure sends it.
 """
 
 from __future__ import annotations
@@ -12,9 +19,20 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from herald.adapters.dynamodb_ledger import ESCALATION_SUFFIX
+from herald.domain.masking import mask_text
+
 # Keys, TTL, the sender's lease and the webhooks' dedup set and rank: how the table works, not what happened.
 _INTERNAL = frozenset({"pk", "sk", "expires_at", "lease_until", "delivery_events", "delivery_rank"})
+# A standby's rendered message: the customer's address or number and the whole text. Never shown.
+_CONTENT = frozenset({"message"})
+# Identifiers an operator copies into a query or a provider's console: shown exactly, never masked.
+_VERBATIM = frozenset(
+    {"key", "source", "order_id", "order_number", "event_id", "notification_id", "escalation_of", "provider_message_id"}
+)
 _KIND_ORDER = {"event": 0, "notification": 1}
+# A primary channel in these states was never sent, so it cannot fail and trigger its standby.
+_NOT_SENT = frozenset({"skipped", "suppressed"})
 
 
 def plain(item: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -39,13 +57,39 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    return value
+
+
+def _role(data: dict[str, Any]) -> str:
+    """primary, standby or escalation: what a notification item was recorded as."""
+    if str(data.get("sk", "")).endswith(ESCALATION_SUFFIX):
+        return "escalation"
+    # Only a standby is recorded with its rendered message, and it keeps it once activated or stood down.
+    if "message" in data or data.get("status") == "standby" or "fallback_of" in data:
+        return "standby"
+    return "primary"
+
+
 def entry(item: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """One timeline entry: the item's attributes, its `at` (when Herald recorded it) and a stable `key`."""
     data = plain(item)
-    result = {name: value for name, value in data.items() if name not in _INTERNAL}
+    result = {
+        name: value if name in _VERBATIM else _masked(value)
+        for name, value in data.items()
+        if name not in _INTERNAL and name not in _CONTENT
+    }
     result["key"] = data.get("sk", "")
     result.setdefault("kind", "unknown")
     result["at"] = data.get("received_at") or data.get("created_at") or data.get("updated_at") or ""
+    if result["kind"] == "notification":
+        result["role"] = _role(data)
     return result
 
 
@@ -56,6 +100,14 @@ def build_timeline(source: str, order_id: str, items: list[dict[str, dict[str, A
         # ISO-8601 UTC strings sort in time order; an event comes before the notifications it planned.
         key=lambda e: (e["at"], _KIND_ORDER.get(e["kind"], 2), e["key"]),
     )
+    primaries: dict[str, list[str]] = {}
+    for e in entries:
+        if e.get("role") == "primary" and e.get("status") not in _NOT_SENT and e.get("channel"):
+            primaries.setdefault(str(e.get("event_id")), []).append(str(e["channel"]))
+    for e in entries:
+        if e.get("role") == "standby":
+            e["standby_for"] = sorted(primaries.get(str(e.get("event_id")), []))
+        e["summary"] = summary(e)
     order_number = next((e["order_number"] for e in entries if e.get("order_number")), None)
     return {
         "source": source,
@@ -98,6 +150,67 @@ def order_sources(dynamodb: Any, table_name: str, order_id: str) -> list[str]:
 # --- the table an operator reads ------------------------------------------------------------------------
 
 
+def _label(e: dict[str, Any]) -> str:
+    """The channel, and whether this entry is the deadline's escalation copy of it."""
+    channel = str(e.get("channel", "?"))
+    return f"{channel} escalation" if e.get("role") == "escalation" else channel
+
+
+def _escalation_reason(e: dict[str, Any]) -> str | None:
+    """Why it was escalated. A failed or retried send overwrites `reason` with the provider's error, so the
+    error code's presence says the reason is no longer the escalation's."""
+    if e.get("role") == "escalation" and e.get("reason") and not e.get("error_code"):
+        return str(e["reason"])
+    return None
+
+
+def _notes(e: dict[str, Any]) -> list[str]:
+    """Why this channel and provider: fallback, failover, escalation, standby."""
+    notes = []
+    if e.get("fallback_of") or e.get("fallback_reason"):
+        failed = str(e.get("fallback_of") or "")
+        why = str(e.get("fallback_reason") or f"{failed} failed")
+        # The follow-up writes "<channel> <what happened>": name the channel when a reason does not.
+        note = f"fallback: {why if why.startswith(failed) else f'{failed} {why}'}"
+        notes.append(note + (f" at {e['fallback_at']}" if e.get("fallback_at") else ""))
+    elif e.get("role") == "standby":
+        channels = " or ".join(e.get("standby_for") or []) or "another channel"
+        notes.append(f"sent only if {channels} fails" if e.get("status") == "standby" else f"standby for {channels}")
+    escalation = _escalation_reason(e)
+    if escalation:
+        notes.append(escalation)  # the label says escalation; its route reason would only repeat it
+    elif e.get("route_reason"):
+        notes.append(str(e["route_reason"]))
+    return notes
+
+
+def _step(e: dict[str, Any]) -> str:
+    """`via <provider> (<notes>)`, or the notes alone before any provider took it."""
+    head = f"via {e['provider']}" if e.get("provider") else ""
+    notes = ", ".join(_notes(e))
+    if head and notes:
+        return f"{head} ({notes})"
+    return head or notes
+
+
+def summary(e: dict[str, Any]) -> str:
+    """The entry as one short line: what happened to it and why (the JSON's `summary`)."""
+    if e["kind"] == "event":
+        line = f"event {e.get('event_type', '?')} {e.get('status', '?')}"
+        return line + (f" ({e['reason']})" if e.get("reason") else "")
+    if e["kind"] != "notification":
+        return f"{e['kind']} {e.get('status', '')}".strip()
+    line = f"{_label(e)} {e.get('status', '?')}"
+    if e.get("provider"):
+        line += f" via {e['provider']}"
+    if e.get("delivery_status"):
+        line += f", {e['delivery_status']}"
+    notes = _notes(e)
+    if e.get("status") in _NOT_SENT and e.get("reason"):
+        notes.append(str(e["reason"]))  # why it was never sent is the whole story of a skipped step
+    return line + (f" ({', '.join(notes)})" if notes else "")
+
+
 def describe(e: dict[str, Any]) -> tuple[str, str, str]:
     """(what, status, details) of one entry, for the terminal."""
     if e["kind"] == "event":
@@ -110,22 +223,24 @@ def describe(e: dict[str, Any]) -> tuple[str, str, str]:
             details.append(f"reason: {e['reason']}")
         return what, status, "; ".join(details)
     if e["kind"] == "notification":
-        what = f"{e.get('channel', '?')} for {e.get('event_type', '?')}"
+        what = f"{_label(e)} for {e.get('event_type', '?')}"
         status = str(e.get("status", "?"))
         if e.get("delivery_status"):
             status += f" / {e['delivery_status']}"
-        details = []
+        step = _step(e)
+        details = [step] if step else []
+        shown = {"provider"} | ({"reason"} if _escalation_reason(e) else set())  # already in the step
         for label, name in (
             ("to", "recipient"),
             ("provider id", "provider_message_id"),
-            ("provider", "provider"),
             ("attempts", "attempts"),
             ("error", "error_code"),
             ("reason", "reason"),
             ("delivery error", "delivery_error_code"),
             ("delivery reason", "delivery_reason"),
+            ("escalation of", "escalation_of"),
         ):
-            if e.get(name) not in (None, ""):
+            if name not in shown and e.get(name) not in (None, ""):
                 details.append(f"{label} {e[name]}")
         return what, status, "; ".join(details)
     return e["kind"], str(e.get("status", "")), e["key"]
