@@ -249,6 +249,13 @@ def demo(
     burst: Annotated[
         bool, typer.Option(help="Publish everything at once instead of each event after the previous is dispatched.")
     ] = False,
+    stay: Annotated[
+        bool,
+        typer.Option(
+            help="Keep the runtime up after the summary (until Ctrl-C), so that `herald timeline ORDER_ID` and "
+            "`herald dlq` can be run against it from another terminal."
+        ),
+    ] = False,
 ) -> None:
     """Run the whole pipeline on this machine: moto, template.yaml, the functions and provider stand-ins.
 
@@ -256,18 +263,36 @@ def demo(
     """
     from rich.console import Console
 
-    from herald.local.demo import print_summary, run_demo
+    from herald.local.demo import DemoRun, print_summary, run_demo
 
     # Rich wraps to 80 columns when not on a terminal (CI, a pipe): the summary needs more.
     console = Console(width=None if sys.stdout.isatty() else 130)
-    with console.status("Starting moto, deploying template.yaml, starting the functions and stand-ins..."):
+
+    status = console.status("Starting moto, deploying template.yaml, starting the functions and stand-ins...")
+
+    def finish(run: DemoRun, runtime: Any = None) -> None:
+        status.stop()
+        print_summary(run, console)
+        if report is not None:
+            report.write_text(json.dumps(run.report, indent=2) + "\n", encoding="utf-8")
+            console.print(f"Report written to {report}")
+        if runtime is not None:
+            console.print("Try, in another terminal: herald timeline ord_1006 (the fallback), ord_1007 (the failover).")
+            _serve_until_interrupted(runtime, console)
+
+    with status:
         run = run_demo(
-            events, template=template, outbox_dir=outbox, work_dir=Path(".herald"), timeout=timeout, paced=not burst
+            events,
+            template=template,
+            outbox_dir=outbox,
+            work_dir=Path(".herald"),
+            timeout=timeout,
+            paced=not burst,
+            # --stay: the summary is printed while the runtime is still up, which then serves until Ctrl-C.
+            stay=finish if stay else None,
         )
-    print_summary(run, console)
-    if report is not None:
-        report.write_text(json.dumps(run.report, indent=2) + "\n", encoding="utf-8")
-        console.print(f"Report written to {report}")
+    if not stay:
+        finish(run)
     raise typer.Exit(1 if run.problems else 0)
 
 
@@ -551,11 +576,27 @@ def local_up(
     `herald dlq` (and `--local`) find it there, and `herald publish --endpoint-url URL --order-queue-url ...`
     publishes to it.
     """
+    from herald.local.demo import prepare, providers
+    from herald.local.runtime import LocalRuntime
+    from herald.ops.resources import LOCAL_STATE_FILE
+
+    console = _console()
+    with providers(outbox) as setup:
+        env = {**setup.env, "HERALD_RETRY_BASE_SECONDS": "1", "HERALD_RETRY_MAX_SECONDS": "4"}
+        with console.status("Starting moto, deploying the template, starting the functions and stand-ins..."):
+            runtime = LocalRuntime(template, extra_env=env, log_dir=LOCAL_STATE_FILE.parent / "logs").start()
+        try:
+            prepare(runtime, setup)
+            _serve_until_interrupted(runtime, console)
+        finally:
+            runtime.stop()
+
+
+def _serve_until_interrupted(runtime: Any, console: Any) -> None:
+    """Publish the runtime's whereabouts in .herald/local.json for the operator commands; wait for Ctrl-C."""
     import signal
     import time
 
-    from herald.local.demo import providers
-    from herald.local.runtime import LocalRuntime
     from herald.ops.resources import LOCAL_STATE_FILE, write_local_state
 
     def stop(signum: int, frame: Any) -> None:
@@ -563,40 +604,26 @@ def local_up(
 
     # `kill` stops it as cleanly as Ctrl-C: workers first, then the emulator, then the state file.
     signal.signal(signal.SIGTERM, stop)
-    console = _console()
-    with providers(outbox) as setup:
-        env = {**setup.env, "HERALD_RETRY_BASE_SECONDS": "1", "HERALD_RETRY_MAX_SECONDS": "4"}
-        with console.status("Starting moto, deploying the template, starting the functions and stand-ins..."):
-            runtime = LocalRuntime(template, extra_env=env, log_dir=LOCAL_STATE_FILE.parent / "logs").start()
-        try:
-            secrets = runtime.aws.client("secretsmanager")
-            for variable, default, value in (
-                ("HERALD_SENDGRID_SECRET_ID", "herald/sendgrid", setup.sendgrid_secret),
-                ("HERALD_TWILIO_SECRET_ID", "herald/twilio", setup.twilio_secret),
-            ):
-                names = {f.environment[variable] for f in runtime.stack.functions if variable in f.environment}
-                for name in names or {default}:
-                    secrets.create_secret(Name=name, SecretString=json.dumps(value))
-            outputs = dict(runtime.stack.outputs)
-            write_local_state(
-                LOCAL_STATE_FILE,
-                endpoint_url=runtime.aws.endpoint_url,
-                region=runtime.aws.region,
-                stack=runtime.stack.name,
-                outputs=outputs,
-            )
-            console.print(f"Local runtime up at {runtime.aws.endpoint_url} (stack {runtime.stack.name}).", markup=False)
-            console.print(f"Outputs written to {LOCAL_STATE_FILE}. Ctrl-C stops it.", markup=False)
-            for name in ("OrderEventsQueueUrl", "ShipmentEventsQueueUrl"):
-                if name in outputs:
-                    console.print(f"  {name}: {outputs[name]}", markup=False)
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            console.print("Stopping the local runtime...")
-        finally:
-            LOCAL_STATE_FILE.unlink(missing_ok=True)
-            runtime.stop()
+    outputs = dict(runtime.stack.outputs)
+    write_local_state(
+        LOCAL_STATE_FILE,
+        endpoint_url=runtime.aws.endpoint_url,
+        region=runtime.aws.region,
+        stack=runtime.stack.name,
+        outputs=outputs,
+    )
+    try:
+        console.print(f"Local runtime up at {runtime.aws.endpoint_url} (stack {runtime.stack.name}).", markup=False)
+        console.print(f"Outputs written to {LOCAL_STATE_FILE}. Ctrl-C stops it.", markup=False)
+        for name in ("OrderEventsQueueUrl", "ShipmentEventsQueueUrl"):
+            if name in outputs:
+                console.print(f"  {name}: {outputs[name]}", markup=False)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("Stopping the local runtime...")
+    finally:
+        LOCAL_STATE_FILE.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":  # `python -m herald.cli`

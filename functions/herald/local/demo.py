@@ -12,7 +12,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,6 +107,7 @@ def run_demo(
     email_faults: FaultPlan | None = None,
     sms_faults: FaultPlan | None = None,
     paced: bool = True,
+    stay: Callable[[DemoRun, Any], None] | None = None,
 ) -> DemoRun:
     """Run `events_file` through the local pipeline. Faults make the stand-ins fail (tests, soak runs);
     `parameters` override template.yaml's parameters (e.g. MaxReceiveCount)."""
@@ -129,17 +130,7 @@ def run_demo(
             extra_env=runtime_env,
             log_dir=work_dir / "logs",
         ) as runtime:
-            secrets = runtime.aws.client("secretsmanager")
-            for secret_id, value in (
-                (
-                    _function_env(runtime, "HERALD_SENDGRID_SECRET_ID", "herald/sendgrid"),
-                    provider_setup.sendgrid_secret,
-                ),
-                (_function_env(runtime, "HERALD_TWILIO_SECRET_ID", "herald/twilio"), provider_setup.twilio_secret),
-            ):
-                secrets.create_secret(Name=secret_id, SecretString=json.dumps(value))
-            _wire_callbacks(runtime, provider_setup)
-            _verify_ses_sender(runtime)
+            prepare(runtime, provider_setup)
             stage = Stage(
                 provider_setup.sendgrid,
                 provider_setup.twilio,
@@ -153,8 +144,24 @@ def run_demo(
                 runtime.wait_until_settled(quiet_seconds=1.0, timeout=timeout)
             report = build_report(runtime, published)
             report["ses_sent"] = _ses_sent(runtime)
-    problems = verify(report, outbox_dir)
-    return DemoRun(report, problems, time.monotonic() - started, provider_setup.real, stage.notes)
+            problems = verify(report, outbox_dir)
+            run = DemoRun(report, problems, time.monotonic() - started, provider_setup.real, stage.notes)
+            if stay is not None:
+                stay(run, runtime)  # e.g. `herald demo --stay`: print, then keep the runtime up for the operator tools
+    return run
+
+
+def prepare(runtime: Any, provider_setup: Providers) -> None:
+    """What an operator sets up before traffic: the provider secrets, the stand-ins' callbacks to the webhooks
+    API (with the key it verifies), and the SES sender identity."""
+    secrets = runtime.aws.client("secretsmanager")
+    for variable, default, value in (
+        ("HERALD_SENDGRID_SECRET_ID", "herald/sendgrid", provider_setup.sendgrid_secret),
+        ("HERALD_TWILIO_SECRET_ID", "herald/twilio", provider_setup.twilio_secret),
+    ):
+        secrets.create_secret(Name=_function_env(runtime, variable, default), SecretString=json.dumps(value))
+    _wire_callbacks(runtime, provider_setup)
+    _verify_ses_sender(runtime)
 
 
 def _wire_callbacks(runtime: Any, provider_setup: Providers) -> None:
@@ -528,7 +535,7 @@ def print_summary(run: DemoRun, console: Any) -> None:
     console.print(
         "Redundancy: "
         + ", ".join(f"{len(lines)} {kind}" for kind, lines in told.items())
-        + " (herald timeline ORDER_ID tells each order's story)."
+        + " (`herald demo --stay`, then `herald timeline ORDER_ID`, tells each order's story)."
     )
     failed = [n for n in run.report["notifications"] if n["status"] in {"failed", "dlq"}]
     for n in failed:
