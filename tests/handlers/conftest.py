@@ -176,9 +176,10 @@ def _reset_caches() -> None:
     from aws_lambda_powertools.utilities import parameters
 
     from herald.config import settings
-    from herald.handlers import dispatch, fallback, followup, secrets, send_email, send_sms
+    from herald.handlers import aws, dispatch, fallback, followup, secrets, send_email, send_sms
 
     settings.cache_clear()
+    aws.aws_client.cache_clear()
     dispatch.dispatcher.cache_clear()
     followup.follow_ups.cache_clear()
     fallback._fallback_requests.cache_clear()

@@ -58,16 +58,15 @@ class ChannelSender:
 
     @cache  # noqa: B019 - one instance per function module, alive for the whole sandbox
     def _deps(self) -> tuple[Sender, Any]:
-        import boto3
-
         from herald.adapters.dynamodb_ledger import DynamoDbLedger
         from herald.config import settings
+        from herald.handlers.aws import aws_client
 
         config = settings()
-        ledger = DynamoDbLedger(boto3.client("dynamodb"), config.table_name, ttl_days=config.ttl_days)
+        ledger = DynamoDbLedger(aws_client("dynamodb"), config.table_name, ttl_days=config.ttl_days)
         retry = RetryPolicy(config.retry_base_seconds, config.retry_max_seconds, config.max_receive_count)
         sender = Sender(ledger, self._provider_factory(), lease_seconds=config.claim_lease_seconds, retry=retry)
-        return sender, boto3.client("sqs")
+        return sender, aws_client("sqs")
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         sender, sqs = self._deps()

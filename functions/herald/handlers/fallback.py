@@ -14,14 +14,13 @@ if TYPE_CHECKING:  # loaded on the first refusal only: the senders' cold start d
 
 @cache
 def _fallback_requests() -> FallbackOnFailure | None:
-    import boto3
-
     from herald.adapters.sqs_followups import SqsFollowUpQueue
     from herald.config import settings
+    from herald.handlers.aws import aws_client
     from herald.usecases.followup import FallbackOnFailure
 
     url = settings().followup_queue_url
-    return FallbackOnFailure(SqsFollowUpQueue(boto3.client("sqs"), url)) if url else None
+    return FallbackOnFailure(SqsFollowUpQueue(aws_client("sqs"), url)) if url else None
 
 
 def ask_for_fallback(message: ChannelMessage, result: SendResult) -> None:

@@ -3,11 +3,15 @@ the secondary (SES, SNS) taking new sends while the primary's circuit is open, a
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from herald.domain.circuit import CircuitSwitch
+from herald.domain.notification import Channel, ChannelMessage
+from herald.handlers.aws import aws_client
 from herald.observability import count
 from herald.usecases.ports import Direct, Provider, ProviderRouter
 
@@ -28,10 +32,26 @@ def secondary_client(service: str) -> Any:
     return boto3.client(service, config=config)  # type: ignore[call-overload]
 
 
+class Lazy:
+    """A provider built on its first send. The secondary is rarely needed, and building its client (a service
+    model to load) would cost every cold start."""
+
+    def __init__(self, name: str, channel: Channel, build: Callable[[], Provider]) -> None:
+        self.name = name
+        self.channel = channel
+        self._build = build
+        self._provider: Provider | None = None
+        self._lock = threading.Lock()
+
+    def send(self, message: ChannelMessage) -> str | None:
+        with self._lock:
+            if self._provider is None:
+                self._provider = self._build()
+        return self._provider.send(message)
+
+
 def routed(primary: Provider, secondary: Provider, logger: Logger) -> ProviderRouter:
     """`primary` with failover to `secondary`, or `primary` alone when failover is turned off."""
-    import boto3
-
     from herald.adapters.dynamodb_circuit import DynamoDbCircuit
     from herald.config import settings
     from herald.domain.circuit import CircuitSettings
@@ -56,7 +76,7 @@ def routed(primary: Provider, secondary: Provider, logger: Logger) -> ProviderRo
         )
         count("ProviderFailovers" if switch.opened else "ProviderRecoveries", channel=switch.channel)
 
-    circuit = DynamoDbCircuit(boto3.client("dynamodb"), config.table_name, primary.channel.value, primary.name)
+    circuit = DynamoDbCircuit(aws_client("dynamodb"), config.table_name, primary.channel.value, primary.name)
     settings_ = CircuitSettings(
         failure_threshold=config.failover_threshold, probe_after_seconds=config.failover_probe_seconds
     )

@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.domain.notification import Channel
 from herald.handlers.channel_sender import ChannelSender
 from herald.handlers.fallback import ask_for_fallback
-from herald.handlers.routing import routed, secondary_client
+from herald.handlers.routing import Lazy, routed, secondary_client
 from herald.observability import build_logger, traced
 from herald.usecases.ports import ProviderRouter
 
@@ -24,7 +24,8 @@ def sendgrid_provider() -> ProviderRouter:
 
     config = settings()
     sendgrid = SendGridEmail(sendgrid_api_key(), host=config.sendgrid_api_host, timeout=config.provider_timeout_seconds)
-    ses = SesEmail(secondary_client("sesv2"), configuration_set=config.ses_configuration_set or None)
+    configuration_set = config.ses_configuration_set or None
+    ses = Lazy("ses", Channel.EMAIL, lambda: SesEmail(secondary_client("sesv2"), configuration_set=configuration_set))
     return routed(sendgrid, ses, logger)
 
 

@@ -8,9 +8,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from herald.domain.notification import Channel, ChannelMessage
+from herald.handlers.aws import aws_client
 from herald.handlers.channel_sender import ChannelSender
 from herald.handlers.fallback import ask_for_fallback
-from herald.handlers.routing import routed, secondary_client
+from herald.handlers.routing import Lazy, routed, secondary_client
 from herald.observability import build_logger, traced
 from herald.usecases.ports import ProviderRouter
 from herald.usecases.send import SendResult
@@ -34,8 +35,12 @@ def twilio_provider() -> ProviderRouter:
         timeout=config.provider_timeout_seconds,
         webhooks_base_url=config.webhooks_base_url,
     )
-    sns = SnsSms(
-        secondary_client("sns"), sender_id=config.sns_sender_id, origination_number=config.sns_origination_number
+    sns = Lazy(
+        "sns",
+        Channel.SMS,
+        lambda: SnsSms(
+            secondary_client("sns"), sender_id=config.sns_sender_id, origination_number=config.sns_origination_number
+        ),
     )
     return routed(twilio, sns, logger)
 
@@ -56,12 +61,10 @@ def suppress_opted_out(message: ChannelMessage, result: SendResult) -> None:
 
 @cache
 def _suppressions() -> Any:
-    import boto3
-
     from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
     from herald.config import settings
 
-    return DynamoDbSuppressions(boto3.client("dynamodb"), settings().table_name)
+    return DynamoDbSuppressions(aws_client("dynamodb"), settings().table_name)
 
 
 def after_refusal(message: ChannelMessage, result: SendResult) -> None:

@@ -161,7 +161,7 @@ def prepare(runtime: Any, provider_setup: Providers) -> None:
     ):
         secrets.create_secret(Name=_function_env(runtime, variable, default), SecretString=json.dumps(value))
     _wire_callbacks(runtime, provider_setup)
-    _verify_ses_sender(runtime)
+    verify_ses_sender(runtime)
 
 
 def _wire_callbacks(runtime: Any, provider_setup: Providers) -> None:
@@ -181,7 +181,7 @@ def _wire_callbacks(runtime: Any, provider_setup: Providers) -> None:
         provider_setup.sendgrid.events_webhook_url = f"{runtime.webhooks_url}/webhooks/sendgrid/events"
 
 
-def _verify_ses_sender(runtime: Any) -> None:
+def verify_ses_sender(runtime: Any) -> None:
     """SES sends only from a verified identity: verify the sender's domain in the emulator, as an operator
     verifies it in SES before deploying (infra/README.md)."""
     sender = _function_env(runtime, "HERALD_EMAIL_FROM", "orders@herald.example")
