@@ -249,7 +249,9 @@ def test_confirmation_delivered_on_one_channel_is_not_escalated(env: Env, signer
 # --- provider failover ------------------------------------------------------------------------------
 
 
-def test_sendgrid_outage_moves_email_to_ses_after_the_threshold(env: Env, monkeypatch: Any) -> None:
+def test_sendgrid_outage_moves_email_to_ses_after_the_threshold(
+    env: Env, monkeypatch: Any, capsys: Any, caplog: Any
+) -> None:
     # Given a failover threshold of 2 and a SendGrid that answers every call with a 500
     monkeypatch.setenv("HERALD_FAILOVER_THRESHOLD", "2")
     monkeypatch.setenv("HERALD_FAILOVER_PROBE_SECONDS", "3600")
@@ -278,3 +280,10 @@ def test_sendgrid_outage_moves_email_to_ses_after_the_threshold(env: Env, monkey
         "Item"
     ]
     assert circuit["state"]["S"] == "open"
+    # And the switch was logged once and counted once (CloudWatch embedded metric format on stdout)
+    switches = [r for r in caplog.records if r.getMessage().startswith("provider failover")]
+    assert [(r.channel, r.from_provider, r.to_provider, r.levelname) for r in switches] == [
+        ("email", "sendgrid", "ses", "WARNING")
+    ]
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "ProviderFailovers" in line]
+    assert [m["ProviderFailovers"] for m in metrics] == [[1.0]]

@@ -24,9 +24,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from herald.adapters.dynamodb_values import Item, conditional_failed, num_attr, str_attr
 from herald.domain.circuit import CircuitState, CircuitStatus, epoch_seconds
-
-Item = dict[str, dict[str, Any]]
 
 LAST_ERROR_MAX_CHARS = 200
 
@@ -35,21 +34,9 @@ def circuit_pk(channel: str) -> str:
     return f"CIRCUIT#{channel}"
 
 
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _n(value: int) -> dict[str, str]:
-    return {"N": str(value)}
-
-
 def _int(item: Item, name: str) -> int | None:
     value = item.get(name, {}).get("N")
     return None if value is None else int(Decimal(value))
-
-
-def _conditional_failed(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def state_from_item(item: Item) -> CircuitState:
@@ -70,7 +57,7 @@ class DynamoDbCircuit:
     def __init__(self, client: Any, table_name: str, channel: str, primary_name: str) -> None:
         self._db = client
         self._table = table_name
-        self._key: Item = {"pk": _s(circuit_pk(channel)), "sk": _s(primary_name)}
+        self._key: Item = {"pk": str_attr(circuit_pk(channel)), "sk": str_attr(primary_name)}
 
     def snapshot(self) -> CircuitState:
         # Strongly consistent: an instance that just lost a conditional write reads the winner's state.
@@ -88,11 +75,11 @@ class DynamoDbCircuit:
             ),
             ExpressionAttributeNames={"#kind": "kind", "#state": "state"},
             ExpressionAttributeValues={
-                ":kind": _s("circuit"),
-                ":closed": _s(CircuitStatus.CLOSED.value),
-                ":now": _s(now.isoformat()),
-                ":error": _s(error[:LAST_ERROR_MAX_CHARS]),
-                ":one": _n(1),
+                ":kind": str_attr("circuit"),
+                ":closed": str_attr(CircuitStatus.CLOSED.value),
+                ":now": str_attr(now.isoformat()),
+                ":error": str_attr(error[:LAST_ERROR_MAX_CHARS]),
+                ":one": num_attr(1),
             },
             ReturnValues="ALL_NEW",
         )
@@ -104,11 +91,11 @@ class DynamoDbCircuit:
             "SET #state = :open, opened_at = :at, updated_at = :now REMOVE probe_until",
             "(attribute_not_exists(#state) OR #state = :closed) AND failures >= :min",
             {
-                ":open": _s(CircuitStatus.OPEN.value),
-                ":closed": _s(CircuitStatus.CLOSED.value),
-                ":at": _n(epoch_seconds(now)),
-                ":now": _s(now.isoformat()),
-                ":min": _n(min_failures),
+                ":open": str_attr(CircuitStatus.OPEN.value),
+                ":closed": str_attr(CircuitStatus.CLOSED.value),
+                ":at": num_attr(epoch_seconds(now)),
+                ":now": str_attr(now.isoformat()),
+                ":min": num_attr(min_failures),
             },
         )
 
@@ -117,7 +104,7 @@ class DynamoDbCircuit:
         return self._update(
             "SET failures = :zero, updated_at = :now",
             "#state = :closed",
-            {":zero": _n(0), ":now": _s(now.isoformat()), ":closed": _s(CircuitStatus.CLOSED.value)},
+            {":zero": num_attr(0), ":now": str_attr(now.isoformat()), ":closed": str_attr(CircuitStatus.CLOSED.value)},
         )
 
     def claim_probe(self, now: datetime, *, lease_seconds: int, probe_after_seconds: int) -> bool:
@@ -132,11 +119,11 @@ class DynamoDbCircuit:
             "#state = :open AND (attribute_not_exists(opened_at) OR opened_at <= :due) "
             "AND (attribute_not_exists(probe_until) OR probe_until < :at)",
             {
-                ":open": _s(CircuitStatus.OPEN.value),
-                ":due": _n(at - probe_after_seconds),
-                ":at": _n(at),
-                ":until": _n(at + lease_seconds),
-                ":now": _s(now.isoformat()),
+                ":open": str_attr(CircuitStatus.OPEN.value),
+                ":due": num_attr(at - probe_after_seconds),
+                ":at": num_attr(at),
+                ":until": num_attr(at + lease_seconds),
+                ":now": str_attr(now.isoformat()),
             },
         )
 
@@ -146,10 +133,10 @@ class DynamoDbCircuit:
             "SET #state = :closed, failures = :zero, updated_at = :now REMOVE opened_at, probe_until",
             "#state = :open",
             {
-                ":open": _s(CircuitStatus.OPEN.value),
-                ":closed": _s(CircuitStatus.CLOSED.value),
-                ":zero": _n(0),
-                ":now": _s(now.isoformat()),
+                ":open": str_attr(CircuitStatus.OPEN.value),
+                ":closed": str_attr(CircuitStatus.CLOSED.value),
+                ":zero": num_attr(0),
+                ":now": str_attr(now.isoformat()),
             },
         )
 
@@ -159,11 +146,11 @@ class DynamoDbCircuit:
             "SET opened_at = :at, updated_at = :now, last_error = :error REMOVE probe_until ADD failures :one",
             "#state = :open",
             {
-                ":open": _s(CircuitStatus.OPEN.value),
-                ":at": _n(epoch_seconds(now)),
-                ":now": _s(now.isoformat()),
-                ":error": _s(error[:LAST_ERROR_MAX_CHARS]),
-                ":one": _n(1),
+                ":open": str_attr(CircuitStatus.OPEN.value),
+                ":at": num_attr(epoch_seconds(now)),
+                ":now": str_attr(now.isoformat()),
+                ":error": str_attr(error[:LAST_ERROR_MAX_CHARS]),
+                ":one": num_attr(1),
             },
         )
 
@@ -179,7 +166,7 @@ class DynamoDbCircuit:
                 ExpressionAttributeValues=values,
             )
         except ClientError as error:
-            if _conditional_failed(error):
+            if conditional_failed(error):
                 return False
             raise
         return True

@@ -21,33 +21,20 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from herald.adapters.dynamodb_ledger import notification_sk, order_pk
+from herald.adapters.dynamodb_values import Item, conditional_failed, num_attr, str_attr
 from herald.domain.masking import mask_recipient
 from herald.usecases.delivery_status import ApplyOutcome, InboundMessage, NotificationRef
 from herald.webhooks.states import ProviderStatus, rank
-
-Item = dict[str, dict[str, Any]]
 
 PROVIDER_MESSAGE_INDEX = "by_provider_message_id"
 MAX_HISTORY = 50  # a message opened hundreds of times must not grow its item towards DynamoDB's 400 KB
 
 
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _n(value: float) -> dict[str, str]:
-    return {"N": str(value)}
-
-
-def _conditional_failed(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
 def _to_attribute(value: Any) -> dict[str, Any]:
     if isinstance(value, bool | str):
-        return _s(str(value))
+        return str_attr(str(value))
     if isinstance(value, int | float):
-        return _n(value)
+        return num_attr(value)
     if isinstance(value, dict):
         return {"M": {k: _to_attribute(v) for k, v in value.items()}}
     raise TypeError(f"unsupported history value {value!r}")
@@ -70,7 +57,7 @@ class DynamoDbDelivery:
                 TableName=self._table,
                 IndexName=PROVIDER_MESSAGE_INDEX,
                 KeyConditionExpression="provider_message_id = :id",
-                ExpressionAttributeValues={":id": _s(candidate)},
+                ExpressionAttributeValues={":id": str_attr(candidate)},
             )
             for item in page.get("Items", []):
                 if item.get("kind", {}).get("S") == "notification":
@@ -87,8 +74,8 @@ class DynamoDbDelivery:
     def apply_status(self, ref: NotificationRef, status: ProviderStatus, now: datetime) -> ApplyOutcome:
         entry = _to_attribute(status.history_entry(now.isoformat()))
         values: Item = {
-            ":channel": _s(ref.channel),
-            ":key": _s(status.event_key),
+            ":channel": str_attr(ref.channel),
+            ":key": str_attr(status.event_key),
             ":keys": {"SS": [status.event_key]},
             ":entry": {"L": [entry]},
             ":empty": {"L": []},
@@ -111,16 +98,16 @@ class DynamoDbDelivery:
         )
         advance_values: Item = {
             **values,
-            ":state": _s(status.state.value),
-            ":rank": _n(rank(status.state)),
-            ":now": _s(now.isoformat()),
+            ":state": str_attr(status.state.value),
+            ":rank": num_attr(rank(status.state)),
+            ":now": str_attr(now.isoformat()),
         }
         if status.error_code:
             update += ", delivery_error_code = :code"
-            advance_values[":code"] = _s(status.error_code)
+            advance_values[":code"] = str_attr(status.error_code)
         if status.reason:
             update += ", delivery_reason = :reason"
-            advance_values[":reason"] = _s(status.reason[:500])
+            advance_values[":reason"] = str_attr(status.reason[:500])
         try:
             self._db.update_item(
                 TableName=self._table,
@@ -135,7 +122,7 @@ class DynamoDbDelivery:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if not _conditional_failed(error):
+            if not conditional_failed(error):
                 raise
             current: Item = error.response.get("Item", {})  # type: ignore[assignment]
             refused = self._refusal(ref, current, status.event_key)
@@ -156,11 +143,11 @@ class DynamoDbDelivery:
                     " AND (attribute_not_exists(history) OR size(history) < :max)"
                 ),
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues={**values, ":max": _n(MAX_HISTORY)},
+                ExpressionAttributeValues={**values, ":max": num_attr(MAX_HISTORY)},
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if not _conditional_failed(error):
+            if not conditional_failed(error):
                 raise
             current: Item = error.response.get("Item", {})  # type: ignore[assignment]
             refused = self._refusal(ref, current, values[":key"]["S"])
@@ -172,7 +159,7 @@ class DynamoDbDelivery:
                 Key=self._key(ref),
                 UpdateExpression="ADD history_overflow :one",
                 ConditionExpression="attribute_exists(sk)",
-                ExpressionAttributeValues={":one": _n(1)},
+                ExpressionAttributeValues={":one": num_attr(1)},
             )
         return ApplyOutcome.RECORDED
 
@@ -191,15 +178,15 @@ class DynamoDbDelivery:
             self._db.put_item(
                 TableName=self._table,
                 Item={
-                    "pk": _s(f"WEBHOOK#{key}"),
-                    "sk": _s("REPLAY"),
-                    "kind": _s("webhook_replay_guard"),
-                    "expires_at": _n(expires_at),
+                    "pk": str_attr(f"WEBHOOK#{key}"),
+                    "sk": str_attr("REPLAY"),
+                    "kind": str_attr("webhook_replay_guard"),
+                    "expires_at": num_attr(expires_at),
                 },
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except ClientError as error:
-            if _conditional_failed(error):
+            if conditional_failed(error):
                 return False
             raise
         return True
@@ -209,25 +196,25 @@ class DynamoDbDelivery:
     def record_inbound(self, message: InboundMessage, now: datetime) -> bool:
         """Record an inbound SMS once per MessageSid. False when it was recorded already."""
         item: Item = {
-            "pk": _s(f"INBOUND#{message.to}"),
-            "sk": _s(f"SMS#{message.message_sid}"),
-            "kind": _s("inbound_sms"),
-            "message_sid": _s(message.message_sid),
-            "to": _s(message.to),
+            "pk": str_attr(f"INBOUND#{message.to}"),
+            "sk": str_attr(f"SMS#{message.message_sid}"),
+            "kind": str_attr("inbound_sms"),
+            "message_sid": str_attr(message.message_sid),
+            "to": str_attr(message.to),
             # The customer's number is personal data: stored masked, plus a hash to match it later
             # (opt-out look-ups hash the recipient the same way).
-            "from_masked": _s(mask_recipient(message.from_)),
-            "from_hash": _s(phone_hash(message.from_)),
-            "body": _s(message.body[:1600]),
-            "received_at": _s(now.isoformat()),
-            "expires_at": _n(int(now.timestamp()) + self._ttl_seconds),
+            "from_masked": str_attr(mask_recipient(message.from_)),
+            "from_hash": str_attr(phone_hash(message.from_)),
+            "body": str_attr(message.body[:1600]),
+            "received_at": str_attr(now.isoformat()),
+            "expires_at": num_attr(int(now.timestamp()) + self._ttl_seconds),
         }
         if message.account_sid:
-            item["account_sid"] = _s(message.account_sid)
+            item["account_sid"] = str_attr(message.account_sid)
         try:
             self._db.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(sk)")
         except ClientError as error:
-            if _conditional_failed(error):
+            if conditional_failed(error):
                 return False
             raise
         return True
@@ -241,7 +228,10 @@ class DynamoDbDelivery:
 
     @staticmethod
     def _key(ref: NotificationRef) -> Item:
-        return {"pk": _s(order_pk(ref.source, ref.order_id)), "sk": _s(notification_sk(ref.event_id, ref.channel))}
+        return {
+            "pk": str_attr(order_pk(ref.source, ref.order_id)),
+            "sk": str_attr(notification_sk(ref.event_id, ref.channel)),
+        }
 
 
 def phone_hash(number: str) -> str:

@@ -13,24 +13,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from herald.adapters.dynamodb_ledger import ESCALATION_SUFFIX, notification_sk, order_pk
+from herald.adapters.dynamodb_values import Item, conditional_failed, old_item, str_attr, text
 from herald.domain.masking import mask_recipient
 from herald.domain.notification import ChannelMessage, NotificationStatus
 from herald.domain.redundancy import NotificationView
 from herald.usecases.followup import RecordedNotification
 
-Item = dict[str, dict[str, Any]]
-
 _PENDING = NotificationStatus.PENDING.value
 _STANDBY = NotificationStatus.STANDBY.value
-
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _text(item: Item, name: str) -> str | None:
-    value = item.get(name, {}).get("S")
-    return str(value) if value is not None else None
 
 
 class DynamoDbFollowUps:
@@ -44,8 +34,8 @@ class DynamoDbFollowUps:
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": {
-                ":pk": _s(order_pk(source, order_id)),
-                ":prefix": _s(f"NOTIF#{event_id}#"),
+                ":pk": str_attr(order_pk(source, order_id)),
+                ":prefix": str_attr(f"NOTIF#{event_id}#"),
             },
         }
         recorded = []
@@ -53,7 +43,7 @@ class DynamoDbFollowUps:
             page = self._db.query(**kwargs)
             for item in page.get("Items", []):
                 # The prefix alone would also match an event id that continues with "#...".
-                if _text(item, "event_id") == event_id:
+                if text(item, "event_id") == event_id:
                     recorded.append(_recorded(item))
             if "LastEvaluatedKey" not in page:
                 return recorded
@@ -71,20 +61,20 @@ class DynamoDbFollowUps:
                 ConditionExpression="#status = :standby",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
-                    ":pending": _s(_PENDING),
-                    ":standby": _s(_STANDBY),
-                    ":failed": _s(failed_channel),
-                    ":reason": _s(reason[:300]),
-                    ":now": _s(now.isoformat()),
+                    ":pending": str_attr(_PENDING),
+                    ":standby": str_attr(_STANDBY),
+                    ":failed": str_attr(failed_channel),
+                    ":reason": str_attr(reason[:300]),
+                    ":now": str_attr(now.isoformat()),
                 },
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not conditional_failed(error):
                 raise
-            old: Item = error.response.get("Item", {})  # type: ignore[assignment]
+            old = old_item(error)
             # Activated by an earlier attempt that may have failed to queue it: queue it again.
-            return _text(old, "status") == _PENDING and "fallback_of" in old
+            return text(old, "status") == _PENDING and "fallback_of" in old
         return True
 
     def suppress_standby(self, message: ChannelMessage, *, reason: str, now: datetime) -> None:
@@ -96,35 +86,35 @@ class DynamoDbFollowUps:
                 ConditionExpression="#status = :standby",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
-                    ":suppressed": _s(NotificationStatus.SUPPRESSED.value),
-                    ":standby": _s(_STANDBY),
-                    ":reason": _s(reason[:300]),
-                    ":now": _s(now.isoformat()),
+                    ":suppressed": str_attr(NotificationStatus.SUPPRESSED.value),
+                    ":standby": str_attr(_STANDBY),
+                    ":reason": str_attr(reason[:300]),
+                    ":now": str_attr(now.isoformat()),
                 },
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not conditional_failed(error):
                 raise
             # It has moved on already (activated by another request): nothing to suppress.
 
     def record_escalation(self, message: ChannelMessage, *, escalates: str, reason: str, now: datetime) -> bool:
         item: Item = {
-            "pk": _s(order_pk(message.source, message.order_id)),
-            "sk": _s(notification_sk(message.event_id, message.channel.value, escalation=True)),
-            "kind": _s("notification"),
-            "notification_id": _s(message.notification_id),
-            "source": _s(message.source),
-            "event_id": _s(message.event_id),
-            "event_type": _s(message.event_type),
-            "channel": _s(message.channel.value),
-            "order_id": _s(message.order_id),
-            "status": _s(_PENDING),
-            "recipient": _s(mask_recipient(message.to)),
-            "escalation_of": _s(escalates),
-            "reason": _s(reason[:300]),
+            "pk": str_attr(order_pk(message.source, message.order_id)),
+            "sk": str_attr(notification_sk(message.event_id, message.channel.value, escalation=True)),
+            "kind": str_attr("notification"),
+            "notification_id": str_attr(message.notification_id),
+            "source": str_attr(message.source),
+            "event_id": str_attr(message.event_id),
+            "event_type": str_attr(message.event_type),
+            "channel": str_attr(message.channel.value),
+            "order_id": str_attr(message.order_id),
+            "status": str_attr(_PENDING),
+            "recipient": str_attr(mask_recipient(message.to)),
+            "escalation_of": str_attr(escalates),
+            "reason": str_attr(reason[:300]),
             "attempts": {"N": "0"},
-            "created_at": _s(now.isoformat()),
-            "updated_at": _s(now.isoformat()),
+            "created_at": str_attr(now.isoformat()),
+            "updated_at": str_attr(now.isoformat()),
             "expires_at": {"N": str(int((now + self._ttl).timestamp()))},
         }
         try:
@@ -135,29 +125,29 @@ class DynamoDbFollowUps:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not conditional_failed(error):
                 raise
-            old: Item = error.response.get("Item", {})  # type: ignore[assignment]
-            return _text(old, "status") == _PENDING  # recorded, maybe not queued: queue it again
+            old = old_item(error)
+            return text(old, "status") == _PENDING  # recorded, maybe not queued: queue it again
         return True
 
 
 def _key(message: ChannelMessage) -> Item:
     return {
-        "pk": _s(order_pk(message.source, message.order_id)),
-        "sk": _s(notification_sk(message.event_id, message.channel.value, escalation=message.escalation)),
+        "pk": str_attr(order_pk(message.source, message.order_id)),
+        "sk": str_attr(notification_sk(message.event_id, message.channel.value, escalation=message.escalation)),
     }
 
 
 def _recorded(item: Item) -> RecordedNotification:
-    body = _text(item, "message")
+    body = text(item, "message")
     return RecordedNotification(
         view=NotificationView(
-            channel=_text(item, "channel") or "",
-            status=_text(item, "status") or "",
-            delivery_status=_text(item, "delivery_status"),
-            escalation=(_text(item, "sk") or "").endswith(ESCALATION_SUFFIX),
-            route_reason=_text(item, "route_reason"),
+            channel=text(item, "channel") or "",
+            status=text(item, "status") or "",
+            delivery_status=text(item, "delivery_status"),
+            escalation=(text(item, "sk") or "").endswith(ESCALATION_SUFFIX),
+            route_reason=text(item, "route_reason"),
         ),
         message=ChannelMessage.model_validate_json(body) if body else None,
     )

@@ -15,14 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from herald.adapters.dynamodb_values import Item, conditional_failed, num_attr, old_item, str_attr
 from herald.domain.masking import mask_recipient
 from herald.domain.notification import ChannelMessage, NotificationStatus
 from herald.usecases.ports import Accepted, Claim, EventClaim, PlannedNotification, Rejection, ShipmentPosition
 
 if TYPE_CHECKING:
     from herald.contract.models import Envelope, Order
-
-Item = dict[str, dict[str, Any]]
 
 
 def order_pk(source: str, order_id: str) -> str:
@@ -41,24 +40,6 @@ def event_sk(event_id: str) -> str:
     return f"EVENT#{event_id}"
 
 
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _n(value: float) -> dict[str, str]:
-    return {"N": str(value)}
-
-
-def _old_item(error: ClientError) -> Item:
-    """The item as it was when a condition failed (ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
-    item: Item = error.response.get("Item", {})  # type: ignore[assignment]
-    return item
-
-
-def _conditional_failed(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
 class DynamoDbLedger:
     """Implements both DispatchLedger and NotificationLedger over one boto3 DynamoDB client."""
 
@@ -72,18 +53,18 @@ class DynamoDbLedger:
     def begin_event(self, event: Envelope, now: datetime) -> EventClaim:
         order = _order(event)
         item: Item = {
-            "pk": _s(order_pk(event.source, order.id)),
-            "sk": _s(event_sk(event.id)),
-            "kind": _s("event"),
-            "source": _s(event.source),
-            "event_id": _s(event.id),
-            "event_type": _s(event.type.value),
-            "event_time": _s(event.time.isoformat()),
-            "order_id": _s(order.id),
-            "order_number": _s(order.number),
-            "status": _s("dispatching"),
-            "received_at": _s(now.isoformat()),
-            "expires_at": _n(self._expires(now)),
+            "pk": str_attr(order_pk(event.source, order.id)),
+            "sk": str_attr(event_sk(event.id)),
+            "kind": str_attr("event"),
+            "source": str_attr(event.source),
+            "event_id": str_attr(event.id),
+            "event_type": str_attr(event.type.value),
+            "event_time": str_attr(event.time.isoformat()),
+            "order_id": str_attr(order.id),
+            "order_number": str_attr(order.number),
+            "status": str_attr("dispatching"),
+            "received_at": str_attr(now.isoformat()),
+            "expires_at": num_attr(self._expires(now)),
         }
         try:
             response = self._db.put_item(
@@ -92,23 +73,23 @@ class DynamoDbLedger:
                 # A half-finished dispatch (crash, failed enqueue) is resumed; a finished one is a duplicate.
                 ConditionExpression="attribute_not_exists(sk) OR #status = :dispatching",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":dispatching": _s("dispatching")},
+                ExpressionAttributeValues={":dispatching": str_attr("dispatching")},
                 ReturnValues="ALL_OLD",
             )
         except ClientError as error:
-            if _conditional_failed(error):
+            if conditional_failed(error):
                 return EventClaim.DUPLICATE
             raise
         return EventClaim.RESUME if response.get("Attributes") else EventClaim.NEW
 
     def record_rejection(self, rejection: Rejection) -> None:
         item: Item = {
-            "pk": _s(f"REJECTED#{rejection.source or 'unknown'}"),
-            "sk": _s(f"{rejection.received_at.isoformat()}#{rejection.message_id}"),
-            "kind": _s("rejection"),
-            "reason": _s(rejection.reason),
-            "message_id": _s(rejection.message_id),
-            "expires_at": _n(self._expires(rejection.received_at)),
+            "pk": str_attr(f"REJECTED#{rejection.source or 'unknown'}"),
+            "sk": str_attr(f"{rejection.received_at.isoformat()}#{rejection.message_id}"),
+            "kind": str_attr("rejection"),
+            "reason": str_attr(rejection.reason),
+            "message_id": str_attr(rejection.message_id),
+            "expires_at": num_attr(self._expires(rejection.received_at)),
         }
         for name, value in (
             ("source", rejection.source),
@@ -116,15 +97,15 @@ class DynamoDbLedger:
             ("event_type", rejection.event_type),
         ):
             if value:
-                item[name] = _s(value)
+                item[name] = str_attr(value)
         self._db.put_item(TableName=self._table, Item=item)
 
     def advance_shipment(self, position: ShipmentPosition) -> str | None:
         names = {"#rank": "rank", "#t": "event_time_ms", "#last": "last_event_id"}
         values: Item = {
-            ":rank": _n(position.rank),
-            ":t": _n(int(position.time.timestamp() * 1000)),
-            ":id": _s(position.event_id),
+            ":rank": num_attr(position.rank),
+            ":t": num_attr(int(position.time.timestamp() * 1000)),
+            ":id": str_attr(position.event_id),
         }
         condition = "attribute_not_exists(sk) OR #last = :id OR (#rank <= :rank AND #t <= :t)"
         update = "SET #rank = :rank, #t = :t, #last = :id"
@@ -138,7 +119,7 @@ class DynamoDbLedger:
         try:
             self._db.update_item(
                 TableName=self._table,
-                Key={"pk": _s(f"SHIPMENT#{position.source}#{position.shipment_id}"), "sk": _s("STATE")},
+                Key={"pk": str_attr(f"SHIPMENT#{position.source}#{position.shipment_id}"), "sk": str_attr("STATE")},
                 UpdateExpression=update,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
@@ -146,9 +127,9 @@ class DynamoDbLedger:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if not _conditional_failed(error):
+            if not conditional_failed(error):
                 raise
-            return self._superseded_reason(position, _old_item(error))
+            return self._superseded_reason(position, old_item(error))
         return None
 
     @staticmethod
@@ -168,50 +149,50 @@ class DynamoDbLedger:
         order = _order(event)
         for plan in planned:
             item: Item = {
-                "pk": _s(order_pk(event.source, order.id)),
-                "sk": _s(notification_sk(event.id, plan.channel.value)),
-                "kind": _s("notification"),
-                "source": _s(event.source),
-                "event_id": _s(event.id),
-                "event_type": _s(event.type.value),
-                "channel": _s(plan.channel.value),
-                "order_id": _s(order.id),
-                "attempts": _n(0),
-                "created_at": _s(now.isoformat()),
-                "updated_at": _s(now.isoformat()),
-                "expires_at": _n(self._expires(now)),
+                "pk": str_attr(order_pk(event.source, order.id)),
+                "sk": str_attr(notification_sk(event.id, plan.channel.value)),
+                "kind": str_attr("notification"),
+                "source": str_attr(event.source),
+                "event_id": str_attr(event.id),
+                "event_type": str_attr(event.type.value),
+                "channel": str_attr(plan.channel.value),
+                "order_id": str_attr(order.id),
+                "attempts": num_attr(0),
+                "created_at": str_attr(now.isoformat()),
+                "updated_at": str_attr(now.isoformat()),
+                "expires_at": num_attr(self._expires(now)),
             }
             if plan.message is not None and plan.standby:
                 # A fallback: the rendered message waits here; the follow-up function queues it only if the
                 # other channel fails (standby -> pending, conditionally, so at most once).
                 item |= {
-                    "notification_id": _s(plan.message.notification_id),
-                    "status": _s(NotificationStatus.STANDBY.value),
-                    "recipient": _s(mask_recipient(plan.message.to)),
-                    "message": _s(plan.message.model_dump_json(exclude_none=True)),
+                    "notification_id": str_attr(plan.message.notification_id),
+                    "status": str_attr(NotificationStatus.STANDBY.value),
+                    "recipient": str_attr(mask_recipient(plan.message.to)),
+                    "message": str_attr(plan.message.model_dump_json(exclude_none=True)),
                 }
             elif plan.message is not None:
                 item |= {
-                    "notification_id": _s(plan.message.notification_id),
-                    "status": _s(NotificationStatus.PENDING.value),
-                    "recipient": _s(mask_recipient(plan.message.to)),
+                    "notification_id": str_attr(plan.message.notification_id),
+                    "status": str_attr(NotificationStatus.PENDING.value),
+                    "recipient": str_attr(mask_recipient(plan.message.to)),
                 }
                 if plan.message.not_before:
                     # Held for the customer's quiet hours: the timeline shows when it will go.
-                    item["held_until"] = _s(plan.message.not_before)
+                    item["held_until"] = str_attr(plan.message.not_before)
             elif plan.suppressed_by is not None:
                 # The customer's opt-out (or an undeliverable address) stopped it: what and since when.
                 item |= {
-                    "status": _s(NotificationStatus.SUPPRESSED.value),
-                    "reason": _s(plan.skipped_reason or ""),
-                    "suppression_signal": _s(plan.suppressed_by.signal.value),
-                    "suppression_source": _s(plan.suppressed_by.source),
-                    "recipient": _s(mask_recipient(plan.suppressed_by.recipient)),
+                    "status": str_attr(NotificationStatus.SUPPRESSED.value),
+                    "reason": str_attr(plan.skipped_reason or ""),
+                    "suppression_signal": str_attr(plan.suppressed_by.signal.value),
+                    "suppression_source": str_attr(plan.suppressed_by.source),
+                    "recipient": str_attr(mask_recipient(plan.suppressed_by.recipient)),
                 }
             else:
                 item |= {
-                    "status": _s(NotificationStatus.SKIPPED.value),
-                    "reason": _s(plan.skipped_reason or ""),
+                    "status": str_attr(NotificationStatus.SKIPPED.value),
+                    "reason": str_attr(plan.skipped_reason or ""),
                 }
             try:
                 self._db.put_item(
@@ -221,25 +202,25 @@ class DynamoDbLedger:
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
             except ClientError as error:
-                if not _conditional_failed(error):
+                if not conditional_failed(error):
                     raise
                 # Recorded by an earlier, unfinished dispatch of this event: queue it again only if it
                 # never left "pending"; the sender's claim stops a second send either way.
-                if _old_item(error).get("status", {}).get("S") != NotificationStatus.PENDING:
+                if old_item(error).get("status", {}).get("S") != NotificationStatus.PENDING:
                     continue
             if plan.message is not None and not plan.standby:
                 pending.append(plan.message)
         return pending
 
     def finish_event(self, event: Envelope, outcome: str, reason: str | None, now: datetime) -> None:
-        values: Item = {":status": _s(str(outcome)), ":now": _s(now.isoformat())}
+        values: Item = {":status": str_attr(str(outcome)), ":now": str_attr(now.isoformat())}
         update = "SET #status = :status, finished_at = :now"
         if reason:
             update += ", reason = :reason"
-            values[":reason"] = _s(reason)
+            values[":reason"] = str_attr(reason)
         self._db.update_item(
             TableName=self._table,
-            Key={"pk": _s(order_pk(event.source, _order(event).id)), "sk": _s(event_sk(event.id))},
+            Key={"pk": str_attr(order_pk(event.source, _order(event).id)), "sk": str_attr(event_sk(event.id))},
             UpdateExpression=update,
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues=values,
@@ -266,27 +247,27 @@ class DynamoDbLedger:
                 ),
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
-                    ":sending": _s(NotificationStatus.SENDING.value),
-                    ":pending": _s(NotificationStatus.PENDING.value),
-                    ":retrying": _s(NotificationStatus.RETRYING.value),
-                    ":dlq": _s(NotificationStatus.DLQ.value),
-                    ":lease": _n(epoch + lease_seconds),
-                    ":epoch": _n(epoch),
-                    ":zero": _n(0),
-                    ":one": _n(1),
-                    ":now": _s(now.isoformat()),
-                    ":nid": _s(message.notification_id),
-                    ":channel": _s(message.channel.value),
-                    ":type": _s(message.event_type),
-                    ":expires": _n(self._expires(now)),
+                    ":sending": str_attr(NotificationStatus.SENDING.value),
+                    ":pending": str_attr(NotificationStatus.PENDING.value),
+                    ":retrying": str_attr(NotificationStatus.RETRYING.value),
+                    ":dlq": str_attr(NotificationStatus.DLQ.value),
+                    ":lease": num_attr(epoch + lease_seconds),
+                    ":epoch": num_attr(epoch),
+                    ":zero": num_attr(0),
+                    ":one": num_attr(1),
+                    ":now": str_attr(now.isoformat()),
+                    ":nid": str_attr(message.notification_id),
+                    ":channel": str_attr(message.channel.value),
+                    ":type": str_attr(message.event_type),
+                    ":expires": num_attr(self._expires(now)),
                 },
                 ReturnValues="UPDATED_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
-            if not _conditional_failed(error):
+            if not conditional_failed(error):
                 raise
-            current = _old_item(error)
+            current = old_item(error)
             status = current.get("status", {}).get("S")
             lease_until = int(current.get("lease_until", {}).get("N", epoch))
             return Claim(
@@ -300,18 +281,18 @@ class DynamoDbLedger:
 
     def mark_sent(self, message: ChannelMessage, accepted: Accepted, *, now: datetime) -> None:
         values: Item = {
-            ":status": _s(NotificationStatus.SENT.value),
-            ":now": _s(now.isoformat()),
-            ":provider": _s(accepted.provider),
+            ":status": str_attr(NotificationStatus.SENT.value),
+            ":now": str_attr(now.isoformat()),
+            ":provider": str_attr(accepted.provider),
         }
         update = "SET #status = :status, sent_at = :now, updated_at = :now, provider = :provider"
         if accepted.message_id:
             update += ", provider_message_id = :pmid"
-            values[":pmid"] = _s(accepted.message_id)
+            values[":pmid"] = str_attr(accepted.message_id)
         if accepted.route_reason:
             # Failover or escalation: the timeline says why the secondary provider took it.
             update += ", route_reason = :route"
-            values[":route"] = _s(accepted.route_reason)
+            values[":route"] = str_attr(accepted.route_reason)
         self._update_status(message, update + " REMOVE lease_until", values)
 
     def mark_failed(self, message: ChannelMessage, *, code: str, reason: str, now: datetime) -> None:
@@ -319,10 +300,10 @@ class DynamoDbLedger:
             message,
             "SET #status = :status, error_code = :code, reason = :reason, updated_at = :now REMOVE lease_until",
             {
-                ":status": _s(NotificationStatus.FAILED.value),
-                ":code": _s(code),
-                ":reason": _s(reason[:500]),
-                ":now": _s(now.isoformat()),
+                ":status": str_attr(NotificationStatus.FAILED.value),
+                ":code": str_attr(code),
+                ":reason": str_attr(reason[:500]),
+                ":now": str_attr(now.isoformat()),
             },
         )
 
@@ -332,10 +313,10 @@ class DynamoDbLedger:
             message,
             "SET #status = :status, error_code = :code, reason = :reason, updated_at = :now REMOVE lease_until",
             {
-                ":status": _s(status.value),
-                ":code": _s(code),
-                ":reason": _s(reason[:500]),
-                ":now": _s(now.isoformat()),
+                ":status": str_attr(status.value),
+                ":code": str_attr(code),
+                ":reason": str_attr(reason[:500]),
+                ":now": str_attr(now.isoformat()),
             },
         )
 
@@ -347,7 +328,7 @@ class DynamoDbLedger:
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": _s(order_pk(source, order_id))},
+            "ExpressionAttributeValues": {":pk": str_attr(order_pk(source, order_id))},
         }
         while True:
             page = self._db.query(**kwargs)
@@ -368,8 +349,8 @@ class DynamoDbLedger:
     @staticmethod
     def _notification_key(message: ChannelMessage) -> Item:
         return {
-            "pk": _s(order_pk(message.source, message.order_id)),
-            "sk": _s(notification_sk(message.event_id, message.channel.value, escalation=message.escalation)),
+            "pk": str_attr(order_pk(message.source, message.order_id)),
+            "sk": str_attr(notification_sk(message.event_id, message.channel.value, escalation=message.escalation)),
         }
 
     def _expires(self, now: datetime) -> int:

@@ -17,24 +17,15 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from herald.adapters.dynamodb_values import Item, conditional_failed, str_attr
 from herald.domain.notification import Channel
 from herald.domain.suppression import ANY_SOURCE, Suppression, SuppressionSignal, recipient_key, strength
-
-Item = dict[str, dict[str, Any]]
 
 MAX_BATCH_ATTEMPTS = 5  # BatchGetItem may leave keys unprocessed under throttling; retried with back-off
 
 
 def suppression_pk(source: str) -> str:
     return f"SUPPRESS#{source}"
-
-
-def _s(value: str) -> dict[str, str]:
-    return {"S": value}
-
-
-def _conditional_failed(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 class DynamoDbSuppressions:
@@ -50,14 +41,14 @@ class DynamoDbSuppressions:
     def suppress(self, suppression: Suppression) -> bool:
         """Record it. False when a stronger suppression of the same recipient is already there (kept as is)."""
         item: Item = {
-            "pk": _s(suppression_pk(suppression.source)),
-            "sk": _s(recipient_key(suppression.channel, suppression.recipient)),
-            "kind": _s("suppression"),
-            "source": _s(suppression.source),
-            "channel": _s(suppression.channel.value),
-            "signal": _s(suppression.signal.value),
-            "reason": _s(suppression.reason[:300]),
-            "at": _s(suppression.at),
+            "pk": str_attr(suppression_pk(suppression.source)),
+            "sk": str_attr(recipient_key(suppression.channel, suppression.recipient)),
+            "kind": str_attr("suppression"),
+            "source": str_attr(suppression.source),
+            "channel": str_attr(suppression.channel.value),
+            "signal": str_attr(suppression.signal.value),
+            "reason": str_attr(suppression.reason[:300]),
+            "at": str_attr(suppression.at),
             "strength": {"N": str(strength(suppression.signal))},
         }
         try:
@@ -68,7 +59,7 @@ class DynamoDbSuppressions:
                 ExpressionAttributeValues={":strength": item["strength"]},
             )
         except ClientError as error:
-            if _conditional_failed(error):
+            if conditional_failed(error):
                 return False
             raise
         return True
@@ -78,19 +69,19 @@ class DynamoDbSuppressions:
 
         START lifts only a keyword opt-out, never a hard bounce; a SendGrid resubscribe only a group unsubscribe.
         """
-        values = {f":s{i}": _s(signal.value) for i, signal in enumerate(signals)}
+        values = {f":s{i}": str_attr(signal.value) for i, signal in enumerate(signals)}
         if not values:
             return False
         try:
             self._db.delete_item(
                 TableName=self._table,
-                Key={"pk": _s(suppression_pk(source)), "sk": _s(recipient_key(channel, recipient))},
+                Key={"pk": str_attr(suppression_pk(source)), "sk": str_attr(recipient_key(channel, recipient))},
                 ConditionExpression=f"attribute_exists(sk) AND #signal IN ({', '.join(values)})",
                 ExpressionAttributeNames={"#signal": "signal"},
                 ExpressionAttributeValues=values,
             )
         except ClientError as error:
-            if _conditional_failed(error):
+            if conditional_failed(error):
                 return False
             raise
         return True
@@ -104,7 +95,7 @@ class DynamoDbSuppressions:
         """
         sources = [source] if source == ANY_SOURCE else [source, ANY_SOURCE]
         keys = [
-            {"pk": _s(suppression_pk(s)), "sk": _s(recipient_key(channel, recipient))}
+            {"pk": str_attr(suppression_pk(s)), "sk": str_attr(recipient_key(channel, recipient))}
             for channel, recipient in recipients.items()
             for s in sources
         ]
@@ -127,7 +118,7 @@ class DynamoDbSuppressions:
     def get(self, source: str, channel: Channel, recipient: str) -> Suppression | None:
         response = self._db.get_item(
             TableName=self._table,
-            Key={"pk": _s(suppression_pk(source)), "sk": _s(recipient_key(channel, recipient))},
+            Key={"pk": str_attr(suppression_pk(source)), "sk": str_attr(recipient_key(channel, recipient))},
             ConsistentRead=True,
         )
         item = response.get("Item")

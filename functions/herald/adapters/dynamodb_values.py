@@ -1,0 +1,34 @@
+"""DynamoDB's typed attribute values and conditional-write errors, as every table adapter writes and reads them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+Item = dict[str, dict[str, Any]]
+"""An item in the low-level client's form: {"name": {"S": "value"}}."""
+
+
+def str_attr(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def num_attr(value: float) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def text(item: Item, name: str) -> str | None:
+    """A string attribute of `item`, or None when it is absent."""
+    value = item.get(name, {}).get("S")
+    return str(value) if value is not None else None
+
+
+def conditional_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def old_item(error: ClientError) -> Item:
+    """The item as it was when a condition failed (ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
+    item: Item = error.response.get("Item", {})  # type: ignore[assignment]
+    return item
