@@ -55,16 +55,9 @@ def _invoke(handler: Any, event: dict[str, Any]) -> float:
 
 def new_sandbox() -> None:
     """Forget clients, settings and cached secrets, as a new Lambda sandbox would (the AWS endpoint changed)."""
-    from aws_lambda_powertools.utilities import parameters
+    from herald.local.sandbox import forget_sandbox
 
-    from herald.config import settings
-    from herald.handlers import dispatch, send_email, send_sms
-
-    settings.cache_clear()
-    dispatch.dispatcher.cache_clear()
-    for module in (send_email, send_sms):
-        module.sender._deps.cache_clear()
-    parameters.clear_caches()
+    forget_sandbox()
 
 
 def measure(latency: float, repeat: int, *, separate_process: bool) -> dict[str, Any]:

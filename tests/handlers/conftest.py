@@ -173,21 +173,9 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Env]:
 
 def _reset_caches() -> None:
     """Each test is a new Lambda sandbox: drop clients, settings and cached secrets built by the last one."""
-    from aws_lambda_powertools.utilities import parameters
+    from herald.local.sandbox import forget_sandbox
 
-    from herald.config import settings
-    from herald.handlers import aws, dispatch, fallback, followup, secrets, send_email, send_sms
-
-    settings.cache_clear()
-    aws.aws_client.cache_clear()
-    dispatch.dispatcher.cache_clear()
-    followup.follow_ups.cache_clear()
-    fallback._fallback_requests.cache_clear()
-    for module in (send_email, send_sms):
-        module.sender._deps.cache_clear()
-    parameters.clear_caches()
-    secrets._provider.cache_clear()
-    send_sms._suppressions.cache_clear()
+    forget_sandbox()
 
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
