@@ -28,7 +28,7 @@ SENDGRID_KEY = "SG.bench-key"
 TWILIO_SID = "AC" + "0" * 32
 TWILIO_TOKEN = "bench-auth-token"  # noqa: S105 - the local stand-in's token, not a secret
 TWILIO_FROM = "+15005550006"
-QUEUES = ("order-events", "shipment-events", "email", "sms")
+QUEUES = ("order-events", "shipment-events", "email", "sms", "followup")
 
 
 def FakeContext() -> LambdaContext:

@@ -111,11 +111,13 @@ def aws_requests_per_event() -> dict[str, Any]:
     from _aws import bench_aws
     from fakes import CountingClient, FakeProvider
 
+    from herald.adapters.dynamodb_followup import DynamoDbFollowUps
     from herald.adapters.dynamodb_ledger import DynamoDbLedger
+    from herald.adapters.sqs_followups import SqsFollowUpQueue
     from herald.adapters.sqs_queue import SqsChannelQueue
     from herald.contract.models import event_data
     from herald.contract.parsing import parse_event
-    from herald.domain.channels import choose_channels
+    from herald.domain.channels import choose_channels, fallback_channels
     from herald.domain.notification import Channel
     from herald.rendering.renderer import Renderer
     from herald.usecases.dispatch import Dispatcher
@@ -134,7 +136,16 @@ def aws_requests_per_event() -> dict[str, Any]:
                 CountingClient(aws.sqs, dispatch_counts, "sqs"),
                 {Channel.EMAIL: aws.queues["email"], Channel.SMS: aws.queues["sms"]},
             )
-            dispatcher = Dispatcher(ledger, queue, Renderer(), from_email="o@acme.example", default_store_name="S")
+            followups = SqsFollowUpQueue(CountingClient(aws.sqs, dispatch_counts, "sqs"), aws.queues["followup"])
+            dispatcher = Dispatcher(
+                ledger,
+                queue,
+                Renderer(),
+                from_email="o@acme.example",
+                default_store_name="S",
+                followups=followups,
+                deadline_seconds=0,  # due at once, so that the follow-up's reads are counted here too
+            )
             bodies = _bodies(_events(event_type, BATCH, f"count_{event_type.replace('.', '_')}"))
             planned = [dispatcher.plan(body, f"m{i}") for i, body in enumerate(bodies)]
             dispatcher.complete(planned)
@@ -144,23 +155,58 @@ def aws_requests_per_event() -> dict[str, Any]:
                 Sender(send_ledger, Direct(FakeProvider(message.channel)), lease_seconds=60, retry=RetryPolicy()).send(
                     message, receive_count=1
                 )
+            # The follow-up function at the deadline: one Query per check (an event nobody confirmed would
+            # add an escalation; here each is taken as confirmed, the usual case).
+            followup_counts: dict[str, int] = {}
+            checks = _deadline_checks(aws)
+            store = DynamoDbFollowUps(CountingClient(aws.dynamodb, followup_counts, "dynamodb"), TABLE)
+            for check in checks:
+                store.event_notifications(check.source, check.order_id, check.event_id)
             per_event = len(messages) / BATCH
             event = parse_event(bodies[0])
-            decided = len(choose_channels(event.type, event_data(event).customer))  # each is recorded, sent or skipped
+            customer = event_data(event).customer
+            decisions = choose_channels(event.type, customer)
+            # each decision is recorded (sent or skipped), and each reachable other channel in standby
+            decided = len(decisions) + len(fallback_channels(customer, decisions))
             shipment = event_type.startswith("shipment.")
             # begin the event, move the shipment, record each decision, finish the event; claim + mark per send
             minimum_ddb = 1 + (1 if shipment else 0) + decided + 1 + 2 * per_event
             minimum_sqs = sum(math.ceil(sum(1 for m in messages if m.channel is c) / BATCH) for c in Channel) / BATCH
-            calls = {**dispatch_counts, **{f"{k} (send)": v for k, v in send_counts.items()}}
+            minimum_sqs += math.ceil(len(checks) / BATCH) / BATCH  # the deadline checks, batched
+            calls = {
+                **dispatch_counts,
+                **{f"{k} (send)": v for k, v in send_counts.items()},
+                **{f"{k} (follow-up)": v for k, v in followup_counts.items()},
+            }
             results[event_type] = {
                 "dynamodb_calls": sum(v for k, v in calls.items() if k.startswith("dynamodb.")) / BATCH,
                 "notifications_per_event": per_event,
                 "dispatch": {k: v / BATCH for k, v in sorted(dispatch_counts.items())},
                 "send": {k: v / BATCH for k, v in sorted(send_counts.items())},
-                "total": (sum(dispatch_counts.values()) + sum(send_counts.values())) / BATCH,
-                "minimum": {"dynamodb_writes": minimum_ddb, "sqs_send_batches": minimum_sqs},
+                "followup": {k: v / BATCH for k, v in sorted(followup_counts.items())},
+                "total": sum(calls.values()) / BATCH,
+                "minimum": {
+                    "dynamodb_writes": minimum_ddb,
+                    "dynamodb_reads": len(checks) / BATCH,
+                    "sqs_send_batches": minimum_sqs,
+                },
             }
     return results
+
+
+def _deadline_checks(aws: Any) -> list[Any]:
+    """Take every deadline check off the follow-up queue (they are delayed in production, due at once here)."""
+    from herald.domain.redundancy import FollowUpRequest
+
+    checks: list[Any] = []
+    while True:
+        response = aws.sqs.receive_message(QueueUrl=aws.queues["followup"], MaxNumberOfMessages=10)
+        messages = response.get("Messages", [])
+        if not messages:
+            return checks
+        for message in messages:
+            checks.append(FollowUpRequest.model_validate_json(message["Body"]))
+            aws.sqs.delete_message(QueueUrl=aws.queues["followup"], ReceiptHandle=message["ReceiptHandle"])
 
 
 def cost_per_million(
@@ -173,7 +219,8 @@ def cost_per_million(
     herald_sqs = sum(v for k, v in placed["dispatch"].items() if k.startswith("sqs."))
     # Lambda's poller: per batch of 10, one ReceiveMessage and one DeleteMessageBatch on the source queue, for
     # the order-events queue and for each channel queue (the storefront's SendMessageBatch is its own bill).
-    poller_sqs_per_event = 2 / BATCH + placed["notifications_per_event"] * 2 / BATCH
+    checks_per_event = placed["minimum"]["dynamodb_reads"]  # one deadline check (and its Query) per message
+    poller_sqs_per_event = 2 / BATCH + (placed["notifications_per_event"] + checks_per_event) * 2 / BATCH
     # Duration model (stated, not measured in Lambda): CPU scaled by the 256 MB share of a vCPU, plus each
     # AWS call of a record waited for in turn, plus the provider call; a batch of 10 sends concurrently.
     dispatch_s = BATCH * (cpu["dispatch_us_per_event"] / 1e6 / CPU_SHARE + 4 * aws_call_ms / 1000)
@@ -185,6 +232,8 @@ def cost_per_million(
         "lambda_requests": invocations * PRICES["lambda_usd_per_request"],
         "sqs_requests": (herald_sqs + poller_sqs_per_event) * per_notification * PRICES["sqs_standard_usd_per_request"],
         "dynamodb_writes": ddb_writes * per_notification * PRICES["dynamodb_usd_per_write_request_unit"],
+        # A deadline check's Query: eventually consistent, under 4 KB: half a read request unit.
+        "dynamodb_reads": checks_per_event * 0.5 * per_notification * PRICES["dynamodb_usd_per_read_request_unit"],
     }
     return {
         "usd_per_million": {k: round(v * 1e6, 2) for k, v in parts.items()},
@@ -217,12 +266,13 @@ def report(result: dict[str, Any]) -> None:
         calls = {
             **{f"dispatch {k}": v for k, v in figures["dispatch"].items()},
             **{f"send {k}": v for k, v in figures["send"].items()},
+            **{f"follow-up {k}": v for k, v in figures["followup"].items()},
         }
         text = ", ".join(f"{k} {v:g}" for k, v in calls.items())
         minimum = figures["minimum"]
         print(
             f"  {event_type:<30} {figures['total']:>5g} calls ({figures['notifications_per_event']:g} notifications):"
-            f" {text}  [min: {minimum['dynamodb_writes']:g} DynamoDB writes,"
+            f" {text}  [min: {minimum['dynamodb_writes']:g} DynamoDB writes, {minimum['dynamodb_reads']:g} reads,"
             f" {minimum['sqs_send_batches']:g} SendMessageBatch;"
             f" counted {figures['dynamodb_calls']:g} DynamoDB]"
         )
