@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -80,4 +81,6 @@ def routed(primary: Provider, secondary: Provider, logger: Logger) -> ProviderRo
     settings_ = CircuitSettings(
         failure_threshold=config.failover_threshold, probe_after_seconds=config.failover_probe_seconds
     )
-    return FailoverRouter(primary, secondary, circuit, settings_, on_switch=report)
+    # One thread renews the circuit state while the sends go on with the last one read (at most 2 s old).
+    refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="circuit")
+    return FailoverRouter(primary, secondary, circuit, settings_, on_switch=report, refresher=refresher)

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from herald.domain.circuit import (
     CircuitSettings,
@@ -70,6 +73,7 @@ class FailoverRouter:
         *,
         on_switch: Callable[[CircuitSwitch], None] = _ignore,
         clock: Callable[[], datetime] = _utc_now,
+        refresher: Executor | None = None,
     ) -> None:
         if primary.channel != secondary.channel:
             raise ValueError(f"{primary.name} and {secondary.name} serve different channels")
@@ -86,6 +90,11 @@ class FailoverRouter:
         self._known: CircuitState | None = None
         self._known_at: datetime | None = None
         self._counted_since_reset = False
+        # With a refresher, an expired state is still used while one read renews it off the sending threads
+        # (stale-while-revalidate): a batch of sends then never waits for the circuit. Without one (tests), the
+        # read happens in line, under the lock.
+        self._refresher = refresher
+        self._refreshing = False
 
     def send(self, message: ChannelMessage) -> Accepted:
         if message.escalation:
@@ -179,14 +188,29 @@ class FailoverRouter:
         """The circuit as last read, read again when older than `cache_seconds`."""
         # The read happens under the lock: concurrent sends wait for the one read instead of each making one.
         with self._lock:
-            if (
-                self._known is not None
-                and self._known_at is not None
-                and (now - self._known_at).total_seconds() < self._settings.cache_seconds
-            ):
-                return self._known
+            known, known_at = self._known, self._known_at
+            if known is not None and known_at is not None:
+                if (now - known_at).total_seconds() < self._settings.cache_seconds:
+                    return known
+                if self._refresher is not None:
+                    if not self._refreshing:
+                        self._refreshing = True
+                        self._refresher.submit(self._refresh)
+                    return known
             self._known, self._known_at = self._circuit.snapshot(), now
             return self._known
+
+    def _refresh(self) -> None:
+        """Read the circuit for the next sends (on the refresher's thread)."""
+        try:
+            state = self._circuit.snapshot()
+        except (ClientError, BotoCoreError):
+            # Keep the last state: the next send past the cache asks again. A failed read must not fail sends.
+            state = None
+        with self._lock:
+            self._refreshing = False
+            if state is not None:
+                self._known, self._known_at = state, self._clock()
 
     def _forget(self) -> None:
         with self._lock:
