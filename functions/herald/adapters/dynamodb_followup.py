@@ -13,7 +13,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from herald.adapters.dynamodb_ledger import ESCALATION_SUFFIX, notification_sk, order_pk
-from herald.adapters.dynamodb_values import Item, conditional_failed, old_item, str_attr, text
+from herald.adapters.dynamodb_values import Item, conditional_failed, old_item, put_if_absent, str_attr, text
 from herald.domain.masking import mask_recipient
 from herald.domain.notification import ChannelMessage, NotificationStatus
 from herald.domain.redundancy import NotificationView
@@ -117,19 +117,9 @@ class DynamoDbFollowUps:
             "updated_at": str_attr(now.isoformat()),
             "expires_at": {"N": str(int((now + self._ttl).timestamp()))},
         }
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item=item,
-                ConditionExpression="attribute_not_exists(sk)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as error:
-            if not conditional_failed(error):
-                raise
-            old = old_item(error)
-            return text(old, "status") == _PENDING  # recorded, maybe not queued: queue it again
-        return True
+        existing = put_if_absent(self._db, self._table, item)
+        # Recorded before and still pending: maybe never queued (a failed attempt), so queue it again.
+        return existing is None or text(existing, "status") == _PENDING
 
 
 def _key(message: ChannelMessage) -> Item:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from herald.adapters.dynamodb_values import Item, conditional_failed, num_attr, old_item, str_attr
+from herald.adapters.dynamodb_values import Item, conditional_failed, num_attr, old_item, put_if_absent, str_attr, text
 from herald.domain.masking import mask_recipient
 from herald.domain.notification import ChannelMessage, NotificationStatus
 from herald.usecases.ports import Accepted, Claim, EventClaim, PlannedNotification, Rejection, ShipmentPosition
@@ -194,20 +194,11 @@ class DynamoDbLedger:
                     "status": str_attr(NotificationStatus.SKIPPED.value),
                     "reason": str_attr(plan.skipped_reason or ""),
                 }
-            try:
-                self._db.put_item(
-                    TableName=self._table,
-                    Item=item,
-                    ConditionExpression="attribute_not_exists(sk)",
-                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                )
-            except ClientError as error:
-                if not conditional_failed(error):
-                    raise
-                # Recorded by an earlier, unfinished dispatch of this event: queue it again only if it
-                # never left "pending"; the sender's claim stops a second send either way.
-                if old_item(error).get("status", {}).get("S") != NotificationStatus.PENDING:
-                    continue
+            existing = put_if_absent(self._db, self._table, item)
+            # Recorded by an earlier, unfinished dispatch of this event: queue it again only if it never left
+            # "pending"; the sender's claim stops a second send either way.
+            if existing is not None and text(existing, "status") != NotificationStatus.PENDING:
+                continue
             if plan.message is not None and not plan.standby:
                 pending.append(plan.message)
         return pending

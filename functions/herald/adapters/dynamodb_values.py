@@ -32,3 +32,19 @@ def old_item(error: ClientError) -> Item:
     """The item as it was when a condition failed (ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
     item: Item = error.response.get("Item", {})  # type: ignore[assignment]
     return item
+
+
+def put_if_absent(client: Any, table: str, item: Item) -> Item | None:
+    """Put `item` unless an item with its key exists. None when it was put; else the item already there."""
+    try:
+        client.put_item(
+            TableName=table,
+            Item=item,
+            ConditionExpression="attribute_not_exists(sk)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as error:
+        if not conditional_failed(error):
+            raise
+        return old_item(error)
+    return None
