@@ -287,3 +287,45 @@ def test_sendgrid_outage_moves_email_to_ses_after_the_threshold(
     ]
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "ProviderFailovers" in line]
     assert [m["ProviderFailovers"] for m in metrics] == [[1.0]]
+
+
+# --- the follow-up's own failures ------------------------------------------------------------------
+
+
+def test_a_follow_up_that_is_not_one_ends_in_the_follow_up_dlq(env: Env) -> None:
+    # Given a body on the follow-up queue that is not a follow-up request
+    env.publish("followup", ["{not json"])
+    # When the follow-up function receives it as many times as the queue allows
+    for _ in range(3):
+        assert len(follow_up(env)["batchItemFailures"]) == 1
+        env.make_visible("followup")
+    follow_up(env)
+    # Then SQS parked it in the follow-up DLQ, and nothing was queued
+    assert env.depth("followup-dlq") == 1
+    assert (env.depth("email"), env.depth("sms")) == (0, 0)
+
+
+def test_a_fallback_that_could_not_be_queued_is_retried_and_sent_once(
+    env: Env,
+    signer: SendGridSigner,  # noqa: F811
+    monkeypatch: Any,
+) -> None:
+    # Given an email-first confirmation whose email bounced
+    event = confirmation("evt_fb_retry", first=["email"])
+    dispatched(env, event)
+    env.deliver("email", send_email.handler)
+    follow_up(env)  # the deadline check
+    post_sendgrid(signer, [sendgrid_event(BOUNCE, event, env, "bounce")])
+    # When the SMS queue refuses the fallback once
+    from herald.adapters.sqs_queue import SqsChannelQueue
+
+    real_enqueue = SqsChannelQueue.enqueue
+    monkeypatch.setattr(SqsChannelQueue, "enqueue", lambda self, messages: {m.notification_id for m in messages})
+    assert len(follow_up(env)["batchItemFailures"]) == 1
+    monkeypatch.setattr(SqsChannelQueue, "enqueue", real_enqueue)
+    env.make_visible("followup")
+    # Then the retried request queues it, and the SMS goes out once
+    assert follow_up(env)["batchItemFailures"] == []
+    env.deliver("sms", send_sms.handler)
+    assert len(sent_to(env, "sms")) == 1
+    assert item(env, event["id"], "sms")["status"] == "sent"
