@@ -7,7 +7,8 @@ ProvisionedThroughputExceededException (botocore retries them). The local runtim
 every one that dies, as Lambda does.
 
 Every expected notification must end in exactly one of: sent (the outbox holds it), failed with the
-provider's permanent code (the Twilio test numbers that always fail), rejected (by dispatch), or in a DLQ.
+provider's permanent code (the Twilio test numbers that always fail), suppressed with the reason (after the
+opted-out number's first 21610, its later SMS are stopped at dispatch), rejected (by dispatch), or in a DLQ.
 `lost` counts the rest. A duplicate is a second provider acceptance of one notification (a second .eml for
 its notification id; for SMS a second outbox line with its to and body); each is attributed to the crash
 that interrupted that notification between the provider's acceptance and the mark ("after_accept": it had
@@ -289,7 +290,11 @@ def account(
                 if record.get("status") != "sent":
                     counts["sent_not_marked"] += 1  # the customer has it; the record missed the mark
                 continue
-            if (event_id, channel) in dlq:
+            if record.get("status") == "suppressed":
+                # Not sent on purpose, with the reason: a number that refused an earlier SMS with 21610
+                # (opted out) is suppressed at dispatch from then on.
+                counts["suppressed"] += 1
+            elif (event_id, channel) in dlq:
                 counts["dlq"] += 1
             elif outcomes.get(event_id) == "rejected":
                 counts["rejected"] += 1
@@ -321,6 +326,7 @@ def account(
         "duplicates_by_fired_point": dict(duplicates_by_fired_point),
         "sent_not_marked": counts["sent_not_marked"],
         "sent_by_secondary": counts["sent_by_secondary"],
+        "suppressed": counts["suppressed"],
         "unattributed_sms": sms["(unknown)"],
         "lost_examples": lost_examples,
     }
@@ -355,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
         f" sandbox restarts {result['restarts']}"
     )
     print(
-        f"  sent {result['sent']}, failed {result['failed']}, rejected {result['rejected']}, dlq {result['dlq']},"
+        f"  sent {result['sent']}, failed {result['failed']}, suppressed {result['suppressed']},"
+        f" rejected {result['rejected']}, dlq {result['dlq']},"
         f" lost {result['lost']}; duplicates {result['duplicates']} {result['duplicates_by_crash_point']}"
     )
     for example in result["lost_examples"]:
