@@ -61,7 +61,7 @@ def delivered_on(notifications: Iterable[NotificationView]) -> str | None:
     return next((n.channel for n in notifications if n.delivered), None)
 
 
-def escalation_needed(target: NotificationView, notifications: Iterable[NotificationView]) -> str | None:
+def why_not_escalate(target: NotificationView, notifications: Iterable[NotificationView]) -> str | None:
     """Why `target` is not escalated at the deadline, or None when it must be."""
     views = list(notifications)
     channel = delivered_on(views)

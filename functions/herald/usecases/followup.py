@@ -21,7 +21,7 @@ from herald.domain.redundancy import (
     FollowUpRequest,
     NotificationView,
     delivered_on,
-    escalation_needed,
+    why_not_escalate,
 )
 from herald.domain.suppression import blocks, strength, suppressed_reason
 from herald.usecases.delivery_status import ApplyOutcome, DeliveryResult
@@ -129,7 +129,7 @@ class FollowUps:
         target = next((v for v in views if v.channel == message.channel.value and not v.escalation), None)
         if target is None:
             return FollowUpResult(FollowUpAction.NOTHING, f"no {message.channel} notification recorded")
-        why_not = escalation_needed(target, views)
+        why_not = why_not_escalate(target, views)
         if why_not is not None:
             return FollowUpResult(FollowUpAction.NOTHING, why_not)
         escalation = escalation_of(message)
