@@ -54,11 +54,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_demo_exits_zero_and_accounts_for_every_published_line(demo: dict) -> None:
-    # Given the lifecycle sample (26 events, 5 stage directives); When `herald demo` runs it
+    # Given the lifecycle sample (27 events, 5 stage directives); When `herald demo` runs it
     # Then it succeeds and reports each event line
     assert demo["returncode"] == 0, demo["stdout"][-3000:]
     lines = LIFECYCLE.read_text().splitlines()
-    assert len(demo["report"]["events"]) == len([line for line in lines if "herald_demo" not in line]) == 26
+    assert len(demo["report"]["events"]) == len([line for line in lines if "herald_demo" not in line]) == 27
     assert "Every event is accounted for" in demo["stdout"]
 
 
@@ -66,7 +66,7 @@ def test_demo_outcomes_follow_the_contract_rules(demo: dict) -> None:
     outcomes = {(e["id"], e["outcome"]) for e in demo["report"]["events"]}
     # Then duplicates, unknown types, missing fields, later in-transit scans and late scans are each handled
     assert Counter(o for _, o in outcomes) == Counter(
-        {"dispatched": 21, "rejected": 2, "superseded": 2, "duplicate": 1}
+        {"dispatched": 22, "rejected": 2, "superseded": 2, "duplicate": 1}
     )
     reasons = {e["id"]: e["reason"] for e in demo["report"]["events"]}
     assert "unknown event type 'order.shipped'" in reasons["evt_1001_shipped"]
@@ -80,16 +80,18 @@ def test_outbox_holds_exactly_one_message_per_sent_notification(demo: dict) -> N
     sent = Counter(n["channel"] for n in notifications if n["status"] == "sent")
     emails = list((demo["outbox"] / "email").glob("*.eml"))
     sms = [json.loads(line) for line in (demo["outbox"] / "sms.jsonl").read_text().splitlines()]
-    # Then 21 emails (18 by SendGrid, 3 by SES during the outage) and 14 SMS went out (events/demo/README.md),
-    # each once, each recorded with its provider id
-    assert (sent["email"], sent["sms"]) == (21, 14)
+    # Then 21 emails (18 by SendGrid, 3 by SES during the outage) and 16 SMS (15 by Twilio, 1 escalation by SNS)
+    # went out (events/demo/README.md), each once, each recorded with its provider id
+    assert (sent["email"], sent["sms"]) == (21, 16)
     by_provider = Counter((n["channel"], n["provider"]) for n in notifications if n["status"] == "sent")
-    assert by_provider == {("email", "sendgrid"): 18, ("email", "ses"): 3, ("sms", "twilio"): 14}
+    assert by_provider == {("email", "sendgrid"): 18, ("email", "ses"): 3, ("sms", "twilio"): 15, ("sms", "sns"): 1}
     assert len(emails) == 18
     assert len({p.stem for p in emails}) == 18
-    assert len(sms) == 14
+    assert len(sms) == 15
     assert sorted(s["sid"] for s in sms) == sorted(
-        n["provider_message_id"] for n in notifications if n["channel"] == "sms" and n["status"] == "sent"
+        n["provider_message_id"]
+        for n in notifications
+        if n["channel"] == "sms" and n["status"] == "sent" and n["provider"] == "twilio"
     )
     assert demo["report"]["ses_sent"] == 3
 
@@ -120,9 +122,14 @@ def test_demo_tells_a_fallback_a_failover_and_back_and_a_suppression(demo: dict)
         sms = notifications[(event_id, "sms")]
         assert sms["status"] == "suppressed"
         assert "STOP" in sms["reason"]
+    # And the confirmation to a phone whose carrier never confirms was escalated through SNS at the deadline
+    escalations = [n for n in demo["report"]["notifications"] if n["escalation_of"]]
+    assert [(n["event_id"], n["channel"], n["provider"], n["status"]) for n in escalations] == [
+        ("evt_1011_placed", "sms", "sns", "sent")
+    ]
     # And the summary counts them
     printed = " ".join(demo["stdout"].split())  # rich wraps long lines at the terminal's width
-    assert "Redundancy: 1 fallback, 3 failover, 1 recovered, 2 suppressed, 0 escalated" in printed
+    assert "Redundancy: 1 fallback, 3 failover, 1 recovered, 2 suppressed, 1 escalated" in printed
 
 
 def test_delivered_email_carries_the_photo_and_escapes_nothing_unsafe(demo: dict) -> None:

@@ -174,3 +174,19 @@ def test_twilio_posts_status_callbacks_signed_with_the_auth_token(
         statuses.append(fields)
     assert [s["MessageStatus"] for s in statuses] == ["queued", "sent", last["MessageStatus"]]
     assert statuses[-1].get("ErrorCode") == last.get("ErrorCode")
+
+
+def test_twilio_reports_nothing_after_sent_for_a_number_whose_carrier_never_confirms(
+    tmp_path: Path, receiver: _Receiver
+) -> None:
+    # Given a Twilio stand-in with callbacks on
+    callback = _url(receiver, "/webhooks/twilio/status?n=ntf_2")
+    with TwilioStandIn(
+        Outbox(tmp_path), ACCOUNT_SID, AUTH_TOKEN, callbacks_enabled=True, callback_delay=0.01
+    ) as standin:
+        # When it accepts an SMS to the never-confirming test number
+        _send_sms(standin, "+15005550012", callback)
+        assert standin.callbacks.wait_idle(10)
+    # Then the callbacks stop at "sent": neither delivered nor undelivered ever comes
+    statuses = [FormParams(parse_qsl(body.decode())).first()["MessageStatus"] for _, _, body in receiver.posts]
+    assert statuses == ["queued", "sent"]

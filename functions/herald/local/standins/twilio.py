@@ -78,6 +78,10 @@ UNDELIVERED_TO: dict[str, int] = {
     "+15005550010": 30003,  # unreachable destination handset (switched off, out of coverage)
     "+15005550011": 30005,  # unknown destination handset (the number does not exist)
 }
+# Numbers whose carrier never confirms: the callbacks stop at `sent` (a local convention, for the deadline
+# escalation: nothing says the message arrived, nothing says it failed).
+NEVER_CONFIRMED_TO = frozenset({"+15005550012"})
+
 UNDELIVERED_MESSAGES: dict[int, str] = {
     30003: "Unreachable destination handset",
     30005: "Unknown destination handset",
@@ -192,9 +196,9 @@ class TwilioStandIn(StandInServer):
     def _schedule_status_callbacks(self, message: dict[str, Any], url: str) -> None:
         error_code = UNDELIVERED_TO.get(message["to"])
         steps: list[dict[str, str]] = [{"MessageStatus": "queued"}, {"MessageStatus": "sent"}]
-        if error_code is None:
+        if error_code is None and message["to"] not in NEVER_CONFIRMED_TO:  # (a silent carrier: no final status)
             steps.append({"MessageStatus": "delivered"})
-        else:
+        elif error_code is not None:
             steps.append(
                 {
                     "MessageStatus": "undelivered",
