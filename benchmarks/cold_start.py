@@ -33,8 +33,8 @@ VARIANTS: dict[str, str] = {
     "boto3": "import boto3",
     "boto3+sqs client": "import boto3\nboto3.client('sqs')",
     "dispatch": "import herald.handlers.dispatch as m\nm.dispatcher()",
-    "send_email": "import herald.handlers.send_email as m\nm.sender._deps()",
-    "send_sms": "import herald.handlers.send_sms as m\nm.sender._deps()",
+    "send_email": "import herald.handlers.send_email as m\nm.sender._sender()",
+    "send_sms": "import herald.handlers.send_sms as m\nm.sender._sender()",
 }
 FUNCTIONS = ("dispatch", "send_email", "send_sms")
 BARE = "boto3"

@@ -20,10 +20,12 @@ from moto import mock_aws
 from herald.adapters.dynamodb_circuit import DynamoDbCircuit
 from herald.domain.circuit import CircuitSettings, CircuitSwitch
 from herald.domain.errors import ErrorKind, ProviderError
-from herald.domain.notification import Channel, ChannelMessage, EmailContent
+from herald.domain.notification import Channel, ChannelMessage
 from herald.local.tables import create_notifications_table
 from herald.usecases.failover import ESCALATION_REASON, FailoverRouter
+from herald.usecases.followup import escalation_of
 from herald.usecases.ports import Accepted
+from tests.messages import channel_message
 
 REGION = "us-east-1"
 TABLE = "herald-test-notifications"
@@ -31,19 +33,8 @@ T0 = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
 SETTINGS = CircuitSettings(failure_threshold=3, probe_after_seconds=30, cache_seconds=2.0, probe_lease_seconds=30)
 FAILOVER_REASON = "failover: sendgrid circuit open"
 WRITES = {"UpdateItem", "PutItem", "DeleteItem"}
-MESSAGE = ChannelMessage(
-    notification_id="storefront/acme|evt_1|email",
-    channel=Channel.EMAIL,
-    source="storefront/acme",
-    event_id="evt_1",
-    event_type="order.placed",
-    event_time=T0.isoformat(),
-    order_id="o-1",
-    order_number="#1001",
-    to="ada@example.com",
-    email=EmailContent(subject="Order #1001", html="<p>Thanks</p>", text="Thanks", from_email="orders@acme.example"),
-)
-ESCALATION = MESSAGE.model_copy(update={"notification_id": MESSAGE.notification_id + "|escalation", "escalation": True})
+MESSAGE = channel_message(Channel.EMAIL, event_time=T0.isoformat())
+ESCALATION = escalation_of(MESSAGE)
 
 Outcome = str | ProviderError | Callable[[], str]
 

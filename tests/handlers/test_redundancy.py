@@ -258,7 +258,7 @@ def test_sendgrid_outage_moves_email_to_ses_after_the_threshold(
     from herald.config import settings
 
     settings.cache_clear()
-    send_email.sender._deps.cache_clear()
+    send_email.sender._sender.cache_clear()
     env.email_faults.server_error_rate = 1.0
     events = [confirmation(f"evt_failover_{n}", first=["email"]) for n in range(3)]
     for event in events:
@@ -329,3 +329,40 @@ def test_a_fallback_that_could_not_be_queued_is_retried_and_sent_once(
     env.deliver("sms", send_sms.handler)
     assert len(sent_to(env, "sms")) == 1
     assert item(env, event["id"], "sms")["status"] == "sent"
+
+
+def test_an_escalation_that_ses_refuses_fails_with_the_code_and_asks_for_nothing_more(env: Env) -> None:
+    # Given an email-first confirmation (SMS in standby) nobody confirmed, and an SES without the sender verified
+    event = confirmation("evt_deadline_refused", first=["email"])
+    dispatched(env, event)
+    env.deliver("email", send_email.handler)
+    boto3.client("sesv2", region_name=REGION).delete_email_identity(EmailIdentity="acme.example")
+    # When the deadline escalates it and the sender tries SES
+    follow_up(env)
+    assert env.deliver("email", send_email.handler)["batchItemFailures"] == []
+    # Then the escalation is failed with SES's code (never retried) and no further follow-up is asked for
+    escalation = item(env, event["id"], "email", "#escalation")
+    assert (escalation["status"], escalation["error_code"]) == ("failed", "MessageRejected")
+    assert env.depth("followup") == 0
+    assert env.depth("email") == 0
+
+
+def test_a_repeated_identical_failure_report_asks_again_and_still_sends_once(
+    env: Env,
+    signer: SendGridSigner,  # noqa: F811
+) -> None:
+    # Given an email-first confirmation whose email SendGrid accepted
+    event = confirmation("evt_fb_same_report", first=["email"])
+    dispatched(env, event)
+    env.deliver("email", send_email.handler)
+    follow_up(env)  # the deadline check
+    # When SendGrid posts the very same bounce twice (our first answer may have been lost)
+    bounce = sendgrid_event(BOUNCE, event, env, "bounce")
+    post_sendgrid(signer, [bounce])
+    post_sendgrid(signer, [bounce])
+    # Then each post asked for the fallback, and the SMS still goes out once
+    assert env.depth("followup") == 2
+    follow_up(env)
+    env.deliver("sms", send_sms.handler)
+    env.deliver("sms", send_sms.handler)
+    assert len(sent_to(env, "sms")) == 1

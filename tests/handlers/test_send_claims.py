@@ -11,24 +11,14 @@ from moto import mock_aws
 
 from herald.adapters.dynamodb_ledger import DynamoDbLedger
 from herald.domain.errors import ErrorKind, ProviderError
-from herald.domain.notification import Channel, ChannelMessage, SmsContent
+from herald.domain.notification import Channel, ChannelMessage
 from herald.local.tables import create_notifications_table
 from herald.usecases.ports import Direct
 from herald.usecases.send import RetryPolicy, Sender, SendOutcome
+from tests.messages import channel_message
 
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
-MESSAGE = ChannelMessage(
-    notification_id="storefront/acme|evt_1|sms",
-    channel=Channel.SMS,
-    source="storefront/acme",
-    event_id="evt_1",
-    event_type="order.placed",
-    event_time=T0.isoformat(),
-    order_id="o-1",
-    order_number="#1001",
-    to="+15005550006",
-    sms=SmsContent(body="Acme: order #1001 confirmed", segments=1, encoding="GSM-7"),
-)
+MESSAGE = channel_message(Channel.SMS, event_time=T0.isoformat())
 
 
 class ScriptedProvider:

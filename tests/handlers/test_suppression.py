@@ -287,7 +287,7 @@ def test_sms_asks_twilio_for_status_callbacks_naming_the_notification(
     # Given a deployment whose webhooks API is at a base URL
     monkeypatch.setenv("HERALD_WEBHOOKS_BASE_URL", "https://abc123defg.execute-api.us-east-1.amazonaws.com/")
     settings.cache_clear()
-    send_sms.sender._deps.cache_clear()
+    send_sms.sender._sender.cache_clear()
     # When an order's SMS is sent
     event = publish(env, "order.placed", "evt_callback_1")
     # Then Twilio was given the status route with the notification's link fields in the query

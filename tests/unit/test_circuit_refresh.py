@@ -8,25 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
+from tests.messages import channel_message
 
 from herald.domain.circuit import CircuitSettings, CircuitState, CircuitStatus
-from herald.domain.notification import Channel, ChannelMessage, EmailContent
+from herald.domain.notification import Channel, ChannelMessage
 from herald.usecases.failover import FailoverRouter
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 SETTINGS = CircuitSettings(failure_threshold=3, probe_after_seconds=60, cache_seconds=2.0)
-MESSAGE = ChannelMessage(
-    notification_id="s|e|email",
-    channel=Channel.EMAIL,
-    source="s",
-    event_id="e",
-    event_type="order.placed",
-    event_time="2026-11-27T12:00:00+00:00",
-    order_id="o",
-    order_number="#1",
-    to="a@example.com",
-    email=EmailContent(subject="s", html="<p>h</p>", text="t", from_email="orders@acme.example"),
-)
+MESSAGE = channel_message(Channel.EMAIL)
 
 
 class Provider:

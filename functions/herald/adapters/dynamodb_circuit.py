@@ -22,9 +22,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from herald.adapters.dynamodb_values import Item, conditional_failed, num_attr, str_attr
+from herald.adapters.dynamodb_values import Item, condition_held, num_attr, str_attr
 from herald.domain.circuit import CircuitState, CircuitStatus, epoch_seconds
 
 LAST_ERROR_MAX_CHARS = 200
@@ -156,17 +154,12 @@ class DynamoDbCircuit:
 
     def _update(self, update: str, condition: str, values: Item) -> bool:
         """One conditional UpdateItem; False when its condition did not hold."""
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key=self._key,
-                UpdateExpression=update,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#state": "state"},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as error:
-            if conditional_failed(error):
-                return False
-            raise
-        return True
+        return condition_held(
+            self._db.update_item,
+            TableName=self._table,
+            Key=self._key,
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues=values,
+        )

@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from herald.adapters.dynamodb_ledger import notification_sk, order_pk
-from herald.adapters.dynamodb_values import Item, conditional_failed, num_attr, str_attr
+from herald.adapters.dynamodb_values import Item, condition_held, conditional_failed, num_attr, old_item, str_attr
 from herald.domain.masking import mask_recipient
 from herald.usecases.delivery_status import ApplyOutcome, InboundMessage, NotificationRef
 from herald.webhooks.states import ProviderStatus, rank
@@ -124,7 +124,7 @@ class DynamoDbDelivery:
         except ClientError as error:
             if not conditional_failed(error):
                 raise
-            current: Item = error.response.get("Item", {})  # type: ignore[assignment]
+            current = old_item(error)
             refused = self._refusal(ref, current, status.event_key)
             return refused  # None: new, but a lower or equal rank - history only
         return ApplyOutcome.ADVANCED
@@ -149,7 +149,7 @@ class DynamoDbDelivery:
         except ClientError as error:
             if not conditional_failed(error):
                 raise
-            current: Item = error.response.get("Item", {})  # type: ignore[assignment]
+            current = old_item(error)
             refused = self._refusal(ref, current, values[":key"]["S"])
             if refused is not None:
                 return refused
@@ -174,22 +174,17 @@ class DynamoDbDelivery:
     # --- replay guard ---------------------------------------------------------------------------
 
     def first_use(self, key: str, *, expires_at: int) -> bool:
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item={
-                    "pk": str_attr(f"WEBHOOK#{key}"),
-                    "sk": str_attr("REPLAY"),
-                    "kind": str_attr("webhook_replay_guard"),
-                    "expires_at": num_attr(expires_at),
-                },
-                ConditionExpression="attribute_not_exists(pk)",
-            )
-        except ClientError as error:
-            if conditional_failed(error):
-                return False
-            raise
-        return True
+        return condition_held(
+            self._db.put_item,
+            TableName=self._table,
+            Item={
+                "pk": str_attr(f"WEBHOOK#{key}"),
+                "sk": str_attr("REPLAY"),
+                "kind": str_attr("webhook_replay_guard"),
+                "expires_at": num_attr(expires_at),
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+        )
 
     # --- inbound messages -----------------------------------------------------------------------
 
@@ -211,13 +206,9 @@ class DynamoDbDelivery:
         }
         if message.account_sid:
             item["account_sid"] = str_attr(message.account_sid)
-        try:
-            self._db.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(sk)")
-        except ClientError as error:
-            if conditional_failed(error):
-                return False
-            raise
-        return True
+        return condition_held(
+            self._db.put_item, TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(sk)"
+        )
 
     # --- reading --------------------------------------------------------------------------------
 

@@ -13,7 +13,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from herald.adapters.dynamodb_ledger import ESCALATION_SUFFIX, notification_sk, order_pk
-from herald.adapters.dynamodb_values import Item, conditional_failed, old_item, put_if_absent, str_attr, text
+from herald.adapters.dynamodb_values import (
+    Item,
+    condition_held,
+    conditional_failed,
+    old_item,
+    put_if_absent,
+    str_attr,
+    text,
+)
 from herald.domain.masking import mask_recipient
 from herald.domain.notification import ChannelMessage, NotificationStatus
 from herald.domain.redundancy import NotificationView
@@ -78,24 +86,22 @@ class DynamoDbFollowUps:
         return True
 
     def suppress_standby(self, message: ChannelMessage, *, reason: str, now: datetime) -> None:
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key=_key(message),
-                UpdateExpression="SET #status = :suppressed, reason = :reason, updated_at = :now",
-                ConditionExpression="#status = :standby",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":suppressed": str_attr(NotificationStatus.SUPPRESSED.value),
-                    ":standby": str_attr(_STANDBY),
-                    ":reason": str_attr(reason[:300]),
-                    ":now": str_attr(now.isoformat()),
-                },
-            )
-        except ClientError as error:
-            if not conditional_failed(error):
-                raise
-            # It has moved on already (activated by another request): nothing to suppress.
+        # A condition that does not hold means the standby has moved on (activated by another request): then
+        # there is nothing to suppress.
+        condition_held(
+            self._db.update_item,
+            TableName=self._table,
+            Key=_key(message),
+            UpdateExpression="SET #status = :suppressed, reason = :reason, updated_at = :now",
+            ConditionExpression="#status = :standby",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":suppressed": str_attr(NotificationStatus.SUPPRESSED.value),
+                ":standby": str_attr(_STANDBY),
+                ":reason": str_attr(reason[:300]),
+                ":now": str_attr(now.isoformat()),
+            },
+        )
 
     def record_escalation(self, message: ChannelMessage, *, escalates: str, reason: str, now: datetime) -> bool:
         item: Item = {

@@ -15,9 +15,7 @@ import time
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from herald.adapters.dynamodb_values import Item, conditional_failed, str_attr
+from herald.adapters.dynamodb_values import Item, condition_held, str_attr
 from herald.domain.notification import Channel
 from herald.domain.suppression import ANY_SOURCE, Suppression, SuppressionSignal, recipient_key, strength
 
@@ -51,18 +49,13 @@ class DynamoDbSuppressions:
             "at": str_attr(suppression.at),
             "strength": {"N": str(strength(suppression.signal))},
         }
-        try:
-            self._db.put_item(
-                TableName=self._table,
-                Item=item,
-                ConditionExpression="attribute_not_exists(sk) OR strength <= :strength",
-                ExpressionAttributeValues={":strength": item["strength"]},
-            )
-        except ClientError as error:
-            if conditional_failed(error):
-                return False
-            raise
-        return True
+        return condition_held(
+            self._db.put_item,
+            TableName=self._table,
+            Item=item,
+            ConditionExpression="attribute_not_exists(sk) OR strength <= :strength",
+            ExpressionAttributeValues={":strength": item["strength"]},
+        )
 
     def lift(self, source: str, channel: Channel, recipient: str, *, signals: Collection[SuppressionSignal]) -> bool:
         """Remove the recipient's suppression if its signal is one of `signals`. True when one was removed.
@@ -72,19 +65,14 @@ class DynamoDbSuppressions:
         values = {f":s{i}": str_attr(signal.value) for i, signal in enumerate(signals)}
         if not values:
             return False
-        try:
-            self._db.delete_item(
-                TableName=self._table,
-                Key={"pk": str_attr(suppression_pk(source)), "sk": str_attr(recipient_key(channel, recipient))},
-                ConditionExpression=f"attribute_exists(sk) AND #signal IN ({', '.join(values)})",
-                ExpressionAttributeNames={"#signal": "signal"},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as error:
-            if conditional_failed(error):
-                return False
-            raise
-        return True
+        return condition_held(
+            self._db.delete_item,
+            TableName=self._table,
+            Key={"pk": str_attr(suppression_pk(source)), "sk": str_attr(recipient_key(channel, recipient))},
+            ConditionExpression=f"attribute_exists(sk) AND #signal IN ({', '.join(values)})",
+            ExpressionAttributeNames={"#signal": "signal"},
+            ExpressionAttributeValues=values,
+        )
 
     # --- reading (dispatch) ---------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -32,6 +33,18 @@ def old_item(error: ClientError) -> Item:
     """The item as it was when a condition failed (ReturnValuesOnConditionCheckFailure=ALL_OLD)."""
     item: Item = error.response.get("Item", {})  # type: ignore[assignment]
     return item
+
+
+def condition_held(write: Callable[..., Any], **request: Any) -> bool:
+    """Run one conditional write (a client's put_item, update_item or delete_item); False when its condition
+    did not hold. Any other error is raised."""
+    try:
+        write(**request)
+    except ClientError as error:
+        if conditional_failed(error):
+            return False
+        raise
+    return True
 
 
 def put_if_absent(client: Any, table: str, item: Item) -> Item | None:

@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from herald.domain.masking import mask_recipient
 from herald.domain.notification import Channel, ChannelMessage
+from herald.handlers.aws import aws_client
 from herald.observability import count, emit
 from herald.usecases.ports import ProviderRouter
 from herald.usecases.send import RetryPolicy, Sender, SendOutcome, SendResult
@@ -57,19 +58,18 @@ class ChannelSender:
         self._on_failed = on_failed  # e.g. send-sms turns Twilio's 21610 into a suppression
 
     @cache  # noqa: B019 - one instance per function module, alive for the whole sandbox
-    def _deps(self) -> tuple[Sender, Any]:
+    def _sender(self) -> Sender:
         from herald.adapters.dynamodb_ledger import DynamoDbLedger
         from herald.config import settings
-        from herald.handlers.aws import aws_client
 
         config = settings()
         ledger = DynamoDbLedger(aws_client("dynamodb"), config.table_name, ttl_days=config.ttl_days)
         retry = RetryPolicy(config.retry_base_seconds, config.retry_max_seconds, config.max_receive_count)
         sender = Sender(ledger, self._provider_factory(), lease_seconds=config.claim_lease_seconds, retry=retry)
-        return sender, aws_client("sqs")
+        return sender
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        sender, sqs = self._deps()
+        sender = self._sender()
         # Two copies of one notification in the same batch (at-least-once delivery) go one after the other:
         # the second then finds the first's mark and is acknowledged as a duplicate at once.
         locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
@@ -79,7 +79,7 @@ class ChannelSender:
             with locks_guard:
                 lock = locks[_notification_key(record)]
             with lock:
-                self._send_logged(sender, sqs, record)
+                self._send_logged(sender, record)
 
         async def send_record(record: SQSRecord) -> None:
             await asyncio.get_running_loop().run_in_executor(_EXECUTOR, send_serialised, record)
@@ -88,9 +88,9 @@ class ChannelSender:
         processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         return dict(async_process_partial_response(event, send_record, processor, context))
 
-    def _send_logged(self, sender: Sender, sqs: Any, record: SQSRecord) -> None:
+    def _send_logged(self, sender: Sender, record: SQSRecord) -> None:
         try:
-            self._send_one(sender, sqs, record)
+            self._send_one(sender, record)
         except RetryLater:
             raise
         except Exception:
@@ -99,7 +99,7 @@ class ChannelSender:
             self.logger.exception("record failed", extra={"sqs_message_id": record.message_id})
             raise
 
-    def _send_one(self, sender: Sender, sqs: Any, record: SQSRecord) -> None:
+    def _send_one(self, sender: Sender, record: SQSRecord) -> None:
         # A body that is not a ChannelMessage is a poison message: the exception fails this record only,
         # and after maxReceiveCount receives SQS parks it in the DLQ.
         message = ChannelMessage.model_validate_json(record.body)
@@ -110,10 +110,12 @@ class ChannelSender:
             if (result.outcome is SendOutcome.FAILED or result.failed_before) and self._on_failed is not None:
                 self._on_failed(message, result)
             if result.outcome is SendOutcome.HELD:
-                self._hold(sqs, record, message, result)
+                self._hold(record, message, result)
                 return
             if result.outcome in (SendOutcome.RETRY, SendOutcome.IN_FLIGHT):
                 # Back-off through the visibility timeout: the function does not sleep, the message waits.
+                # The SQS client is only needed here and for holds: built on first use, off the cold start.
+                sqs = aws_client("sqs")
                 sqs.change_message_visibility(
                     QueueUrl=_queue_url(sqs, record.event_source_arn),
                     ReceiptHandle=record.receipt_handle,
@@ -123,13 +125,14 @@ class ChannelSender:
         finally:
             self.logger.thread_safe_remove_keys(["correlation_id", "notification_id"])
 
-    def _hold(self, sqs: Any, record: SQSRecord, message: ChannelMessage, result: SendResult) -> None:
+    def _hold(self, record: SQSRecord, message: ChannelMessage, result: SendResult) -> None:
         """Keep a message that is not due yet out of sight until it is, without spending its receives.
 
         Usually: hide it (visibility timeout) and report it failed, so SQS hands it back when due. On the
         receive that reached maxReceiveCount a failure would park it in the DLQ instead, so put a fresh copy
         (receive count 0) on the queue, delayed as far as SQS allows, and acknowledge this one.
         """
+        sqs = aws_client("sqs")
         queue_url = _queue_url(sqs, record.event_source_arn)
         if result.final_attempt:
             sqs.send_message(

@@ -18,20 +18,19 @@ logger = build_logger()
 @cache
 def dispatcher() -> Dispatcher:
     """Built on the first invocation (not at import), then reused by every warm invocation."""
-    import boto3
-
     from herald.adapters.dynamodb_ledger import DynamoDbLedger
     from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
     from herald.adapters.sqs_followups import SqsFollowUpQueue
     from herald.adapters.sqs_queue import SqsChannelQueue
     from herald.config import settings
     from herald.domain.notification import Channel
+    from herald.handlers.aws import aws_client
     from herald.rendering.renderer import Renderer
 
     config = settings()
     if not config.email_queue_url or not config.sms_queue_url:
         raise RuntimeError("HERALD_EMAIL_QUEUE_URL and HERALD_SMS_QUEUE_URL must be set")
-    dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+    dynamodb, sqs = aws_client("dynamodb"), aws_client("sqs")
     return Dispatcher(
         DynamoDbLedger(dynamodb, config.table_name, ttl_days=config.ttl_days),
         SqsChannelQueue(sqs, {Channel.EMAIL: config.email_queue_url, Channel.SMS: config.sms_queue_url}),

@@ -25,23 +25,20 @@ METRIC_BY_ACTION = {
 
 @cache
 def follow_ups() -> FollowUps:
-    import boto3
-
     from herald.adapters.dynamodb_followup import DynamoDbFollowUps
     from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
     from herald.adapters.sqs_queue import SqsChannelQueue
     from herald.config import settings
     from herald.domain.notification import Channel
+    from herald.handlers.aws import aws_client
 
     config = settings()
     if not config.email_queue_url or not config.sms_queue_url:
         raise RuntimeError("HERALD_EMAIL_QUEUE_URL and HERALD_SMS_QUEUE_URL must be set")
-    dynamodb = boto3.client("dynamodb")
+    dynamodb = aws_client("dynamodb")
     return FollowUps(
         DynamoDbFollowUps(dynamodb, config.table_name, ttl_days=config.ttl_days),
-        SqsChannelQueue(
-            boto3.client("sqs"), {Channel.EMAIL: config.email_queue_url, Channel.SMS: config.sms_queue_url}
-        ),
+        SqsChannelQueue(aws_client("sqs"), {Channel.EMAIL: config.email_queue_url, Channel.SMS: config.sms_queue_url}),
         DynamoDbSuppressions(dynamodb, config.table_name),
     )
 

@@ -18,10 +18,11 @@ def _provider() -> Any:
     `parameters.get_secret()` would build its provider from a new boto3 Session, which reloads botocore's
     endpoint data the function's other clients already loaded (about 50 ms of cold start, benchmarks/).
     """
-    import boto3
     from aws_lambda_powertools.utilities import parameters
 
-    return parameters.SecretsProvider(boto3_client=boto3.client("secretsmanager"))
+    from herald.handlers.aws import aws_client
+
+    return parameters.SecretsProvider(boto3_client=aws_client("secretsmanager"))
 
 
 def _secret(secret_id: str) -> dict[str, Any]:

@@ -27,13 +27,12 @@ TIMELINE_PATH = "/orders/<source>/<order_id>/timeline"
 
 @cache
 def _ledger() -> Any:
-    import boto3
-
     from herald.adapters.dynamodb_ledger import DynamoDbLedger
     from herald.config import settings
+    from herald.handlers.aws import aws_client
 
     config = settings()
-    return DynamoDbLedger(boto3.client("dynamodb"), config.table_name, ttl_days=config.ttl_days)
+    return DynamoDbLedger(aws_client("dynamodb"), config.table_name, ttl_days=config.ttl_days)
 
 
 @app.get(TIMELINE_PATH)

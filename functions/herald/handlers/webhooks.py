@@ -54,17 +54,16 @@ class _Deps:
 
 @cache
 def _deps() -> _Deps:
-    import boto3
-
     from herald.adapters.dynamodb_delivery import DynamoDbDelivery
     from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
     from herald.adapters.sqs_followups import SqsFollowUpQueue
     from herald.config import settings
+    from herald.handlers.aws import aws_client
     from herald.usecases.followup import FallbackOnFailure
     from herald.usecases.suppression import EmailOptOuts, SmsKeywords
 
     config = settings()
-    dynamodb = boto3.client("dynamodb")
+    dynamodb = aws_client("dynamodb")
     delivery = DynamoDbDelivery(dynamodb, config.table_name, ttl_days=config.ttl_days)
     suppressions = DynamoDbSuppressions(dynamodb, config.table_name)
     keywords = SmsKeywords(
@@ -77,7 +76,7 @@ def _deps() -> _Deps:
     listeners: list[Listener] = [_count_result, EmailOptOuts(suppressions)]
     if config.followup_queue_url:
         # A bounced email or an undelivered SMS asks the follow-up function for the event's other channel.
-        listeners.append(FallbackOnFailure(SqsFollowUpQueue(boto3.client("sqs"), config.followup_queue_url)))
+        listeners.append(FallbackOnFailure(SqsFollowUpQueue(aws_client("sqs"), config.followup_queue_url)))
     return _Deps(
         delivery=delivery,
         # Opt-outs and hard bounces become suppressions as each report is applied (no second parser).

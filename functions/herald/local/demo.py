@@ -424,27 +424,41 @@ def verify(report: dict[str, Any], outbox_dir: Path) -> list[str]:
     return problems
 
 
+def redundancy_step(n: dict[str, Any]) -> str | None:
+    """Which redundancy step a reported notification is: "fallback", "failover", "escalated", or None."""
+    if n.get("escalation_of"):
+        return "escalated"
+    if n["status"] != "sent":
+        return None
+    if n.get("fallback_of"):
+        return "fallback"
+    if str(n.get("route_reason") or "").startswith("failover"):
+        return "failover"
+    return None
+
+
 def stories(report: dict[str, Any]) -> dict[str, list[str]]:
     """The redundancy stories of a run, one line each: fallbacks, failovers, suppressions, escalations."""
     told: dict[str, list[str]] = {"fallback": [], "failover": [], "recovered": [], "suppressed": [], "escalated": []}
     last_failover: dict[str, str] = {}
     for n in report["notifications"]:
-        if str(n.get("route_reason") or "").startswith("failover") and n.get("sent_at"):
+        if redundancy_step(n) == "failover" and n.get("sent_at"):
             last_failover[n["channel"]] = max(n["sent_at"], last_failover.get(n["channel"], ""))
     for n in report["notifications"]:
+        what = f"{n['channel']} of {n['event_id']}"
         since = last_failover.get(n["channel"])
         primary_again = n.get("provider") not in SECONDARY_PROVIDERS and n["status"] == "sent"
         if since and primary_again and str(n.get("sent_at") or "") > since:
-            told["recovered"].append(f"{n['channel']} of {n['event_id']} sent by {n['provider']} again")
-        what = f"{n['channel']} of {n['event_id']}"
-        if n.get("fallback_of") and n["status"] == "sent":
+            told["recovered"].append(f"{what} sent by {n['provider']} again")
+        step = redundancy_step(n)
+        if step == "fallback":
             told["fallback"].append(f"{what} sent because the {n['fallback_reason']}")
-        if str(n.get("route_reason") or "").startswith("failover") and n["status"] == "sent":
+        elif step == "failover":
             told["failover"].append(f"{what} sent by {n['provider']} ({n['route_reason']})")
+        elif step == "escalated":
+            told["escalated"].append(f"{what} {n['status']} by {n.get('provider') or '?'}: {n['reason']}")
         if n["status"] == "suppressed":
             told["suppressed"].append(f"{what}: {n['reason']}")
-        if n.get("escalation_of"):
-            told["escalated"].append(f"{what} {n['status']} by {n.get('provider') or '?'}: {n['reason']}")
     return told
 
 
@@ -467,12 +481,9 @@ def summary_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
             counter["delivered"] += 1
         if n["attempts"] > 1:
             counter["retried"] += 1
-        if n.get("fallback_of") and n["status"] == "sent":
-            counter["fallback"] += 1
-        if str(n.get("route_reason") or "").startswith("failover") and n["status"] == "sent":
-            counter["failover"] += 1
-        if n.get("escalation_of"):
-            counter["escalated"] += 1
+        step = redundancy_step(n)
+        if step is not None:
+            counter[step] += 1
     return [{"type": t, "channel": c, **counts} for (t, c), counts in sorted(rows.items())]
 
 

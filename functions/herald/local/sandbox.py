@@ -19,7 +19,7 @@ def forget_sandbox() -> None:
     followup.follow_ups.cache_clear()
     fallback._fallback_requests.cache_clear()
     for module in (send_email, send_sms):
-        module.sender._deps.cache_clear()
+        module.sender._sender.cache_clear()
     send_sms._suppressions.cache_clear()
     webhooks._deps.cache_clear()
     webhooks._sendgrid_key.cache_clear()
