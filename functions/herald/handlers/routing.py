@@ -45,10 +45,13 @@ class Lazy:
         self._lock = threading.Lock()
 
     def send(self, message: ChannelMessage) -> str | None:
-        with self._lock:
-            if self._provider is None:
-                self._provider = self._build()
-        return self._provider.send(message)
+        provider = self._provider
+        if provider is None:
+            with self._lock:  # concurrent first sends build it once
+                if self._provider is None:
+                    self._provider = self._build()
+                provider = self._provider
+        return provider.send(message)
 
 
 def routed(primary: Provider, secondary: Provider, logger: Logger) -> ProviderRouter:

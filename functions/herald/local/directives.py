@@ -16,6 +16,7 @@ skipped with a note.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,8 +43,6 @@ class Stage:
 def directive_of(raw: Any) -> dict[str, Any] | None:
     """The directive a line of the events file holds, or None for an event."""
     if isinstance(raw, str):
-        import json
-
         try:
             raw = json.loads(raw)
         except ValueError:

@@ -185,13 +185,17 @@ class TwilioStandIn(StandInServer):
             "NumMedia": "0",
             "NumSegments": "1",
         }
+        self._post_signed(url, params, delay=0.0)
+        return sid
+
+    def _post_signed(self, url: str, params: dict[str, str], *, delay: float) -> None:
+        """Schedule a form post to `url` as Twilio's webhooks post one: signed for the URL with the auth token."""
         headers = {
             "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
             "User-Agent": "TwilioProxy/1.1",
             "X-Twilio-Signature": self.sign(url, params),
         }
-        self.callbacks.schedule(url, urlencode(params).encode("utf-8"), _fixed_headers(headers), delay=0.0)
-        return sid
+        self.callbacks.schedule(url, urlencode(params).encode("utf-8"), _fixed_headers(headers), delay=delay)
 
     def _schedule_status_callbacks(self, message: dict[str, Any], url: str) -> None:
         error_code = UNDELIVERED_TO.get(message["to"])
@@ -220,13 +224,7 @@ class TwilioStandIn(StandInServer):
             }
             if message.get("messaging_service_sid"):
                 params["MessagingServiceSid"] = message["messaging_service_sid"]
-            body = urlencode(params).encode("utf-8")
-            headers = {
-                "Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
-                "User-Agent": "TwilioProxy/1.1",
-                "X-Twilio-Signature": self.sign(url, params),
-            }
-            self.callbacks.schedule(url, body, _fixed_headers(headers), delay=self.callback_delay * number)
+            self._post_signed(url, params, delay=self.callback_delay * number)
 
     # -- answers ----------------------------------------------------------------------------------
 
