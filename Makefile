@@ -43,23 +43,23 @@ integration: $(STAMP) ## Tests that start the local runtime
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff, ruff format --check, mypy
-	$(BIN)/ruff check functions tests benchmarks
-	$(BIN)/ruff format --check functions tests benchmarks
+	$(BIN)/ruff check functions tools tests benchmarks
+	$(BIN)/ruff format --check functions tools tests benchmarks
 	$(BIN)/mypy
 
 format: $(STAMP) ## Apply ruff's fixes and formatting
-	$(BIN)/ruff check --fix functions tests benchmarks
-	$(BIN)/ruff format functions tests benchmarks
+	$(BIN)/ruff check --fix functions tools tests benchmarks
+	$(BIN)/ruff format functions tools tests benchmarks
 
 template-lint: $(STAMP) $(SAM_STAMP) ## cfn-lint and sam validate --lint (offline)
 	$(BIN)/cfn-lint template.yaml
 	$(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template-file template.yaml
 
 schemas: $(STAMP) ## Regenerate schemas/ from the contract models
-	$(BIN)/python -m herald.contract.schemas
+	$(BIN)/python -m herald_tools.contract.schemas
 
 samples: $(STAMP) ## Regenerate the SQS-wrapped copies of events/ under events/sqs/
-	$(BIN)/python -m herald.contract.samples
+	$(BIN)/python -m herald_tools.contract.samples
 
 build: $(SAM_STAMP) ## sam build (no container needed)
 	$(SAM_VENV)/bin/sam build --template-file template.yaml

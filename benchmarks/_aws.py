@@ -20,8 +20,8 @@ from typing import Any
 
 from _common import ACCOUNT, REGION, load_event
 
-from herald.local.tables import create_notifications_table
-from herald.local.worker import LambdaContext, lambda_context
+from herald_tools.local.tables import create_notifications_table
+from herald_tools.local.worker import LambdaContext, lambda_context
 
 TABLE = "herald-bench"
 SENDGRID_KEY = "SG.bench-key"
@@ -49,7 +49,7 @@ class BenchAws:
 
     def receive(self, queue: str, count: int) -> dict[str, Any]:
         """Up to `count` messages as the Lambda SQS event the poller would build."""
-        from herald.local.poller import sqs_event
+        from herald_tools.local.poller import sqs_event
 
         messages: list[dict[str, Any]] = []
         while len(messages) < count:
@@ -118,12 +118,12 @@ def moto_process() -> Iterator[str]:
 
 @contextmanager
 def standins_process(outbox: Path, latency: float) -> Iterator[dict[str, str]]:
-    """The SendGrid and Twilio stand-ins in a process of their own (`python -m herald.local.standins`)."""
+    """The SendGrid and Twilio stand-ins in a process of their own (`python -m herald_tools.local.standins`)."""
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "herald.local.standins",
+            "herald_tools.local.standins",
             "--outbox",
             str(outbox),
             "--sendgrid-key",
@@ -157,10 +157,10 @@ def bench_aws(*, provider_latency: float = 0.0, separate_process: bool = False) 
     import boto3
     from moto import mock_aws
 
-    from herald.local.standins.faults import FaultPlan
-    from herald.local.standins.outbox import Outbox
-    from herald.local.standins.sendgrid import SendGridStandIn
-    from herald.local.standins.twilio import TwilioStandIn
+    from herald_tools.local.standins.faults import FaultPlan
+    from herald_tools.local.standins.outbox import Outbox
+    from herald_tools.local.standins.sendgrid import SendGridStandIn
+    from herald_tools.local.standins.twilio import TwilioStandIn
 
     os.environ.pop("AWS_ENDPOINT_URL", None)
     os.environ.update(environment())

@@ -55,7 +55,7 @@ def _invoke(handler: Any, event: dict[str, Any]) -> float:
 
 def new_sandbox() -> None:
     """Forget clients, settings and cached secrets, as a new Lambda sandbox would (the AWS endpoint changed)."""
-    from herald.local.sandbox import forget_sandbox
+    from herald_tools.local.sandbox import forget_sandbox
 
     forget_sandbox()
 

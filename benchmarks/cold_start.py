@@ -10,7 +10,7 @@ Two baselines run in the same rounds: `import boto3` alone (the issue's yardstic
 `boto3.client("sqs")` (what any function that talks to AWS at least pays). The ratio the goal is judged on
 is against the bare import; the ratio to the fairer baseline is printed beside it.
 
-The AWS side is moto's server on loopback (herald.local.emulator.LocalAws), with the two provider
+The AWS side is moto's server on loopback (herald_tools.local.emulator.LocalAws), with the two provider
 secrets created in it; the children reach it through AWS_ENDPOINT_URL.
 
     python benchmarks/cold_start.py [--runs 7]
@@ -84,7 +84,7 @@ def sample(body: str, env: dict[str, str]) -> tuple[float, float, int]:
 
 
 def measure(runs: int) -> dict[str, Any]:
-    from herald.local.emulator import LocalAws
+    from herald_tools.local.emulator import LocalAws
 
     with LocalAws(region=REGION) as aws:
         secrets = aws.client("secretsmanager")

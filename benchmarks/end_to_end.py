@@ -24,9 +24,9 @@ from _common import TEMPLATE, emit_json, percentile
 
 
 def run(orders: int, timeout: float) -> dict[str, Any]:
-    from herald.local.demo import LOCAL_TWILIO_FROM, providers
-    from herald.local.runtime import LocalRuntime
-    from herald.publisher import Publisher
+    from herald_tools.local.demo import LOCAL_TWILIO_FROM, providers
+    from herald_tools.local.runtime import LocalRuntime
+    from herald_tools.publisher import Publisher
 
     events = order_events(orders, prefix=f"e2e{int(time.time())}")
     with tempfile.TemporaryDirectory(prefix="herald-bench-e2e-") as work:

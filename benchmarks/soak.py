@@ -1,7 +1,7 @@
 """Soak: N events through the local runtime under injected faults, then every expected notification accounted for.
 
 Faults: the SendGrid and Twilio stand-ins answer 429, 5xx and timeouts at the given rates; the functions die
-(os._exit(137), see functions/herald/faultinjection.py) before the provider call, after the provider accepted
+(os._exit(137), see tools/herald_tools/faultinjection.py) before the provider call, after the provider accepted
 but before the mark, and after the mark but before the SQS delete; DynamoDB answers a share of requests with
 ProvisionedThroughputExceededException (botocore retries them). The local runtime starts a new sandbox for
 every one that dies, as Lambda does.
@@ -76,10 +76,10 @@ def generate_events(count: int, *, failing_share: float, shipment_share: float, 
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from herald.faultinjection import ENV_VAR
-    from herald.local.demo import build_report, providers, publish, verify_ses_sender
-    from herald.local.runtime import LocalRuntime
-    from herald.local.standins.faults import FaultPlan
+    from herald_tools.faultinjection import ENV_VAR
+    from herald_tools.local.demo import build_report, providers, publish, verify_ses_sender
+    from herald_tools.local.runtime import LocalRuntime
+    from herald_tools.local.standins.faults import FaultPlan
 
     events = generate_events(
         args.events, failing_share=args.failing_share, shipment_share=args.shipment_share, seed=args.seed
@@ -188,7 +188,7 @@ def _dead_letters(runtime: Any) -> set[tuple[str, str]]:
 
 
 def _crash_records(log_dir: Path) -> list[dict[str, Any]]:
-    from herald.faultinjection import LOG_PREFIX
+    from herald_tools.faultinjection import LOG_PREFIX
 
     records = []
     for log in sorted(log_dir.glob("*.log")):
@@ -235,7 +235,7 @@ def account(
     outbox_dir: Path,
     crashes: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    from herald.local.demo import SECONDARY_PROVIDERS
+    from herald_tools.local.demo import SECONDARY_PROVIDERS
 
     records = {(n["event_id"], n["channel"]): n for n in report["notifications"]}
     outcomes = {e["id"]: e["outcome"] for e in report["events"]}

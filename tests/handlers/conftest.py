@@ -13,13 +13,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from herald.local.poller import sqs_event
-from herald.local.standins.faults import FaultPlan
-from herald.local.standins.outbox import Outbox
-from herald.local.standins.sendgrid import SendGridStandIn
-from herald.local.standins.twilio import TwilioStandIn
-from herald.local.tables import create_notifications_table
-from herald.local.worker import LambdaContext, lambda_context
+from herald_tools.local.poller import sqs_event
+from herald_tools.local.standins.faults import FaultPlan
+from herald_tools.local.standins.outbox import Outbox
+from herald_tools.local.standins.sendgrid import SendGridStandIn
+from herald_tools.local.standins.twilio import TwilioStandIn
+from herald_tools.local.tables import create_notifications_table
+from herald_tools.local.worker import LambdaContext, lambda_context
 
 REGION = "us-east-1"
 TABLE = "herald-test-notifications"
@@ -173,7 +173,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Env]:
 
 def _reset_caches() -> None:
     """Each test is a new Lambda sandbox: drop clients, settings and cached secrets built by the last one."""
-    from herald.local.sandbox import forget_sandbox
+    from herald_tools.local.sandbox import forget_sandbox
 
     forget_sandbox()
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from herald.cli import app
+from herald_tools.cli import app
 
 from .conftest import REGION, TABLE, Env
 

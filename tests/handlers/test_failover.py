@@ -21,10 +21,10 @@ from herald.adapters.dynamodb_circuit import DynamoDbCircuit
 from herald.domain.circuit import CircuitSettings, CircuitSwitch
 from herald.domain.errors import ErrorKind, ProviderError
 from herald.domain.notification import Channel, ChannelMessage
-from herald.local.tables import create_notifications_table
 from herald.usecases.failover import ESCALATION_REASON, FailoverRouter
 from herald.usecases.followup import escalation_of
 from herald.usecases.ports import Accepted
+from herald_tools.local.tables import create_notifications_table
 from tests.messages import channel_message
 
 REGION = "us-east-1"

@@ -12,9 +12,9 @@ from moto import mock_aws
 from herald.adapters.dynamodb_ledger import DynamoDbLedger
 from herald.domain.errors import ErrorKind, ProviderError
 from herald.domain.notification import Channel, ChannelMessage
-from herald.local.tables import create_notifications_table
 from herald.usecases.ports import Direct
 from herald.usecases.send import RetryPolicy, Sender, SendOutcome
+from herald_tools.local.tables import create_notifications_table
 from tests.messages import channel_message
 
 T0 = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)
@@ -109,7 +109,7 @@ def test_crash_between_acceptance_and_mark_is_the_only_duplicate_window(
     # When SQS redelivers it after the lease
     clock.now += timedelta(seconds=61)
     _sender(ledger, provider, clock).send(MESSAGE, receive_count=2)
-    # Then the provider was called twice: the documented window (DESIGN.md), nowhere else
+    # Then the provider was called twice: the documented window (docs/architecture.md, delivery semantics), nowhere else
     assert provider.calls == 2
 
 

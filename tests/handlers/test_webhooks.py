@@ -11,7 +11,6 @@ import base64
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,10 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from twilio.request_validator import RequestValidator
 
 from herald.handlers import dispatch, send_email, send_sms, webhooks
+from tests.fixtures import FIXTURES_DIR as FIXTURES  # published payloads: tests/fixtures/SOURCES.md
 
 from .conftest import REGION, TWILIO_TOKEN, Env, FakeContext, sample
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 ALL_EVENTS = json.loads((FIXTURES / "sendgrid_event_webhook_all_events.json").read_text())
 BLOCKED = json.loads((FIXTURES / "sendgrid_event_webhook_bounce_blocked.json").read_text())[0]
 TWILIO_SENT = json.loads((FIXTURES / "twilio_sms_status_callback_sent_docs_example.json").read_text())["fields"]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from herald.local.runtime import LocalRuntime
+from herald_tools.local.runtime import LocalRuntime
 
 DATA = Path(__file__).parent / "data"
 TEST_TEMPLATE = DATA / "template.yaml"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from herald.local.demo import run_demo
-from herald.local.standins.faults import FaultPlan
+from herald_tools.local.demo import run_demo
+from herald_tools.local.standins.faults import FaultPlan
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
         [
             sys.executable,
             "-m",
-            "herald.cli",
+            "herald_tools.cli",
             "demo",
             "--report",
             str(report),

@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 import pytest
 
-from herald.local.standins.outbox import Outbox
+from herald_tools.local.standins.outbox import Outbox
 
 REPO = Path(__file__).resolve().parents[2]
 ORDER_PLACED = REPO / "events" / "order.placed.json"
@@ -28,7 +28,12 @@ STARTUP_SECONDS = 90.0
 
 def _herald(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own CLI, run by the current interpreter
-        [sys.executable, "-m", "herald.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "herald_tools.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -46,7 +51,7 @@ def local_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("local-up")
     log = (folder / "local-up.log").open("wb")
     process = subprocess.Popen(  # noqa: S603 - our own CLI, run by the current interpreter
-        [sys.executable, "-m", "herald.cli", "local", "up", "--template", str(REPO / "template.yaml")],
+        [sys.executable, "-m", "herald_tools.cli", "local", "up", "--template", str(REPO / "template.yaml")],
         cwd=folder,
         stdout=log,
         stderr=subprocess.STDOUT,

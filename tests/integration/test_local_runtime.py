@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from herald.local.runtime import LocalRuntime, WorkerFailed
-from herald.local.stack import DeployError, deploy
+from herald_tools.local.runtime import LocalRuntime, WorkerFailed
+from herald_tools.local.stack import DeployError, deploy
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from twilio.request_validator import RequestValidator
 
-from herald.local.demo import DemoRun, run_demo
-from herald.local.runtime import LocalRuntime
+from herald_tools.local.demo import DemoRun, run_demo
+from herald_tools.local.runtime import LocalRuntime
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from herald.local.runtime import LocalRuntime
+from herald_tools.local.runtime import LocalRuntime
 
 pytestmark = pytest.mark.integration
 

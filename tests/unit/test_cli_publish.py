@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from herald.cli import app, read_events
+from herald_tools.cli import app, read_events
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 REGION = "us-east-1"

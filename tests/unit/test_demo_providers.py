@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from herald.local.demo import LOCAL_SENDGRID_KEY, providers
+from herald_tools.local.demo import LOCAL_SENDGRID_KEY, providers
 
 
 def test_without_credentials_the_stand_ins_receive_everything(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -45,11 +45,11 @@ from herald.adapters.sqs_queue import MAX_BATCH_BYTES
 from herald.contract.models import Envelope
 from herald.contract.parsing import EventRejected, parse_event
 from herald.domain.notification import ChannelMessage
-from herald.local.worker import lambda_context
 from herald.rendering.formatting import one_line
 from herald.rendering.renderer import Renderer
 from herald.usecases.dispatch import Dispatcher, DispatchResult, Outcome
 from herald.usecases.ports import EventClaim, PlannedNotification, Rejection, ShipmentPosition
+from herald_tools.local.worker import lambda_context
 
 FROM_EMAIL = "orders@herald.example"
 DEFAULT_STORE = "Our store"
@@ -437,7 +437,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     from herald.config import settings as herald_settings
     from herald.handlers import dispatch as dispatch_handler
-    from herald.local.tables import create_notifications_table
+    from herald_tools.local.tables import create_notifications_table
 
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)

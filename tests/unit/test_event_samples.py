@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from herald.contract import samples
 from herald.contract.models import EventType, event_data
 from herald.contract.parsing import EventRejected, parse_event
-from herald.local.directives import directive_of
+from herald_tools.contract import samples
+from herald_tools.local.directives import directive_of
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 DEMO = EVENTS_DIR / "demo" / "lifecycle.jsonl"
@@ -221,7 +221,7 @@ def test_demo_readme_describes_every_line() -> None:
 def test_sqs_copies_are_up_to_date() -> None:
     # Given events/sqs / When compared with what the samples generate / Then nothing is stale
     stale = samples.stale_files(EVENTS_DIR)
-    assert stale == [], f"events/sqs is stale ({stale}): run `python -m herald.contract.samples` and commit it"
+    assert stale == [], f"events/sqs is stale ({stale}): run `python -m herald_tools.contract.samples` and commit it"
 
 
 @pytest.mark.parametrize("event_type", TYPES)

@@ -1,4 +1,4 @@
-"""herald.faultinjection: crashes and DynamoDB throttling for soak runs, and nothing at all otherwise."""
+"""herald_tools.faultinjection: crashes and DynamoDB throttling for soak runs, and nothing at all otherwise."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from herald import faultinjection
-from herald.faultinjection import CRASH_EXIT_CODE, ENV_VAR, FaultConfig, Injector
+from herald_tools import faultinjection
+from herald_tools.faultinjection import CRASH_EXIT_CODE, ENV_VAR, FaultConfig, Injector
 
 
 @pytest.fixture(autouse=True)
@@ -116,7 +116,7 @@ def test_a_crash_record_names_the_point_and_every_notification_in_flight_with_it
 def test_maybe_crash_kills_the_process_with_137_and_logs_the_point():
     # Given a process told to always crash after the provider accepted
     code = (
-        "from herald.faultinjection import in_flight, maybe_crash\n"
+        "from herald_tools.faultinjection import in_flight, maybe_crash\n"
         "maybe_crash('before_provider')\n"
         "with in_flight('store|evt_1|sms'):\n"
         "    maybe_crash('after_accept')\n"

@@ -8,8 +8,8 @@ from pathlib import Path
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from herald.handlers.webhooks import public_url
-from herald.local.httpapi import LocalHttpApi, Route, build_event, http_api_routes, served_function, to_response
-from herald.local.stack import LocalFunction, translate_template
+from herald_tools.local.httpapi import LocalHttpApi, Route, build_event, http_api_routes, served_function, to_response
+from herald_tools.local.stack import LocalFunction, translate_template
 
 ROOT = Path(__file__).resolve().parents[2]
 STATUS = Route("WebhooksApi", "POST", "/webhooks/twilio/status", "WebhooksFunction")

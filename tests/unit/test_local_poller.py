@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from herald.local.poller import (
+from herald_tools.local.poller import (
     LOCAL_CONCURRENCY_CAP,
     SqsPoller,
     lambda_message_attributes,
@@ -18,7 +18,7 @@ from herald.local.poller import (
     records_to_keep,
     sqs_event,
 )
-from herald.local.stack import EventSource
+from herald_tools.local.stack import EventSource
 
 QUEUE_ARN = "arn:aws:sqs:eu-west-1:123456789012:orders"
 QUEUE_URL = "http://127.0.0.1:5000/123456789012/orders"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from herald.local.stack import (
+from herald_tools.local.stack import (
     CODE_BUCKET,
     DeployError,
     EventSource,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from herald.local.tables import table_definition
+from herald_tools.local.tables import table_definition
 
 
 def test_table_definition_is_read_from_the_template() -> None:

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from herald.local import worker
-from herald.local.runtime import LocalRuntime
-from herald.local.stack import EventSource, LocalFunction
-from herald.local.worker import InvocationTimedOut, load_handler, make_invoke
+from herald_tools.local import worker
+from herald_tools.local.runtime import LocalRuntime
+from herald_tools.local.stack import EventSource, LocalFunction
+from herald_tools.local.worker import InvocationTimedOut, load_handler, make_invoke
 
 
 def function(**overrides: Any) -> LocalFunction:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from herald.local.standins.outbox import Outbox, safe_name
+from herald_tools.local.standins.outbox import Outbox, safe_name
 
 
 def _eml(subject: str) -> bytes:

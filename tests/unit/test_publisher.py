@@ -15,7 +15,7 @@ from moto import mock_aws
 from herald.adapters.sqs_batches import MAX_BATCH_BYTES
 from herald.contract.models import EventType
 from herald.contract.parsing import parse_event
-from herald.publisher import (
+from herald_tools.publisher import (
     MAX_ENTRY_ATTEMPTS,
     Accepted,
     Publisher,

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from herald.contract.models import EventType
-from herald.contract.schemas import (
+from herald_tools.contract.schemas import (
     contract_incompatibilities,
     generate_schemas,
     incompatibilities,

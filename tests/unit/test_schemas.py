@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
-from herald.contract import schemas
 from herald.contract.models import EventType
+from herald_tools.contract import schemas
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS_DIR = ROOT / "schemas"
@@ -20,7 +20,7 @@ def test_committed_schemas_equal_freshly_generated_ones() -> None:
     # Given the schema files in schemas/ / When they are compared with what the models generate
     stale = schemas.stale_files(SCHEMAS_DIR)
     # Then none differs
-    assert stale == [], f"schemas/ is stale ({stale}): run `python -m herald.contract.schemas` and commit it"
+    assert stale == [], f"schemas/ is stale ({stale}): run `python -m herald_tools.contract.schemas` and commit it"
 
 
 def test_there_is_one_schema_per_event_type_plus_the_envelope() -> None:
@@ -81,7 +81,7 @@ def test_check_mode_exits_1_and_lists_a_stale_file(tmp_path: Path, capsys: pytes
     err = capsys.readouterr().err
     assert code == 1
     assert "order.placed.schema.json" in err
-    assert "python -m herald.contract.schemas" in err
+    assert "python -m herald_tools.contract.schemas" in err
     assert '"maxLength": 100' in edited.read_text()
 
 

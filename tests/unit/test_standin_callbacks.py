@@ -13,11 +13,11 @@ from urllib.parse import parse_qsl
 import pytest
 import requests
 
-from herald.local.standins.outbox import Outbox
-from herald.local.standins.sendgrid import SendGridStandIn, mailbox_simulator_outcome
-from herald.local.standins.twilio import TwilioStandIn
 from herald.webhooks.sendgrid_signature import SendGridWebhookVerifier
 from herald.webhooks.twilio_signature import FormParams, TwilioWebhookVerifier
+from herald_tools.local.standins.outbox import Outbox
+from herald_tools.local.standins.sendgrid import SendGridStandIn, mailbox_simulator_outcome
+from herald_tools.local.standins.twilio import TwilioStandIn
 
 API_KEY = "SG.callbacks-test"
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2

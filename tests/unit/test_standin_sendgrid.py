@@ -29,13 +29,12 @@ from python_http_client.exceptions import (
 )
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import CustomArg, Mail, Personalization, ReplyTo, To
+from tests.fixtures import FIXTURES_DIR as FIXTURES  # published payloads: tests/fixtures/SOURCES.md
 
-from herald.local.standins.faults import FaultPlan
-from herald.local.standins.outbox import Outbox
-from herald.local.standins.sendgrid import MAX_BODY_BYTES, MESSAGES, SendGridStandIn
+from herald_tools.local.standins.faults import FaultPlan
+from herald_tools.local.standins.outbox import Outbox
+from herald_tools.local.standins.sendgrid import MAX_BODY_BYTES, MESSAGES, SendGridStandIn
 
-# The published payloads live next to the repository checkout (../shared/fixtures, beside the clone).
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 API_KEY = "SG.test-key.local"
 MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
 

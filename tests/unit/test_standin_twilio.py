@@ -12,16 +12,15 @@ from typing import Any
 
 import pytest
 import requests
+from tests.fixtures import FIXTURES_DIR as FIXTURES  # published payloads: tests/fixtures/SOURCES.md
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from herald.local.standins.faults import FaultPlan
-from herald.local.standins.outbox import Outbox
-from herald.local.standins.twilio import ERROR_MESSAGES, MAGIC_FROM, MAGIC_TO, TwilioStandIn, segments
+from herald_tools.local.standins.faults import FaultPlan
+from herald_tools.local.standins.outbox import Outbox
+from herald_tools.local.standins.twilio import ERROR_MESSAGES, MAGIC_FROM, MAGIC_TO, TwilioStandIn, segments
 
-# The published payloads live next to the repository checkout (../shared/fixtures, beside the clone).
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "local-auth-token"
 SENDER = "+15005550006"  # Twilio's "valid sender" test number

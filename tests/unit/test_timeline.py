@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from herald.ops.resources import LOCAL_STATE_FILE, ResourcesError, StackResources, resolve, write_local_state
-from herald.ops.timeline import build_timeline, describe, history_lines
+from herald.usecases.timeline import build_timeline, describe, history_lines
+from herald_tools.ops.resources import LOCAL_STATE_FILE, ResourcesError, StackResources, resolve, write_local_state
 
 SOURCE = "storefront/acme-outdoor"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from herald.ops.timeline import build_timeline, describe, history_lines
+from herald.usecases.timeline import build_timeline, describe, history_lines
 
 SOURCE = "storefront/acme-outdoor"
 DISPATCHED = "2026-01-01T10:00:00+00:00"
@@ -244,7 +244,7 @@ def test_the_standby_message_and_unmasked_recipients_never_reach_the_output(caps
     timeline = build_timeline(SOURCE, "ord_1", [_event(), email, sms])
 
     # When it is rendered as JSON and as the CLI's table
-    from herald.cli import _print_timeline
+    from herald_tools.cli import _print_timeline
 
     as_json = json.dumps(timeline)
     _print_timeline(timeline)

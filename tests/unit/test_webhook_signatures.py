@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from tests.fixtures import FIXTURES_DIR as FIXTURES  # published payloads: tests/fixtures/SOURCES.md
 
 from herald.domain.notification import Channel
 from herald.webhooks.errors import SignatureInvalid, SignatureMissing, SignatureReplayed, SignatureStale
@@ -32,7 +32,6 @@ from herald.webhooks.states import (
 )
 from herald.webhooks.twilio_signature import FormParams, TwilioWebhookVerifier
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 SENDGRID_VECTORS = json.loads((FIXTURES / "sendgrid_signed_event_webhook_test_vectors.json").read_text())
 TWILIO_VECTORS = json.loads((FIXTURES / "twilio_request_validator_test_vectors.json").read_text())
 

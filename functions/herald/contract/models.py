@@ -1,4 +1,4 @@
-"""The Herald event contract, version 1 (../shared/EVENTS.md), as pydantic models.
+"""The Herald event contract, version 1 (docs/contract.md), as pydantic models.
 
 These models are the public interface storefronts publish against. They may only grow
 in backward-compatible ways: `schemas/` holds the JSON Schema generated from them and

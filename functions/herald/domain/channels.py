@@ -1,4 +1,4 @@
-"""Which channels an event goes to (EVENTS.md's table) and whether the customer can be reached on each."""
+"""Which channels an event goes to (docs/contract.md's table) and whether the customer can be reached on each."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def choose_channels(
 ) -> list[ChannelDecision]:
     """The channels to send first, each resolved against what the customer gave us.
 
-    The storefront's `notify.channels` when it names some, else the type's defaults (EVENTS.md). When none of the
+    The storefront's `notify.channels` when it names some, else the type's defaults (docs/contract.md). When none of the
     preferred channels can reach the customer, the defaults are used instead: a preference must not silence an event.
     """
     if preferred:

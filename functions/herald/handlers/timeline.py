@@ -37,7 +37,7 @@ def _ledger() -> Any:
 
 @app.get(TIMELINE_PATH)
 def order_timeline(source: str, order_id: str) -> dict[str, Any]:
-    from herald.ops.timeline import order_timeline as build
+    from herald.usecases.timeline import order_timeline as build
 
     source, order_id = unquote(source), unquote(order_id)
     timeline = build(_ledger(), source, order_id)

@@ -14,8 +14,8 @@ from enum import StrEnum
 
 from herald.domain.errors import ProviderError, retry_delay_seconds
 from herald.domain.notification import ChannelMessage, NotificationStatus
-from herald.faultinjection import in_flight, maybe_crash
 from herald.usecases.ports import NotificationLedger, ProviderRouter
+from herald_tools.faultinjection import in_flight, maybe_crash
 
 
 class SendOutcome(StrEnum):

@@ -1,0 +1,630 @@
+"""The `herald` command line: tools for storefronts and operators.
+
+Commands stay small and import what they need (boto3, rich, the contract models) when they run,
+so `herald --help` answers at once. Another module adds a command with `app.command()(function)`
+or a group with `app.add_typer(sub_app, name=...)`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from herald_tools.publisher import Publisher, PublishReport
+
+app = typer.Typer(
+    name="herald",
+    help="Herald: order and shipment notifications (email and SMS) from storefront events.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals may hold customer data and credentials
+)
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+
+
+@app.callback()
+def main() -> None:
+    """Herald: order and shipment notifications (email and SMS) from storefront events."""
+    # A callback keeps `herald publish` a sub-command even while it is the only one.
+
+
+# --- herald publish ---------------------------------------------------------------------------
+
+
+class _UsageProblem(Exception):
+    """A problem with the command line or its files: reported on stderr, exit code 2."""
+
+
+Origin = str
+Item = dict[str, Any] | str
+_NOT_JSON = object()
+
+
+def read_events(path: Path) -> list[tuple[Origin, Item]]:
+    """The events in one file, each with where it came from (`file`, `file[3]` or `file:12`).
+
+    A file is one JSON object, a JSON array of them, or JSON Lines (one event per line; detected by
+    the `.jsonl`/`.ndjson` suffix or by a first line that is JSON on its own). A file that is none
+    of these is one event whose body is the whole text: the publisher rejects it with the JSON error.
+    `-` reads standard input.
+    """
+    name = str(path)
+    try:
+        text = sys.stdin.read() if name == "-" else path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _UsageProblem(f"cannot read {name}: {exc}") from None
+    if not text.strip():
+        raise _UsageProblem(f"{name} holds no events")
+    if path.suffix.lower() not in JSON_LINES_SUFFIXES:
+        try:
+            document = json.loads(text)
+        except ValueError:
+            document = _NOT_JSON
+        if isinstance(document, list):
+            return [(f"{name}[{i}]", _item(element)) for i, element in enumerate(document)]
+        if document is not _NOT_JSON:
+            return [(name, _item(document))]
+        if not _first_line_is_json(text):
+            return [(name, text)]
+    return [(f"{name}:{number}", line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+
+
+def _item(document: Any) -> Item:
+    # Anything but an object still goes to the publisher, which rejects it with the contract's reason.
+    return document if isinstance(document, dict) else json.dumps(document)
+
+
+def _first_line_is_json(text: str) -> bool:
+    first = next(line for line in text.splitlines() if line.strip())
+    try:
+        json.loads(first)
+    except ValueError:
+        return False
+    return True
+
+
+def _publisher(
+    stack: str | None,
+    order_queue_url: str | None,
+    shipment_queue_url: str | None,
+    endpoint_url: str | None,
+    region: str | None,
+) -> Publisher:
+    import os
+
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
+
+    from herald_tools.publisher import (
+        ORDER_QUEUE_URL_ENV,
+        SHIPMENT_QUEUE_URL_ENV,
+        SQS_RETRY_CONFIG,
+        Publisher,
+        PublisherConfigError,
+        region_from_queue_url,
+    )
+
+    if stack and (order_queue_url or shipment_queue_url):
+        raise _UsageProblem("give either --stack or the two queue URLs, not both")
+    if bool(order_queue_url) != bool(shipment_queue_url):
+        raise _UsageProblem("give both --order-queue-url and --shipment-queue-url")
+    if not stack and not order_queue_url:
+        order_queue_url = os.environ.get(ORDER_QUEUE_URL_ENV)
+        shipment_queue_url = os.environ.get(SHIPMENT_QUEUE_URL_ENV)
+        if not (order_queue_url and shipment_queue_url):
+            raise _UsageProblem(
+                f"say where to publish: --stack NAME, or --order-queue-url and --shipment-queue-url "
+                f"(or {ORDER_QUEUE_URL_ENV} and {SHIPMENT_QUEUE_URL_ENV})"
+            )
+    region = region or (region_from_queue_url(order_queue_url) if order_queue_url else None)
+    session = boto3.session.Session(region_name=region)
+    try:
+        config = Config(retries=SQS_RETRY_CONFIG)  # type: ignore[arg-type]
+        sqs = session.client("sqs", endpoint_url=endpoint_url, config=config)
+        if stack:
+            cloudformation = session.client("cloudformation", endpoint_url=endpoint_url)
+            return Publisher.from_stack(stack, cloudformation_client=cloudformation, sqs_client=sqs)
+    except BotoCoreError as exc:  # no region, bad endpoint URL, unreadable AWS config
+        raise _UsageProblem(str(exc)) from None
+    except PublisherConfigError as exc:
+        raise _UsageProblem(str(exc)) from None
+    return Publisher(order_queue_url=order_queue_url or "", shipment_queue_url=shipment_queue_url or "", sqs_client=sqs)
+
+
+def _report_json(report: PublishReport, origins: list[Origin]) -> str:
+    return json.dumps(
+        {
+            "ok": report.ok,
+            "accepted": [{**asdict(a), "origin": origins[a.index]} for a in report.accepted],
+            "rejected": [{**asdict(r), "origin": origins[r.index]} for r in report.rejected],
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+def _print_tables(report: PublishReport, origins: list[Origin]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    if report.accepted:
+        # The source is left to the JSON report: one run almost always publishes for one storefront.
+        table = Table(title="Published", title_justify="left")
+        table.add_column("from", no_wrap=True)
+        for column in ("type", "id", "queue", "message id"):
+            table.add_column(column, overflow="fold")
+        for a in report.accepted:
+            table.add_row(origins[a.index], a.event_type, a.event_id, a.queue, a.message_id)
+        console.print(table)
+    if report.rejected:
+        table = Table(title="Rejected", title_justify="left", title_style="bold red")
+        for column in ("from", "source", "id", "why"):
+            table.add_column(column, overflow="fold")
+        for r in report.rejected:
+            table.add_row(origins[r.index], r.source or "-", r.event_id or "-", r.reason, style="red")
+        console.print(table)
+    console.print(f"{len(report.accepted)} accepted, {len(report.rejected)} rejected", markup=False)
+
+
+@app.command()
+def publish(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="FILE",
+            help="Event files: a JSON object, a JSON array of events, or JSON Lines (one event per line). "
+            "'-' reads standard input.",
+            show_default=False,
+        ),
+    ],
+    stack: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="Publish to the queues of this deployed Herald stack (its outputs)."),
+    ] = None,
+    order_queue_url: Annotated[
+        str | None, typer.Option(metavar="URL", help="URL of the order events queue (order.* and return.*).")
+    ] = None,
+    shipment_queue_url: Annotated[
+        str | None, typer.Option(metavar="URL", help="URL of the shipment events queue (shipment.*).")
+    ] = None,
+    endpoint_url: Annotated[
+        str | None, typer.Option(metavar="URL", help="AWS endpoint to use instead of AWS (a local emulator).")
+    ] = None,
+    region: Annotated[
+        str | None, typer.Option(metavar="REGION", help="AWS region (default: from the queue URL or your AWS config).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable report instead of tables.")] = False,
+) -> None:
+    """Validate events against the contract and publish them to Herald's queues.
+
+    Invalid events are reported with the reason and never sent.
+
+    Exit code: 0 when every event was accepted, 1 when any was rejected, 2 on a usage or file error.
+
+    Without --stack or queue URLs, HERALD_ORDER_EVENTS_QUEUE_URL and HERALD_SHIPMENT_EVENTS_QUEUE_URL name the queues.
+    """
+    from herald_tools.local.directives import directive_of
+
+    try:
+        items = [entry for path in files for entry in read_events(path)]
+        publisher = _publisher(stack, order_queue_url, shipment_queue_url, endpoint_url, region)
+    except _UsageProblem as exc:
+        typer.echo(f"herald publish: error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    # A demo file's stage directives (herald_tools.local.directives) are for `herald demo` to act out, not events.
+    directives = [origin for origin, item in items if directive_of(item) is not None]
+    items = [(origin, item) for origin, item in items if directive_of(item) is None]
+    if directives and not as_json:
+        typer.echo(f"skipped {len(directives)} demo stage directive(s): {', '.join(directives)}", err=True)
+    origins = [origin for origin, _ in items]
+    report = publisher.publish(item for _, item in items)
+    if as_json:
+        typer.echo(_report_json(report, origins))
+    else:
+        _print_tables(report, origins)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_REJECTED)
+
+
+@app.command()
+def demo(
+    events: Annotated[Path, typer.Option(help="Events to publish: a JSON object, a JSON array or JSON Lines.")] = Path(
+        "events/demo/lifecycle.jsonl"
+    ),
+    report: Annotated[Path | None, typer.Option(help="Write the events and notifications report here.")] = None,
+    outbox: Annotated[Path, typer.Option(help="Where the stand-ins keep the messages they accept.")] = Path("outbox"),
+    template: Annotated[Path, typer.Option(help="The SAM template to deploy locally.")] = Path("template.yaml"),
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for every queue to settle.")] = 180.0,
+    burst: Annotated[
+        bool, typer.Option(help="Publish everything at once instead of each event after the previous is dispatched.")
+    ] = False,
+    stay: Annotated[
+        bool,
+        typer.Option(
+            help="Keep the runtime up after the summary (until Ctrl-C), so that `herald timeline ORDER_ID` and "
+            "`herald dlq` can be run against it from another terminal."
+        ),
+    ] = False,
+) -> None:
+    """Run the whole pipeline on this machine: moto, template.yaml, the functions and provider stand-ins.
+
+    Exit code: 0 when every event is accounted for, 1 when a notification is missing or was sent twice.
+    """
+    from rich.console import Console
+
+    from herald_tools.local.demo import DemoRun, print_summary, run_demo
+
+    # Rich wraps to 80 columns when not on a terminal (CI, a pipe): the summary needs more.
+    console = Console(width=None if sys.stdout.isatty() else 130)
+
+    status = console.status("Starting moto, deploying template.yaml, starting the functions and stand-ins...")
+
+    def finish(run: DemoRun, runtime: Any = None) -> None:
+        status.stop()
+        print_summary(run, console)
+        if report is not None:
+            report.write_text(json.dumps(run.report, indent=2) + "\n", encoding="utf-8")
+            console.print(f"Report written to {report}")
+        if runtime is not None:
+            console.print("Try, in another terminal: herald timeline ord_1006 (the fallback), ord_1007 (the failover).")
+            _serve_until_interrupted(runtime, console)
+
+    with status:
+        run = run_demo(
+            events,
+            template=template,
+            outbox_dir=outbox,
+            work_dir=Path(".herald"),
+            timeout=timeout,
+            paced=not burst,
+            # --stay: the summary is printed while the runtime is still up, which then serves until Ctrl-C.
+            stay=finish if stay else None,
+        )
+    if not stay:
+        finish(run)
+    raise typer.Exit(1 if run.problems else 0)
+
+
+# --- operators: herald timeline, herald dlq, herald local -------------------------------------------
+
+if TYPE_CHECKING:
+    from herald_tools.ops.resources import StackResources
+
+StackOption = Annotated[
+    str | None,
+    typer.Option(metavar="NAME", help="A deployed Herald stack: its resources are read from its outputs."),
+]
+LocalOption = Annotated[
+    bool,
+    typer.Option(
+        "--local",
+        help="The local runtime started by `herald local up` (.herald/local.json). "
+        "The default when that file exists and --stack is not given.",
+    ),
+]
+RegionOption = Annotated[
+    str | None, typer.Option(metavar="REGION", help="AWS region of --stack (default: your AWS config).")
+]
+
+
+def _ops_resources(command: str, stack: str | None, local: bool, region: str | None) -> StackResources:
+    from herald_tools.ops.resources import ResourcesError, resolve
+
+    try:
+        return resolve(stack, local, region=region)
+    except ResourcesError as exc:
+        typer.echo(f"herald {command}: error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    # Rich wraps to 80 columns when not on a terminal (CI, a pipe): tables need more.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
+@app.command()
+def timeline(
+    order_id: Annotated[str, typer.Argument(metavar="ORDER_ID", help="The storefront's order id.")],
+    source: Annotated[
+        str | None,
+        typer.Option(
+            metavar="SOURCE",
+            help="The storefront (CloudEvents source) of the order. Without it Herald scans the table for the "
+            "order id: cheap locally, billed per item read on a deployed stack.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON.")] = False,
+    stack: StackOption = None,
+    local: LocalOption = False,
+    region: RegionOption = None,
+) -> None:
+    """Every event and notification of an order, in time order, and what became of each.
+
+    States, provider ids, error codes, attempts, skip reasons, delivery states and the providers' reports.
+
+    Exit code: 0 with a timeline, 1 when nothing is recorded for the order, 2 on a usage error.
+    """
+    from herald.adapters.dynamodb_ledger import DynamoDbLedger
+    from herald.usecases.timeline import order_sources, order_timeline
+
+    resources = _ops_resources("timeline", stack, local, region)
+    dynamodb = resources.client("dynamodb")
+    if source is None:
+        if stack:
+            typer.echo("herald timeline: no --source given: scanning the whole table for the order", err=True)
+        sources = order_sources(dynamodb, resources.table_name, order_id)
+        if len(sources) > 1:
+            typer.echo(
+                f"herald timeline: error: order {order_id} exists for several sources; give --source "
+                f"(one of: {', '.join(sources)})",
+                err=True,
+            )
+            raise typer.Exit(EXIT_USAGE)
+        if not sources:
+            typer.echo(f"herald timeline: no events recorded for order {order_id}", err=True)
+            raise typer.Exit(EXIT_REJECTED)
+        source = sources[0]
+    document = order_timeline(DynamoDbLedger(dynamodb, resources.table_name), source, order_id)
+    if not document["entries"]:
+        typer.echo(f"herald timeline: no events recorded for order {order_id} of {source}", err=True)
+        raise typer.Exit(EXIT_REJECTED)
+    if as_json:
+        typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    _print_timeline(document)
+
+
+def _print_timeline(document: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from herald.usecases.timeline import describe, history_lines
+
+    number = f" (number {document['order_number']})" if document.get("order_number") else ""
+    table = Table(title=f"Order {document['order_id']}{number} of {document['source']}", title_justify="left")
+    table.add_column("at", no_wrap=True)
+    table.add_column("what")
+    table.add_column("status")
+    table.add_column("details", overflow="fold")
+    for entry in document["entries"]:
+        what, status, details = describe(entry)
+        bad = any(word in status for word in ("failed", "dlq", "bounced", "blocked", "dropped", "undelivered"))
+        table.add_row(entry["at"], what, status, details, style="red" if bad else None)
+        for at, report, report_details in history_lines(entry):
+            table.add_row(at, f"  -> {report}", "", report_details, style="dim")
+    console = _console()
+    console.print(table)
+    console.print(f"{document['events']} events, {document['notifications']} notifications", markup=False)
+
+
+dlq_app = typer.Typer(
+    help="What is parked in each dead-letter queue, why, and moving it back after a fix.", no_args_is_help=True
+)
+app.add_typer(dlq_app, name="dlq")
+
+
+@dlq_app.command("list")
+def dlq_list(
+    stack: StackOption = None,
+    local: LocalOption = False,
+    region: RegionOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Each dead-letter queue with the messages it holds."""
+    from rich.table import Table
+
+    from herald_tools.ops.dlq import depths
+    from herald_tools.ops.resources import kebab_name
+
+    resources = _ops_resources("dlq list", stack, local, region)
+    rows = depths(resources.client("sqs"), resources.dead_letter_queues())
+    if as_json:
+        listing = [
+            {"queue": kebab_name(r.queue.name), "url": r.queue.url, "messages": r.visible, "in_flight": r.in_flight}
+            for r in rows
+        ]
+        typer.echo(json.dumps(listing, indent=2))
+        return
+    table = Table(title="Dead-letter queues", title_justify="left")
+    for column in ("queue", "messages", "in flight", "redrives to"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(
+            kebab_name(r.queue.name),
+            str(r.visible),
+            str(r.in_flight),
+            r.queue.source_url or "-",
+            style="red" if r.visible else None,
+        )
+    _console().print(table)
+
+
+def _dlq(command: str, resources: StackResources, queue: str) -> Any:
+    from herald_tools.ops.resources import ResourcesError
+
+    try:
+        return resources.dead_letter_queue(queue)
+    except ResourcesError as exc:
+        typer.echo(f"herald dlq {command}: error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def _print_parked(parked: list[Any], title: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for column in ("message id", "receives", "kind", "identity", "status", "error", "reason"):
+        table.add_column(column, overflow="fold")
+    for p in parked:
+        identity = ", ".join(f"{k} {v}" for k, v in p.identity.items() if v)
+        attempts = f" ({p.attempts} attempts)" if p.attempts is not None else ""
+        table.add_row(
+            p.message_id,
+            str(p.receive_count),
+            p.kind,
+            identity or "-",
+            (p.status or "-") + attempts,
+            p.error_code or "-",
+            p.reason or "-",
+        )
+    console = _console()
+    console.print(table)
+
+
+QueueArgument = Annotated[
+    str, typer.Argument(metavar="QUEUE", help="order-events, shipment-events, email or sms (as `dlq list` names them).")
+]
+
+
+@dlq_app.command("show")
+def dlq_show(
+    queue: QueueArgument,
+    limit: Annotated[int, typer.Option(min=1, help="Show at most this many messages.")] = 10,
+    stack: StackOption = None,
+    local: LocalOption = False,
+    region: RegionOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """The messages of one dead-letter queue and why each failed. Nothing is removed from the queue."""
+    from herald_tools.ops.dlq import explain, peek
+
+    resources = _ops_resources("dlq show", stack, local, region)
+    dlq = _dlq("show", resources, queue)
+    dynamodb = resources.client("dynamodb")
+    messages = peek(resources.client("sqs"), dlq.url, limit=limit)
+    parked = [explain(m, dynamodb=dynamodb, table_name=resources.table_name) for m in messages]
+    if as_json:
+        typer.echo(json.dumps([p.to_json() for p in parked], indent=2, ensure_ascii=False))
+        return
+    _print_parked(parked, f"{queue}: {len(parked)} messages shown")
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    queue: QueueArgument,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would move; move nothing.")] = False,
+    stack: StackOption = None,
+    local: LocalOption = False,
+    region: RegionOption = None,
+) -> None:
+    """Move one dead-letter queue's messages back to its working queue (after fixing what made them fail).
+
+    A notification that was sent meanwhile is not sent again: its sender finds it sent and drops the copy.
+
+    Exit code: 0 when every message moved, 1 when some could not be sent back (they stay in the DLQ).
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from herald_tools.ops.dlq import depths, explain, peek, redrive
+
+    resources = _ops_resources("dlq redrive", stack, local, region)
+    dlq = _dlq("redrive", resources, queue)
+    sqs = resources.client("sqs")
+    console = _console()
+    if not dlq.source_url:
+        typer.echo(f"herald dlq redrive: error: {queue} has no working queue in the stack outputs", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    if dry_run:
+        (depth,) = depths(sqs, [dlq])
+        dynamodb = resources.client("dynamodb")
+        messages = peek(sqs, dlq.url, limit=max(depth.visible, 1))
+        parked = [explain(m, dynamodb=dynamodb, table_name=resources.table_name) for m in messages]
+        _print_parked(parked, f"{queue}: would move {len(parked)} messages to {dlq.source_url}")
+        return
+    (depth,) = depths(sqs, [dlq])
+    with Progress(
+        TextColumn("[bold]redrive {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task(queue, total=depth.visible)
+        result = redrive(sqs, dlq, limit=depth.visible, on_progress=lambda n: progress.advance(task, n))
+    console.print(f"{len(result.moved)} moved to {dlq.source_url}, {len(result.failed)} left in the DLQ", markup=False)
+    for message_id, why in result.failed:
+        console.print(f"  not moved: {message_id}: {why}", markup=False, style="red")
+    raise typer.Exit(EXIT_REJECTED if result.failed else EXIT_OK)
+
+
+local_app = typer.Typer(
+    help="The local runtime: the pipeline on this machine, for the operator commands.", no_args_is_help=True
+)
+app.add_typer(local_app, name="local")
+
+
+@local_app.command("up")
+def local_up(
+    template: Annotated[Path, typer.Option(help="The SAM template to deploy locally.")] = Path("template.yaml"),
+    outbox: Annotated[Path, typer.Option(help="Where the stand-ins keep the messages they accept.")] = Path("outbox"),
+) -> None:
+    """Start the local runtime (moto, template.yaml, the functions, the provider stand-ins) until Ctrl-C.
+
+    While it runs, .herald/local.json holds its endpoint, region and stack outputs: `herald timeline`,
+    `herald dlq` (and `--local`) find it there, and `herald publish --endpoint-url URL --order-queue-url ...`
+    publishes to it.
+    """
+    from herald_tools.local.demo import prepare, providers
+    from herald_tools.local.runtime import LocalRuntime
+    from herald_tools.ops.resources import LOCAL_STATE_FILE
+
+    console = _console()
+    with providers(outbox) as setup:
+        env = {**setup.env, "HERALD_RETRY_BASE_SECONDS": "1", "HERALD_RETRY_MAX_SECONDS": "4"}
+        with console.status("Starting moto, deploying the template, starting the functions and stand-ins..."):
+            runtime = LocalRuntime(template, extra_env=env, log_dir=LOCAL_STATE_FILE.parent / "logs").start()
+        try:
+            prepare(runtime, setup)
+            _serve_until_interrupted(runtime, console)
+        finally:
+            runtime.stop()
+
+
+def _serve_until_interrupted(runtime: Any, console: Any) -> None:
+    """Publish the runtime's whereabouts in .herald/local.json for the operator commands; wait for Ctrl-C."""
+    import signal
+    import time
+
+    from herald_tools.ops.resources import LOCAL_STATE_FILE, write_local_state
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # `kill` stops it as cleanly as Ctrl-C: workers first, then the emulator, then the state file.
+    signal.signal(signal.SIGTERM, stop)
+    outputs = dict(runtime.stack.outputs)
+    write_local_state(
+        LOCAL_STATE_FILE,
+        endpoint_url=runtime.aws.endpoint_url,
+        region=runtime.aws.region,
+        stack=runtime.stack.name,
+        outputs=outputs,
+    )
+    try:
+        console.print(f"Local runtime up at {runtime.aws.endpoint_url} (stack {runtime.stack.name}).", markup=False)
+        console.print(f"Outputs written to {LOCAL_STATE_FILE}. Ctrl-C stops it.", markup=False)
+        for name in ("OrderEventsQueueUrl", "ShipmentEventsQueueUrl"):
+            if name in outputs:
+                console.print(f"  {name}: {outputs[name]}", markup=False)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        console.print("Stopping the local runtime...")
+    finally:
+        LOCAL_STATE_FILE.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":  # `python -m herald_tools.cli`
+    app()

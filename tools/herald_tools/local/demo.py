@@ -1,0 +1,564 @@
+"""`herald demo`: the whole pipeline on this machine, from template.yaml, with provider stand-ins.
+
+Starts moto, deploys template.yaml into it, runs every function as Lambda's SQS poller would, points the
+SendGrid and Twilio SDKs at local stand-ins (or at the real services when credentials are set), publishes a
+file of events, waits until every queue is quiet, then accounts for every event and notification.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from herald.contract.parsing import EventRejected, parse_event
+from herald_tools.cli import read_events
+from herald_tools.local.directives import Stage, act, directive_of
+from herald_tools.local.standins.faults import FaultPlan
+
+LOCAL_SENDGRID_KEY = "SG.herald-local-demo"  # a stand-in key: the local SendGrid accepts only this one
+LOCAL_TWILIO_SID = "AC" + "de" * 16
+LOCAL_TWILIO_TOKEN = "herald-local-demo-token"  # noqa: S105 - the local Twilio stand-in's own token, not a secret
+LOCAL_TWILIO_FROM = "+15005550006"  # Twilio's test-credential "valid sender"
+SECONDARY_PROVIDERS = frozenset({"ses", "sns"})
+SETTLED_STATUSES = {"sent", "failed", "skipped", "suppressed", "dlq", "standby"}
+# The demo's redundancy settings: an outage staged in the events file opens a circuit after 3 failures and
+# is probed every 3 s; an order confirmation without a delivery report is escalated after 10 s.
+DEMO_PARAMETERS = {"FailoverThreshold": "3", "FailoverProbeSeconds": "3", "DeliveryDeadlineSeconds": "10"}
+
+
+@dataclass
+class Providers:
+    """Where the functions send: the stand-ins, or the real services when credentials are in the environment."""
+
+    env: dict[str, str]
+    sendgrid_secret: dict[str, str]
+    twilio_secret: dict[str, str]
+    real: list[str] = field(default_factory=list)
+    # The Event Webhook's verification key, when the SendGrid stand-in signs the events it posts.
+    sendgrid_webhook_secret: dict[str, str] = field(default_factory=dict)
+    sendgrid: Any = None
+    twilio: Any = None
+
+
+@contextmanager
+def providers(
+    outbox_dir: Path, *, email_faults: FaultPlan | None = None, sms_faults: FaultPlan | None = None
+) -> Iterator[Providers]:
+    from herald_tools.local.standins.outbox import Outbox
+    from herald_tools.local.standins.sendgrid import SendGridStandIn
+    from herald_tools.local.standins.twilio import TwilioStandIn
+
+    outbox = Outbox(outbox_dir)
+    with ExitStack() as stack:
+        result = Providers(env={}, sendgrid_secret={}, twilio_secret={})
+        if os.environ.get("SENDGRID_API_KEY"):
+            result.sendgrid_secret = {"api_key": os.environ["SENDGRID_API_KEY"]}
+            result.real.append("SendGrid")
+        else:
+            result.sendgrid = stack.enter_context(
+                SendGridStandIn(outbox, LOCAL_SENDGRID_KEY, faults=email_faults, callbacks_enabled=True)
+            )
+            result.sendgrid_secret = {"api_key": LOCAL_SENDGRID_KEY}
+            result.sendgrid_webhook_secret = {"public_key": result.sendgrid.webhook_public_key}
+            result.env["HERALD_SENDGRID_API_HOST"] = result.sendgrid.url
+        twilio_vars = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM")
+        if all(os.environ.get(v) for v in twilio_vars):
+            sid, token, sender = (os.environ[v] for v in twilio_vars)
+            result.twilio_secret = {"account_sid": sid, "auth_token": token, "from_number": sender}
+            result.real.append("Twilio")
+        else:
+            result.twilio = stack.enter_context(
+                TwilioStandIn(outbox, LOCAL_TWILIO_SID, LOCAL_TWILIO_TOKEN, faults=sms_faults, callbacks_enabled=True)
+            )
+            result.twilio_secret = {
+                "account_sid": LOCAL_TWILIO_SID,
+                "auth_token": LOCAL_TWILIO_TOKEN,
+                "from_number": LOCAL_TWILIO_FROM,
+            }
+            result.env["HERALD_TWILIO_API_BASE_URL"] = result.twilio.url
+        yield result
+
+
+@dataclass
+class DemoRun:
+    report: dict[str, Any]
+    problems: list[str]
+    seconds: float
+    real_providers: list[str]
+    staged: list[str] = field(default_factory=list)  # the events file's stage directives, as acted out
+
+
+def run_demo(
+    events_file: Path,
+    *,
+    template: Path,
+    outbox_dir: Path,
+    work_dir: Path,
+    timeout: float = 180.0,
+    parameters: Mapping[str, str] | None = None,
+    email_faults: FaultPlan | None = None,
+    sms_faults: FaultPlan | None = None,
+    paced: bool = True,
+    stay: Callable[[DemoRun, Any], None] | None = None,
+) -> DemoRun:
+    """Run `events_file` through the local pipeline. Faults make the stand-ins fail (tests, soak runs);
+    `parameters` override template.yaml's parameters (e.g. MaxReceiveCount)."""
+    from herald_tools.local.runtime import LocalRuntime
+
+    started = time.monotonic()
+    events = [item for _, item in read_events(events_file)]
+    shutil.rmtree(outbox_dir, ignore_errors=True)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    with providers(outbox_dir, email_faults=email_faults, sms_faults=sms_faults) as provider_setup:
+        runtime_env = {
+            **provider_setup.env,
+            # Short back-offs so a retried message settles within the demo, not in minutes.
+            "HERALD_RETRY_BASE_SECONDS": "1",
+            "HERALD_RETRY_MAX_SECONDS": "4",
+        }
+        with LocalRuntime(
+            template,
+            parameters={**DEMO_PARAMETERS, **(parameters or {})},
+            extra_env=runtime_env,
+            log_dir=work_dir / "logs",
+        ) as runtime:
+            prepare(runtime, provider_setup)
+            stage = Stage(
+                provider_setup.sendgrid,
+                provider_setup.twilio,
+                runtime.webhooks_url if runtime.http_api is not None else None,
+                provider_setup.twilio_secret.get("from_number", LOCAL_TWILIO_FROM),
+            )
+            published = publish(runtime, events, paced=paced, stage=stage)
+            runtime.wait_until_settled(quiet_seconds=2.0, timeout=timeout)
+            if _wait_for_callbacks(provider_setup, timeout=timeout):
+                # What the callbacks set off (a fallback message, say) settles too.
+                runtime.wait_until_settled(quiet_seconds=1.0, timeout=timeout)
+            report = build_report(runtime, published)
+            report["ses_sent"] = _ses_sent(runtime)
+            problems = verify(report, outbox_dir)
+            run = DemoRun(report, problems, time.monotonic() - started, provider_setup.real, stage.notes)
+            if stay is not None:
+                stay(run, runtime)  # e.g. `herald demo --stay`: print, then keep the runtime up for the operator tools
+    return run
+
+
+def prepare(runtime: Any, provider_setup: Providers) -> None:
+    """What an operator sets up before traffic: the provider secrets, the stand-ins' callbacks to the webhooks
+    API (with the key it verifies), and the SES sender identity."""
+    secrets = runtime.aws.client("secretsmanager")
+    for variable, default, value in (
+        ("HERALD_SENDGRID_SECRET_ID", "herald/sendgrid", provider_setup.sendgrid_secret),
+        ("HERALD_TWILIO_SECRET_ID", "herald/twilio", provider_setup.twilio_secret),
+    ):
+        secrets.create_secret(Name=_function_env(runtime, variable, default), SecretString=json.dumps(value))
+    _wire_callbacks(runtime, provider_setup)
+    verify_ses_sender(runtime)
+
+
+def _wire_callbacks(runtime: Any, provider_setup: Providers) -> None:
+    """Point the stand-ins' delivery reports at the local webhooks API, with the key the webhook verifies.
+
+    Twilio's callbacks go where each message's StatusCallback says: the SMS function builds it from
+    HERALD_WEBHOOKS_BASE_URL, which the runtime points at its local API. SendGrid's go to one configured URL.
+    """
+    if runtime.http_api is None:
+        return
+    if provider_setup.sendgrid_webhook_secret:
+        secret_id = _function_env(runtime, "HERALD_SENDGRID_WEBHOOK_SECRET_ID", "herald/sendgrid-webhook")
+        runtime.aws.client("secretsmanager").create_secret(
+            Name=secret_id, SecretString=json.dumps(provider_setup.sendgrid_webhook_secret)
+        )
+    if provider_setup.sendgrid is not None:
+        provider_setup.sendgrid.events_webhook_url = f"{runtime.webhooks_url}/webhooks/sendgrid/events"
+
+
+def verify_ses_sender(runtime: Any) -> None:
+    """SES sends only from a verified identity: verify the sender's domain in the emulator, as an operator
+    verifies it in SES before deploying (infra/README.md)."""
+    sender = _function_env(runtime, "HERALD_EMAIL_FROM", "orders@herald.example")
+    runtime.aws.client("sesv2").create_email_identity(EmailIdentity=sender.rpartition("@")[2])
+
+
+def _ses_sent(runtime: Any) -> int:
+    """Emails the emulated SES accepted (its send quota counts them)."""
+    return int(runtime.aws.client("ses").get_send_quota()["SentLast24Hours"])
+
+
+def _wait_for_callbacks(provider_setup: Providers, *, timeout: float) -> bool:
+    """Until the stand-ins have posted every delivery report; True if any was posted."""
+    posted = False
+    for standin in (provider_setup.sendgrid, provider_setup.twilio):
+        if standin is not None:
+            standin.callbacks.wait_idle(timeout)
+            posted = posted or bool(standin.callbacks.results)
+    return posted
+
+
+def _function_env(runtime: Any, name: str, default: str) -> str:
+    for function in runtime.stack.functions:
+        if name in function.environment:
+            return str(function.environment[name])
+    return default
+
+
+@dataclass
+class Published:
+    """One line of the events file and what became of it on the way in."""
+
+    index: int
+    raw: Any
+    source: str | None
+    event_id: str | None
+    event_type: str | None
+    sqs_message_id: str | None = None
+    publish_rejection: str | None = None
+
+
+def publish(runtime: Any, events: list[Any], *, paced: bool = True, stage: Stage | None = None) -> list[Published]:
+    """Publish every line of the events file, in order.
+
+    Valid events go through the storefront publisher; invalid ones are sent raw, as a storefront without the
+    publisher would, so that dispatch's own rejection path runs too. `paced` (the default) publishes each
+    event once the previous one has been dispatched: a storefront's events for one parcel come minutes apart,
+    and SQS standard queues keep no order, so a file published in one burst would see later statuses
+    overtake earlier ones (and rightly be superseded). `paced=False` publishes in batches, as fast as it can.
+    Stage directives (local/directives.py) are acted out in their place.
+    """
+    from herald_tools.publisher import Publisher
+
+    sqs = runtime.aws.client("sqs")
+    outputs = runtime.stack.outputs
+    publisher = Publisher(
+        order_queue_url=outputs["OrderEventsQueueUrl"],
+        shipment_queue_url=outputs["ShipmentEventsQueueUrl"],
+        sqs_client=sqs,
+    )
+    published: list[Published] = []
+    # Each event alone (paced), or runs of events between the directives (burst); a directive acts in its place.
+    groups: list[list[Published] | dict[str, Any]] = []
+    for raw in events:
+        directive = directive_of(raw)
+        if directive is not None:
+            groups.append(directive)
+            continue
+        item = _identify(len(published), raw)
+        published.append(item)
+        if paced or not groups or not isinstance(groups[-1], list):
+            groups.append([item])
+        else:
+            groups[-1].append(item)
+    for group in groups:
+        if isinstance(group, dict):
+            if stage is not None:
+                done = act(group, stage)
+                stage.notes.append(str(group["note"]) if group.get("note") and "skipped" not in done else done)
+            continue
+        valid = []
+        for item in group:
+            body = item.raw if isinstance(item.raw, str) else json.dumps(item.raw)
+            try:
+                parse_event(body)
+            except EventRejected:
+                queue = outputs["OrderEventsQueueUrl"]
+                item.sqs_message_id = sqs.send_message(QueueUrl=queue, MessageBody=body)["MessageId"]
+                continue
+            valid.append(item)
+        result = publisher.publish([item.raw for item in valid])
+        for accepted in result.accepted:
+            valid[accepted.index].sqs_message_id = accepted.message_id
+        for rejected in result.rejected:
+            valid[rejected.index].publish_rejection = rejected.reason
+        if paced:
+            _wait_for_dispatch(runtime)
+    return published
+
+
+def _identify(index: int, raw: Any) -> Published:
+    identity = _as_object(raw)
+    return Published(index, raw, _str(identity.get("source")), _str(identity.get("id")), _str(identity.get("type")))
+
+
+def _wait_for_dispatch(runtime: Any, timeout: float = 30.0) -> None:
+    """Until the event queues are empty (the dispatch function has taken and deleted what was published)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        depths = runtime.queue_depths()
+        if depths.get("OrderEventsQueue", 0) == 0 and depths.get("ShipmentEventsQueue", 0) == 0:
+            return
+        time.sleep(0.05)
+
+
+def _as_object(raw: Any) -> dict[str, Any]:
+    """An events-file line as a JSON object, or {} when it is not one (it will be rejected)."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return {}
+    return raw if isinstance(raw, dict) else {}
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def build_report(runtime: Any, published: list[Published]) -> dict[str, Any]:
+    """The report of `herald demo --report`: every published event and every notification, read from the table."""
+    from herald.adapters.dynamodb_ledger import DynamoDbLedger
+
+    dynamodb = runtime.aws.client("dynamodb")
+    table = runtime.stack.outputs["NotificationsTableName"]
+    ledger = DynamoDbLedger(dynamodb, table)
+    rejections = _rejections(dynamodb, table)
+    seen: Counter[tuple[str | None, str | None]] = Counter()
+    events_out, notifications_out = [], []
+    orders: set[tuple[str, str]] = set()
+    for item in published:
+        key = (item.source, item.event_id)
+        seen[key] += 1
+        entry: dict[str, Any] = {"source": item.source, "id": item.event_id, "type": item.event_type}
+        if item.publish_rejection:
+            entry |= {"outcome": "rejected", "reason": f"not published: {item.publish_rejection}"}
+        elif item.sqs_message_id in rejections:
+            entry |= {"outcome": "rejected", "reason": rejections[item.sqs_message_id]}
+        elif seen[key] > 1:
+            entry |= {"outcome": "duplicate", "reason": "same source and id as an earlier event"}
+        else:
+            order_id = _as_object(item.raw)["data"]["order"]["id"]
+            orders.add((str(item.source), str(order_id)))
+            status = _event_status(ledger, str(item.source), str(order_id), str(item.event_id))
+            entry |= {"outcome": status.get("status", "missing"), "reason": status.get("reason")}
+        events_out.append(entry)
+    for source, order_id in sorted(orders):
+        for raw_item in ledger.order_items(source, order_id):
+            plain = {k: next(iter(v.values())) for k, v in raw_item.items()}
+            if plain.get("kind") != "notification":
+                continue
+            notifications_out.append(
+                {
+                    "source": plain["source"],
+                    "event_id": plain["event_id"],
+                    "type": plain["event_type"],
+                    "channel": plain["channel"],
+                    "status": plain["status"],
+                    # What the provider last reported (delivered, bounced, undelivered...), None without a report.
+                    "delivery_status": plain.get("delivery_status"),
+                    "provider_message_id": plain.get("provider_message_id"),
+                    "error_code": plain.get("error_code"),
+                    "reason": plain.get("reason"),
+                    "attempts": int(plain.get("attempts", 0)),
+                    # Redundancy: who took it, why the secondary did, what it falls back from or escalates.
+                    "provider": plain.get("provider"),
+                    "route_reason": plain.get("route_reason"),
+                    "fallback_of": plain.get("fallback_of"),
+                    "fallback_reason": plain.get("fallback_reason"),
+                    "escalation_of": plain.get("escalation_of"),
+                    "sent_at": plain.get("sent_at"),
+                }
+            )
+    return {"events": events_out, "notifications": notifications_out, "queues": runtime.queue_depths()}
+
+
+def _rejections(dynamodb: Any, table: str) -> dict[str, str]:
+    """SQS message id -> the reason dispatch recorded for rejecting it."""
+    found: dict[str, str] = {}
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "FilterExpression": "kind = :k",
+        "ExpressionAttributeValues": {":k": {"S": "rejection"}},
+    }
+    while True:
+        page = dynamodb.scan(**kwargs)
+        for item in page.get("Items", []):
+            found[item["message_id"]["S"]] = item["reason"]["S"]
+        if "LastEvaluatedKey" not in page:
+            return found
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _event_status(ledger: Any, source: str, order_id: str, event_id: str) -> dict[str, str]:
+    for raw_item in ledger.order_items(source, order_id):
+        if raw_item["sk"]["S"] == f"EVENT#{event_id}":
+            return {k: next(iter(v.values())) for k, v in raw_item.items()}
+    return {}
+
+
+def verify(report: dict[str, Any], outbox_dir: Path) -> list[str]:
+    """What makes the demo fail: an event unaccounted for, a notification not settled, a message sent twice."""
+    problems = []
+    for event in report["events"]:
+        if event["outcome"] not in {"dispatched", "rejected", "duplicate", "superseded"}:
+            problems.append(f"event {event['source']} {event['id']} ended as {event['outcome']}")
+    for n in report["notifications"]:
+        if n["status"] not in SETTLED_STATUSES:
+            problems.append(f"{n['channel']} for {n['event_id']} is still {n['status']} (missing)")
+    # The stand-ins' outbox holds what SendGrid and Twilio took; SES and SNS (failover, escalation) are emulated.
+    primary = [n for n in report["notifications"] if n.get("provider") not in SECONDARY_PROVIDERS]
+    email_dir = outbox_dir / "email"
+    email_files = Counter(p.stem for p in email_dir.glob("*.eml")) if email_dir.exists() else Counter()
+    sent_emails = [n for n in primary if n["channel"] == "email" and n["status"] == "sent"]
+    if email_dir.exists() and len(list(email_dir.glob("*.eml"))) != len(sent_emails):
+        problems.append(f"outbox holds {sum(email_files.values())} emails for {len(sent_emails)} sent notifications")
+    sms_file = outbox_dir / "sms.jsonl"
+    if sms_file.exists():
+        sids = Counter(json.loads(line)["sid"] for line in sms_file.read_text().splitlines() if line.strip())
+        recorded = Counter(n["provider_message_id"] for n in primary if n["channel"] == "sms")
+        for sid, copies in sids.items():
+            if copies > 1 or sid not in recorded:
+                problems.append(f"SMS {sid} sent {copies} time(s), recorded {recorded.get(sid, 0)} time(s)")
+        sent_sms = sum(1 for n in primary if n["channel"] == "sms" and n["status"] == "sent")
+        if sum(sids.values()) != sent_sms:
+            problems.append(f"outbox holds {sum(sids.values())} SMS for {sent_sms} sent notifications")
+    by_ses = sum(1 for n in report["notifications"] if n.get("provider") == "ses" and n["status"] == "sent")
+    if "ses_sent" in report and report["ses_sent"] != by_ses:
+        problems.append(f"SES accepted {report['ses_sent']} emails for {by_ses} notifications sent through it")
+    return problems
+
+
+def redundancy_step(n: dict[str, Any]) -> str | None:
+    """Which redundancy step a reported notification is: "fallback", "failover", "escalated", or None."""
+    if n.get("escalation_of"):
+        return "escalated"
+    if n["status"] != "sent":
+        return None
+    if n.get("fallback_of"):
+        return "fallback"
+    if str(n.get("route_reason") or "").startswith("failover"):
+        return "failover"
+    return None
+
+
+def stories(report: dict[str, Any]) -> dict[str, list[str]]:
+    """The redundancy stories of a run, one line each: fallbacks, failovers, suppressions, escalations."""
+    told: dict[str, list[str]] = {"fallback": [], "failover": [], "recovered": [], "suppressed": [], "escalated": []}
+    last_failover: dict[str, str] = {}
+    for n in report["notifications"]:
+        if redundancy_step(n) == "failover" and n.get("sent_at"):
+            last_failover[n["channel"]] = max(n["sent_at"], last_failover.get(n["channel"], ""))
+    for n in report["notifications"]:
+        what = f"{n['channel']} of {n['event_id']}"
+        since = last_failover.get(n["channel"])
+        primary_again = n.get("provider") not in SECONDARY_PROVIDERS and n["status"] == "sent"
+        if since and primary_again and str(n.get("sent_at") or "") > since:
+            told["recovered"].append(f"{what} sent by {n['provider']} again")
+        step = redundancy_step(n)
+        if step == "fallback":
+            told["fallback"].append(f"{what} sent because the {n['fallback_reason']}")
+        elif step == "failover":
+            told["failover"].append(f"{what} sent by {n['provider']} ({n['route_reason']})")
+        elif step == "escalated":
+            told["escalated"].append(f"{what} {n['status']} by {n.get('provider') or '?'}: {n['reason']}")
+        if n["status"] == "suppressed":
+            told["suppressed"].append(f"{what}: {n['reason']}")
+    return told
+
+
+def summary_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per event type and channel: published, rejected, sent, failed, retried, in DLQ (and skipped, suppressed)."""
+    rows: dict[tuple[str, str], Counter[str]] = {}
+    for event in report["events"]:
+        event_type = event["type"] or "(unreadable)"
+        for channel in ("email", "sms"):
+            counter = rows.setdefault((event_type, channel), Counter())
+            counter["published"] += 1
+            if event["outcome"] == "rejected":
+                counter["rejected"] += 1
+            elif event["outcome"] in {"duplicate", "superseded"}:
+                counter[event["outcome"]] += 1
+    for n in report["notifications"]:
+        counter = rows.setdefault((n["type"], n["channel"]), Counter())
+        counter[n["status"]] += 1
+        if n.get("delivery_status") == "delivered":  # reported back by the provider's signed webhook
+            counter["delivered"] += 1
+        if n["attempts"] > 1:
+            counter["retried"] += 1
+        step = redundancy_step(n)
+        if step is not None:
+            counter[step] += 1
+    return [{"type": t, "channel": c, **counts} for (t, c), counts in sorted(rows.items())]
+
+
+def print_summary(run: DemoRun, console: Any) -> None:
+    """The tables `herald demo` prints: per type and channel, then the problems, if any."""
+    from rich.table import Table
+
+    columns = [
+        "published",
+        "rejected",
+        "duplicate",
+        "superseded",
+        "sent",
+        "delivered",
+        "failed",
+        "skipped",
+        "suppressed",
+        "standby",
+        "fallback",
+        "failover",
+        "escalated",
+        "retried",
+        "dlq",
+    ]
+    rows = summary_rows(run.report)
+    totals: Counter[str] = Counter()
+    for row in rows:
+        totals.update({c: row.get(c, 0) for c in columns})
+    # Event-level columns repeat on the email and SMS rows of a type; their totals count events once.
+    outcomes = Counter(e["outcome"] for e in run.report["events"])
+    totals["published"] = len(run.report["events"])
+    for outcome in ("rejected", "duplicate", "superseded"):
+        totals[outcome] = outcomes[outcome]
+    # A column that stayed at zero says nothing: leave it out so the table fits a terminal.
+    shown = [c for c in columns if totals[c] or c in ("published", "sent")]
+    table = Table(title="Herald local demo: what became of every event", title_justify="left")
+    table.add_column("event type")
+    table.add_column("channel")
+    for column in shown:
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(row["type"], row["channel"], *(str(row.get(c, 0) or "") for c in shown))
+    table.add_section()
+    table.add_row("total", "", *(str(totals[c]) for c in shown))
+    console.print(table)
+    console.print(
+        f"{len(run.report['events'])} events: "
+        + ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items()))
+        + f"; {len(run.report['notifications'])} notifications recorded; settled in {run.seconds:.1f}s."
+    )
+    for event in run.report["events"]:
+        if event["outcome"] in {"rejected", "superseded"}:
+            console.print(f"  [yellow]{event['outcome']}[/] {event['id'] or '(no id)'}: {event['reason']}")
+    for note in run.staged:
+        console.print(f"  [cyan]staged[/] {note}")
+    told = stories(run.report)
+    for kind, lines in told.items():
+        for line in lines:
+            console.print(f"  [magenta]{kind}[/] {line}")
+    console.print(
+        "Redundancy: "
+        + ", ".join(f"{len(lines)} {kind}" for kind, lines in told.items())
+        + " (`herald demo --stay`, then `herald timeline ORDER_ID`, tells each order's story)."
+    )
+    failed = [n for n in run.report["notifications"] if n["status"] in {"failed", "dlq"}]
+    for n in failed:
+        console.print(f"  [red]{n['status']}[/] {n['channel']} of {n['event_id']}: {n['error_code']} {n['reason']}")
+    from herald_tools.local.stack import SKIPPED_LOCALLY
+
+    console.print(f"Not emulated locally (deployed stacks have them): {', '.join(SKIPPED_LOCALLY)}.")
+    providers_used = ", ".join(run.real_providers) if run.real_providers else "the local stand-ins"
+    console.print(f"Messages went to {providers_used}; open outbox/email/*.html or outbox/sms.jsonl to read them.")
+    if run.problems:
+        console.print("[bold red]Problems:[/]")
+        for problem in run.problems:
+            console.print(f"  - {problem}")
+    else:
+        console.print("[bold green]Every event is accounted for; no notification is missing or doubled.[/]")
