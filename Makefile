@@ -42,10 +42,11 @@ handlers: $(STAMP) ## Handler tests (moto, stand-ins)
 integration: $(STAMP) ## Tests that start the local runtime
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff, ruff format --check, mypy
+lint: $(STAMP) ## ruff, ruff format --check, mypy, import contracts (lint-imports)
 	$(BIN)/ruff check functions tools tests benchmarks
 	$(BIN)/ruff format --check functions tools tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix functions tools tests benchmarks

@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from herald.adapters.dynamodb_ledger import ESCALATION_SUFFIX, notification_sk, order_pk
+from herald.adapters.dynamodb_ledger import notification_sk, order_pk
 from herald.adapters.dynamodb_values import (
     Item,
     condition_held,
@@ -23,7 +23,7 @@ from herald.adapters.dynamodb_values import (
     text,
 )
 from herald.domain.masking import mask_recipient
-from herald.domain.notification import ChannelMessage, NotificationStatus
+from herald.domain.notification import ESCALATION_SUFFIX, ChannelMessage, NotificationStatus
 from herald.domain.redundancy import NotificationView
 from herald.usecases.followup import RecordedNotification
 

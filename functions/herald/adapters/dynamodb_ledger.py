@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from herald.adapters.dynamodb_values import Item, conditional_failed, num_attr, old_item, put_if_absent, str_attr, text
 from herald.domain.masking import mask_recipient
-from herald.domain.notification import ChannelMessage, NotificationStatus
+from herald.domain.notification import ESCALATION_SUFFIX, ChannelMessage, NotificationStatus
 from herald.usecases.ports import Accepted, Claim, EventClaim, PlannedNotification, Rejection, ShipmentPosition
 
 if TYPE_CHECKING:
@@ -31,9 +31,6 @@ def order_pk(source: str, order_id: str) -> str:
 def notification_sk(event_id: str, channel: str, *, escalation: bool = False) -> str:
     # An escalation is its own notification (sent at most once), beside the one it escalates.
     return f"NOTIF#{event_id}#{channel}" + (ESCALATION_SUFFIX if escalation else "")
-
-
-ESCALATION_SUFFIX = "#escalation"
 
 
 def event_sk(event_id: str) -> str:

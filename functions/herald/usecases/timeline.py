@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from herald.adapters.dynamodb_ledger import ESCALATION_SUFFIX
 from herald.domain.masking import mask_text
+from herald.domain.notification import ESCALATION_SUFFIX
 
 # Keys, TTL, the sender's lease and the webhooks' dedup set and rank: how the table works, not what happened.
 _INTERNAL = frozenset({"pk", "sk", "expires_at", "lease_until", "delivery_events", "delivery_rank"})
