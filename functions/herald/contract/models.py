@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from herald.contract.event_types import EventType
+
 MAX_EVENT_BYTES = 64 * 1024
 """An event larger than this is rejected: SQS allows 256 KiB, but no honest order event needs it."""
 
@@ -45,28 +47,6 @@ class ContractModel(BaseModel):
     """Base of every contract model: unknown fields are ignored so producers can add their own."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, str_max_length=2000)
-
-
-class EventType(StrEnum):
-    ORDER_PLACED = "order.placed"
-    ORDER_BACKORDERED = "order.backordered"
-    ORDER_CANCELLED = "order.cancelled"
-    SHIPMENT_CREATED = "shipment.created"
-    SHIPMENT_IN_TRANSIT = "shipment.in_transit"
-    SHIPMENT_DELAYED = "shipment.delayed"
-    SHIPMENT_OUT_FOR_DELIVERY = "shipment.out_for_delivery"
-    SHIPMENT_DELIVERY_ATTEMPTED = "shipment.delivery_attempted"
-    SHIPMENT_DELIVERED = "shipment.delivered"
-    SHIPMENT_EXCEPTION = "shipment.exception"
-    RETURN_REQUESTED = "return.requested"
-    RETURN_APPROVED = "return.approved"
-    RETURN_RECEIVED = "return.received"
-    RETURN_REFUNDED = "return.refunded"
-
-    @property
-    def family(self) -> str:
-        """`order`, `shipment` or `return`: decides the queue and the shared data blocks."""
-        return self.value.split(".", 1)[0]
 
 
 # --- shared data blocks -------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Which channels an event goes to (docs/contract.md's table) and whether the customer can be reached on each."""
+"""Which channels an event goes to (its policy's defaults, docs/contract.md) and whether the customer can be reached
+on each."""
 
 from __future__ import annotations
 
@@ -8,27 +9,7 @@ from dataclasses import dataclass
 from herald.contract.models import Customer, EventType
 from herald.domain.notification import Channel
 from herald.domain.phone import PhoneNotUsable, to_e164
-
-_EMAIL_AND_SMS = frozenset({Channel.EMAIL, Channel.SMS})
-_EMAIL_ONLY = frozenset({Channel.EMAIL})
-
-DEFAULT_CHANNELS: dict[EventType, frozenset[Channel]] = {
-    EventType.ORDER_PLACED: _EMAIL_AND_SMS,
-    EventType.ORDER_BACKORDERED: _EMAIL_AND_SMS,
-    EventType.ORDER_CANCELLED: _EMAIL_AND_SMS,
-    EventType.SHIPMENT_CREATED: _EMAIL_AND_SMS,
-    # Scans arrive many times a day: email only, and only for the first one (see shipment ordering).
-    EventType.SHIPMENT_IN_TRANSIT: _EMAIL_ONLY,
-    EventType.SHIPMENT_DELAYED: _EMAIL_AND_SMS,
-    EventType.SHIPMENT_OUT_FOR_DELIVERY: _EMAIL_AND_SMS,
-    EventType.SHIPMENT_DELIVERY_ATTEMPTED: _EMAIL_AND_SMS,
-    EventType.SHIPMENT_DELIVERED: _EMAIL_AND_SMS,
-    EventType.SHIPMENT_EXCEPTION: _EMAIL_AND_SMS,
-    EventType.RETURN_REQUESTED: _EMAIL_ONLY,
-    EventType.RETURN_APPROVED: _EMAIL_AND_SMS,
-    EventType.RETURN_RECEIVED: _EMAIL_ONLY,
-    EventType.RETURN_REFUNDED: _EMAIL_AND_SMS,
-}
+from herald.domain.policy import policy_for
 
 
 @dataclass(frozen=True)
@@ -56,7 +37,7 @@ def choose_channels(
         decisions = _resolve(frozenset(Channel(c) for c in preferred), customer)
         if any(d.send for d in decisions):
             return decisions
-    return _resolve(DEFAULT_CHANNELS[event_type], customer)
+    return _resolve(policy_for(event_type).default_channels, customer)
 
 
 def fallback_channels(customer: Customer, primary: Sequence[ChannelDecision]) -> list[ChannelDecision]:

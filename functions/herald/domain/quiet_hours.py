@@ -1,6 +1,7 @@
 """Quiet hours: a non-urgent SMS that would reach the customer between 21:00 and 08:00 their time waits until 08:00.
 
-Pure: the caller passes the clock. Only SMS is held (an email in the night wakes nobody).
+Pure: the caller passes the clock. Only SMS is held (an email in the night wakes nobody). Which types may be held
+is each type's `urgency` (domain.policy).
 """
 
 from __future__ import annotations
@@ -10,21 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from herald.domain.policy import Urgency, policy_for
+
 QUIET_FROM = time(21, 0)
 QUIET_UNTIL = time(8, 0)
-
-# Non-urgent by nature (issue 3, section 4): a scan, a return the customer just asked for or handed in.
-NON_URGENT_TYPES = frozenset({"shipment.in_transit", "return.requested", "return.received"})
-# Never held, whatever the storefront marks: the customer is waiting for these now.
-NEVER_HELD_TYPES = frozenset(
-    {
-        "order.placed",
-        "shipment.out_for_delivery",
-        "shipment.delivery_attempted",
-        "shipment.delivered",
-        "shipment.exception",
-    }
-)
 
 _log = logging.getLogger(__name__)
 
@@ -42,9 +32,10 @@ def decide(event_type: str, non_urgent: bool, timezone: str | None, now: datetim
     """The quiet-hours decision for one SMS, with its reason (for logs and tests)."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    if event_type in NEVER_HELD_TYPES:
+    urgency = policy_for(event_type).urgency
+    if urgency is Urgency.NEVER_HELD:
         return QuietHoursDecision(None, f"{event_type} is never held")
-    if event_type not in NON_URGENT_TYPES and not non_urgent:
+    if urgency is Urgency.URGENT and not non_urgent:
         return QuietHoursDecision(None, f"{event_type} is urgent")
     if not timezone:
         return QuietHoursDecision(None, "customer has no timezone")

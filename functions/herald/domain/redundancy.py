@@ -3,8 +3,9 @@
 Two mechanisms, both decided here and carried out by the follow-up function:
 - channel fallback: a channel reported as failed (email bounced, blocked or dropped; SMS undelivered or failed;
   or the provider refused the message outright) sends the event's standby channel, if it has one;
-- deadline escalation: an event of a type in DEADLINE_TYPES that no channel reported delivered within the
-  deadline is sent once more through each channel's secondary provider.
+- deadline escalation: an event of a type whose policy says `escalate_at_deadline` (domain.policy: the order
+  confirmation) that no channel reported delivered within the deadline is sent once more through each channel's
+  secondary provider.
 """
 
 from __future__ import annotations
@@ -16,20 +17,21 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from herald.domain.notification import ChannelMessage
+from herald.domain.policy import policy_for
 
 DEFAULT_DEADLINE_SECONDS = 600
 # SQS DelaySeconds cannot exceed 15 minutes; the template's DeliveryDeadlineSeconds is bounded by it.
 MAX_DEADLINE_SECONDS = 900
 
-# "An order confirmation is done only when one channel reports delivery" (issue 3): the confirmation is what the
-# founding story lost. Other types still fall back on failure, but are not escalated after a silence.
-# Plain strings: the senders and the follow-up function use these rules without loading the contract models.
-DEADLINE_TYPES = frozenset({"order.placed"})
-
 # Delivery states that say the channel did not reach the customer (webhooks.states.DeliveryState values).
 FAILED_DELIVERY_STATES = frozenset({"bounced", "blocked", "dropped", "undelivered", "failed"})
 # Notification states after which a channel will not reach the customer without an operator.
 GAVE_UP_STATUSES = frozenset({"failed", "suppressed", "skipped"})
+
+
+def escalated_at_deadline(event_type: str) -> bool:
+    """Does an event of this type get a deadline check (and escalation when nothing confirmed it by then)?"""
+    return policy_for(event_type).escalate_at_deadline
 
 
 class FollowUpKind(StrEnum):

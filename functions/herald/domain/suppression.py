@@ -9,7 +9,8 @@ Which notifications a suppression stops depends on the signal and the event type
 transactional notifications (the order confirmation, its cancellation, a refund) are the record of a purchase
 the customer made, so the marketing-style opt-outs (unsubscribe, spam report) do not stop them; STOP for SMS
 does (carrier rules and the TCPA make STOP binding for every message), and so does an undeliverable address
-(sending to it only hurts the sender's reputation). docs/decisions.md holds the why.
+(sending to it only hurts the sender's reputation). Which types are transactional is each type's policy
+(domain.policy). docs/decisions.md holds the why.
 
 This module reads event types as strings: the webhooks function uses it and does not load the contract models.
 """
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from herald.domain.notification import Channel
+from herald.domain.policy import POLICIES, policy_for
 
 
 class SuppressionSignal(StrEnum):
@@ -45,7 +47,7 @@ SIGNAL_SCOPE: dict[SuppressionSignal, Scope] = {
     SuppressionSignal.SPAM_REPORT: Scope.NON_ESSENTIAL,
 }
 
-TRANSACTIONAL_EVENT_TYPES = frozenset({"order.placed", "order.cancelled", "return.refunded"})
+TRANSACTIONAL_EVENT_TYPES = frozenset(t.value for t, policy in POLICIES.items() if policy.transactional)
 """The record of a purchase: what the customer paid, that it was cancelled, that money came back."""
 
 ANY_SOURCE = "*"
@@ -62,7 +64,7 @@ def strength(signal: SuppressionSignal) -> int:
 
 
 def is_transactional(event_type: str) -> bool:
-    return event_type in TRANSACTIONAL_EVENT_TYPES
+    return policy_for(event_type).transactional
 
 
 def recipient_key(channel: Channel, recipient: str) -> str:

@@ -8,37 +8,34 @@ from __future__ import annotations
 
 import math
 
-from herald.contract.models import (
-    DeliveredData,
-    Envelope,
-    EventType,
-    ReturnData,
-    ShipmentData,
-    event_data,
-)
+from herald.contract.models import DeliveredData, Envelope, OrderData, ReturnData, ShipmentData, event_data
+from herald.domain.policy import KeyLink, policy_for
 
 GOOGLE_MAPS_SEARCH = "https://www.google.com/maps/search/?api=1&query="
 
 
 def key_link(event: Envelope) -> str | None:
-    """The link that matters for this event's type, falling back to the order status page.
+    """The link that matters for this event (its policy's `key_link`), falling back to the order status page.
 
-    shipment.delivered: the delivery photo, else tracking; other shipment.*: tracking;
-    return.approved: the return label, else the returns portal; other return.*: the returns portal;
-    order.*: the order status page.
+    DELIVERY_PHOTO: the delivery photo, else tracking; TRACKING: tracking; RETURN_LABEL: the return label, else
+    the returns portal; RETURNS_PORTAL: the returns portal; ORDER_STATUS: the order status page.
     """
     data = event_data(event)
-    candidates: list[object | None] = []
-    if isinstance(data, DeliveredData):
-        candidates += [data.proof.photo_url, data.shipment.tracking_url]
-    elif isinstance(data, ShipmentData):
-        candidates.append(data.shipment.tracking_url)
-    elif isinstance(data, ReturnData):
-        if event.type == EventType.RETURN_APPROVED:
-            candidates.append(data.return_.label_url)
-        candidates.append(data.return_.portal_url)
-    candidates.append(data.order.status_url)
+    candidates = [*_candidates(policy_for(event.type).key_link, data), data.order.status_url]
     return next((str(url) for url in candidates if url is not None), None)
+
+
+def _candidates(link: KeyLink, data: OrderData) -> list[object | None]:
+    """The links to try first, best first. The data model of each type carries what its key link needs."""
+    if link is KeyLink.DELIVERY_PHOTO and isinstance(data, DeliveredData):
+        return [data.proof.photo_url, data.shipment.tracking_url]
+    if link in (KeyLink.TRACKING, KeyLink.DELIVERY_PHOTO) and isinstance(data, ShipmentData):
+        return [data.shipment.tracking_url]
+    if link is KeyLink.RETURN_LABEL and isinstance(data, ReturnData):
+        return [data.return_.label_url, data.return_.portal_url]
+    if link is KeyLink.RETURNS_PORTAL and isinstance(data, ReturnData):
+        return [data.return_.portal_url]
+    return []
 
 
 def map_link(latitude: float, longitude: float) -> str:

@@ -35,6 +35,7 @@ from herald.contract.models import (
     event_data,
 )
 from herald.domain.notification import EmailContent, SmsContent
+from herald.domain.policy import policy_for
 from herald.rendering.formatting import Formatter, clip, one_line, timezone_named
 from herald.rendering.gsm import encoding_of, gsm_friendly, segment_count, without_symbols
 from herald.rendering.links import key_link, map_link
@@ -135,7 +136,7 @@ class Renderer:
     def email(self, event: Envelope, *, from_email: str, default_store_name: str) -> EmailContent:
         branding = branding_for(event, default_store_name)
         locale = self._locale_for(event, "subject.txt")
-        folder = f"{locale}/{event.type.value}"
+        folder = f"{locale}/{policy_for(event.type).templates}"
         items_shown: int | None = None  # every item
         while True:
             context = self._context(event, branding, locale, items_shown)
@@ -158,7 +159,7 @@ class Renderer:
         branding = branding_for(event, default_store_name)
         locale = self._locale_for(event, "sms.txt")
         context = self._context(event, branding, locale)
-        template = self._text.get_template(f"{locale}/{event.type.value}/sms.txt")
+        template = self._text.get_template(f"{locale}/{policy_for(event.type).templates}/sms.txt")
         body = _render_sms(template, context, None, _SmsMode())
         if segment_count(body) > MAX_SMS_SEGMENTS:
             body = _shortest_fitting(template, context)
@@ -169,6 +170,7 @@ class Renderer:
     def _locale_for(self, event: Envelope, file_name: str) -> str:
         """The first locale with this event type's template: exact tag, its language, another region of
         that language, then en-US. Matching ignores case (`fr-ca` finds `fr-CA/`)."""
+        folder = policy_for(event.type).templates
         tag = event_data(event).customer.locale
         language = tag.split("-", 1)[0].lower()
         candidates = [tag.lower(), language]
@@ -176,9 +178,9 @@ class Renderer:
         candidates.append(DEFAULT_LOCALE.lower())
         for lower in candidates:
             locale = self._by_lower.get(lower)
-            if locale is not None and f"{locale}/{event.type.value}/{file_name}" in self._names:
+            if locale is not None and f"{locale}/{folder}/{file_name}" in self._names:
                 return locale
-        raise TemplateNotFound(f"{DEFAULT_LOCALE}/{event.type.value}/{file_name}")
+        raise TemplateNotFound(f"{DEFAULT_LOCALE}/{folder}/{file_name}")
 
     def _context(
         self, event: Envelope, branding: Branding, locale: str, items_shown: int | None = None

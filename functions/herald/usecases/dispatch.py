@@ -16,8 +16,9 @@ from herald.contract.models import Envelope, EventType, ShipmentData, event_data
 from herald.contract.parsing import EventRejected, parse_event
 from herald.domain.channels import ChannelDecision, choose_channels, fallback_channels
 from herald.domain.notification import Channel, ChannelMessage, EmailContent, SmsContent, notification_id
+from herald.domain.policy import policy_for
 from herald.domain.quiet_hours import release_time
-from herald.domain.redundancy import DEADLINE_TYPES, DEFAULT_DEADLINE_SECONDS
+from herald.domain.redundancy import DEFAULT_DEADLINE_SECONDS, escalated_at_deadline
 from herald.domain.suppression import Suppression, blocks, strength, suppressed_reason
 from herald.usecases.ports import (
     ChannelQueue,
@@ -30,20 +31,7 @@ from herald.usecases.ports import (
     SuppressionLookup,
 )
 
-# Where each shipment status stands in a parcel's life. An event ranked below the last one notified
-# (an in_transit scan arriving after delivered) is superseded. Equal ranks may follow each other:
-# a second delivery attempt, a new delay.
-SHIPMENT_RANK: dict[EventType, int] = {
-    EventType.SHIPMENT_CREATED: 1,
-    EventType.SHIPMENT_IN_TRANSIT: 2,
-    EventType.SHIPMENT_DELAYED: 2,
-    EventType.SHIPMENT_OUT_FOR_DELIVERY: 3,
-    EventType.SHIPMENT_DELIVERY_ATTEMPTED: 3,
-    EventType.SHIPMENT_EXCEPTION: 4,
-    EventType.SHIPMENT_DELIVERED: 4,
-}
 _TYPE_VALUES = frozenset(t.value for t in EventType)
-FIRST_ONLY = {EventType.SHIPMENT_IN_TRANSIT: "in_transit"}
 
 
 class Outcome(StrEnum):
@@ -190,12 +178,12 @@ class Dispatcher:
         the follow-up function escalates it then if no channel has reported delivery. No function waits."""
         if self._followups is None:
             return set()
-        due = [m for r in results for m in r.messages if m.event_type in DEADLINE_TYPES]
+        due = [m for r in results for m in r.messages if escalated_at_deadline(m.event_type)]
         return self._followups.schedule_deadlines(due, self._deadline) if due else set()
 
     def _advance_shipment(self, event: Envelope) -> str | None:
-        rank = SHIPMENT_RANK.get(event.type)
-        if rank is None:
+        step = policy_for(event.type).shipment
+        if step is None:
             return None
         data = event_data(event)
         assert isinstance(data, ShipmentData)  # every shipment.* type carries data.shipment
@@ -203,10 +191,10 @@ class Dispatcher:
             ShipmentPosition(
                 source=event.source,
                 shipment_id=data.shipment.id,
-                rank=rank,
+                rank=step.rank,
                 time=event.time,
                 event_id=event.id,
-                first_only_key=FIRST_ONLY.get(event.type),
+                first_only_key=step.first_only_key,
             )
         )
 
