@@ -66,7 +66,7 @@ def cpu_per_notification(event_types: list[str], count: int) -> dict[str, float]
     """CPU microseconds of dispatch + send per notification, with every port faked."""
     from fakes import FakeLedger, FakeProvider, FakeQueue
 
-    from herald.domain.notification import Channel
+    from herald.domain.channel_registry import CHANNELS
     from herald.rendering.renderer import Renderer
     from herald.usecases.dispatch import Dispatcher
     from herald.usecases.ports import Direct
@@ -76,7 +76,7 @@ def cpu_per_notification(event_types: list[str], count: int) -> dict[str, float]
     dispatcher = Dispatcher(ledger, queue, Renderer(), from_email="orders@acme.example", default_store_name="Store")
     senders = {
         channel: Sender(ledger, Direct(FakeProvider(channel)), lease_seconds=60, retry=RetryPolicy())
-        for channel in Channel
+        for channel in CHANNELS
     }
     bodies = [body for t in event_types for body in _bodies(_events(t, count, t.replace(".", "_")))]
     # Warm-up: template compilation and first-use caches belong to the cold start, not to each notification.
@@ -117,6 +117,7 @@ def aws_requests_per_event() -> dict[str, Any]:
     from herald.adapters.sqs_queue import SqsChannelQueue
     from herald.contract.models import event_data
     from herald.contract.parsing import parse_event
+    from herald.domain.channel_registry import CHANNELS
     from herald.domain.channels import choose_channels, fallback_channels
     from herald.domain.notification import Channel
     from herald.rendering.renderer import Renderer
@@ -171,7 +172,7 @@ def aws_requests_per_event() -> dict[str, Any]:
             shipment = event_type.startswith("shipment.")
             # begin the event, move the shipment, record each decision, finish the event; claim + mark per send
             minimum_ddb = 1 + (1 if shipment else 0) + decided + 1 + 2 * per_event
-            minimum_sqs = sum(math.ceil(sum(1 for m in messages if m.channel is c) / BATCH) for c in Channel) / BATCH
+            minimum_sqs = sum(math.ceil(sum(1 for m in messages if m.channel is c) / BATCH) for c in CHANNELS) / BATCH
             minimum_sqs += math.ceil(len(checks) / BATCH) / BATCH  # the deadline checks, batched
             calls = {
                 **dispatch_counts,

@@ -7,6 +7,8 @@ from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field, Json
 
+from herald.domain.notification import Channel
+
 
 class Settings(BaseModel):
     """Every setting a function reads, with its environment variable name as alias."""
@@ -58,6 +60,21 @@ class Settings(BaseModel):
     email_from: str = Field("orders@herald.example", alias="HERALD_EMAIL_FROM")
     default_store_name: str = Field("Our store", alias="HERALD_DEFAULT_STORE_NAME")
     tracing: bool = Field(False, alias="HERALD_TRACING")
+
+    def channel_queue_urls(self) -> dict[Channel, str]:
+        """Each channel's queue URL, from the field its entry names (domain.channel_registry).
+
+        Every one must be set: a function that queues messages must reach every channel's queue, or the messages
+        of the missing one would fail one by one at run time.
+        """
+        # Imported here: only the functions that queue messages load the registry (and the contract models).
+        from herald.domain.channel_registry import CHANNELS
+
+        urls = {channel: getattr(self, spec.queue_setting) for channel, spec in CHANNELS.items()}
+        missing = [Settings.model_fields[CHANNELS[c].queue_setting].alias for c, url in urls.items() if not url]
+        if missing:
+            raise RuntimeError(" and ".join(str(name) for name in missing) + " must be set")
+        return urls
 
 
 @lru_cache(maxsize=1)

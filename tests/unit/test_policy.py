@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from herald.contract.event_types import EventType
-from herald.domain.notification import Channel
+from herald.domain.channel_registry import CHANNELS
 from herald.domain.policy import POLICIES, Urgency, policy_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,8 +22,6 @@ ALLOWED = {
     ROOT / "functions/herald/contract/models.py",
     ROOT / "functions/herald/domain/policy.py",
 }
-# What a channel's part of the renderer reads from a type's templates folder.
-TEMPLATE_FILES = {Channel.EMAIL: ("subject.txt", "body.html", "body.txt"), Channel.SMS: ("sms.txt",)}
 
 TYPES = list(EventType)
 
@@ -42,7 +40,7 @@ def test_every_event_type_has_templates_for_each_channel_it_may_be_sent_on(event
     # Given the type's templates folder
     folder = TEMPLATES / POLICIES[event_type].templates
     # Then every channel has its templates there: the defaults are sent first, any other may be sent as fallback
-    missing = [f"{folder.name}/{name}" for files in TEMPLATE_FILES.values() for name in files]
+    missing = [f"{folder.name}/{name}" for spec in CHANNELS.values() for name in spec.template_files]
     assert [m for m in missing if not (TEMPLATES / m).is_file()] == []
 
 

@@ -16,6 +16,9 @@ from typing import Any
 
 import pytest
 
+from herald.config import Settings
+from herald.domain.channel_registry import CHANNELS
+
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "template.yaml"
 
@@ -238,6 +241,17 @@ def test_each_working_queue_feeds_its_function_and_no_dlq_is_consumed(template: 
     assert consumers == {queue: function for queue, (_, function) in MAIN_QUEUES.items()}
     dispatch_events = {name for fn, name, _ in _sqs_events(template) if fn == "DispatchFunction"}
     assert dispatch_events == {"OrderEvents", "ShipmentEvents"}
+
+
+def test_each_channel_queue_is_drained_by_the_sender_its_registry_entry_names(template: dict[str, Any]) -> None:
+    # Given the queue each channel's entry points dispatch to (the setting it names, as dispatch's environment sets it)
+    environment = template["Resources"]["DispatchFunction"]["Properties"]["Environment"]["Variables"]
+    consumers = {_get_att_target(event["Queue"], "Arn"): fn for fn, _, event in _sqs_events(template)}
+    functions = _resources(template, FUNCTION)
+    for spec in CHANNELS.values():
+        queue = environment[Settings.model_fields[spec.queue_setting].alias]["Ref"]
+        # Then the function consuming that queue runs the sender the entry names
+        assert functions[consumers[queue]]["Properties"]["Handler"] == spec.sender, spec.channel
 
 
 def test_every_sqs_event_reports_partial_failures_and_takes_its_limits_from_parameters(

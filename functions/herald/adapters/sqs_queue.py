@@ -19,11 +19,12 @@ class SqsChannelQueue:
         self._urls = dict(queue_urls)
 
     def enqueue(self, messages: Sequence[ChannelMessage]) -> set[str]:
+        # Grouped by channel, in the order channels first appear: a batch goes to one queue.
+        by_channel: dict[Channel, list[tuple[str, str]]] = {}
+        for m in messages:
+            by_channel.setdefault(m.channel, []).append((m.notification_id, m.model_dump_json(exclude_none=True)))
         failed: set[str] = set()
-        for channel in Channel:
-            bodies = [
-                (m.notification_id, m.model_dump_json(exclude_none=True)) for m in messages if m.channel is channel
-            ]
+        for channel, bodies in by_channel.items():
             for chunk in batches(bodies, _entry_size):
                 failed |= self._send_batch(self._urls[channel], chunk)
         return failed

@@ -1,5 +1,5 @@
 """Which channels an event goes to (its policy's defaults, docs/contract.md) and whether the customer can be reached
-on each."""
+on each (each channel's entry in domain.channel_registry says how)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from herald.contract.models import Customer, EventType
+from herald.domain.channel_registry import CHANNELS, ChannelSpec, Unreachable
 from herald.domain.notification import Channel
-from herald.domain.phone import PhoneNotUsable, to_e164
 from herald.domain.policy import policy_for
 
 
@@ -46,28 +46,16 @@ def fallback_channels(customer: Customer, primary: Sequence[ChannelDecision]) ->
     Unreachable ones are left out (there is nothing to fall back to), as is a channel already chosen.
     """
     chosen = {d.channel for d in primary}
-    return [d for d in _resolve(frozenset(Channel) - chosen, customer) if d.send]
+    return [d for d in _resolve(frozenset(CHANNELS) - chosen, customer) if d.send]
 
 
 def _resolve(channels: frozenset[Channel], customer: Customer) -> list[ChannelDecision]:
-    decisions = []
-    if Channel.EMAIL in channels:
-        decisions.append(
-            ChannelDecision(Channel.EMAIL, customer.email)
-            if customer.email
-            else ChannelDecision(Channel.EMAIL, None, "customer has no email address")
-        )
-    if Channel.SMS in channels:
-        decisions.append(_sms_decision(customer))
-    return decisions
+    """One decision per channel in `channels`, in the registry's order."""
+    return [_reach(spec, customer) for channel, spec in CHANNELS.items() if channel in channels]
 
 
-def _sms_decision(customer: Customer) -> ChannelDecision:
-    if not customer.phone:
-        return ChannelDecision(Channel.SMS, None, "customer has no phone number")
-    if not customer.sms_consent:
-        return ChannelDecision(Channel.SMS, None, "customer has not consented to SMS")
+def _reach(spec: ChannelSpec, customer: Customer) -> ChannelDecision:
     try:
-        return ChannelDecision(Channel.SMS, to_e164(customer.phone, customer.country))
-    except PhoneNotUsable as exc:
-        return ChannelDecision(Channel.SMS, None, str(exc))
+        return ChannelDecision(spec.channel, spec.reach(customer))
+    except Unreachable as exc:
+        return ChannelDecision(spec.channel, None, str(exc))

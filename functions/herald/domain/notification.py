@@ -3,14 +3,55 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
+from pydantic_core import core_schema
 
 
-class Channel(StrEnum):
-    EMAIL = "email"
-    SMS = "sms"
+class Channel(str):
+    """A channel's name, as stored and as on the wire ("email", "sms").
+
+    Channels are data, not an enum (domain.channel_registry describes each one), so the set can grow without
+    touching the code that routes by channel. Only a defined name is a Channel, and each name has one instance:
+    `Channel("sms") is Channel.SMS`, as with the enum this replaces.
+    """
+
+    __slots__ = ()
+    _defined: ClassVar[dict[str, Channel]] = {}
+    EMAIL: ClassVar[Channel]
+    SMS: ClassVar[Channel]
+
+    def __new__(cls, name: str) -> Channel:
+        try:
+            return cls._defined[name]
+        except KeyError:
+            raise ValueError(f"{name!r} is not a channel") from None
+
+    @classmethod
+    def define(cls, name: str) -> Channel:
+        """The channel of that name, made known (once) so that messages and records naming it are valid."""
+        if name not in cls._defined:
+            cls._defined[name] = str.__new__(cls, name)
+        return cls._defined[name]
+
+    @property
+    def value(self) -> str:
+        return str(self)
+
+    def __repr__(self) -> str:
+        return f"Channel({str(self)!r})"
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        # Validated from its name, written as its name: the wire format of the enum it replaces.
+        return core_schema.no_info_after_validator_function(
+            cls, core_schema.str_schema(), serialization=core_schema.plain_serializer_function_ser_schema(str)
+        )
+
+
+Channel.EMAIL = Channel.define("email")
+Channel.SMS = Channel.define("sms")
 
 
 class NotificationStatus(StrEnum):
@@ -58,12 +99,15 @@ class SmsContent(BaseModel):
 
 
 class ChannelMessage(BaseModel):
-    """The body of a message on the email or SMS queue: everything a sender needs, pre-rendered.
+    """The body of a message on a channel queue: everything a sender needs, pre-rendered.
 
-    Rendering happens once, in dispatch, so a retry sends byte-for-byte the same message.
+    Rendering happens once, in dispatch, so a retry sends byte-for-byte the same message. The rendered content is
+    under the field its channel names (domain.channel_registry): `email` or `sms`, the fields of the messages in
+    flight since before channels were data; a channel added since carries its content under its own name, as an
+    extra field (hence `extra="allow"`), read with `content`.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="allow")
 
     notification_id: str
     channel: Channel
@@ -81,3 +125,10 @@ class ChannelMessage(BaseModel):
     # A deadline escalation: the copy of a notification that no channel confirmed in time, sent once more
     # through the channel's secondary provider under its own identity (notification id suffixed "|escalation").
     escalation: bool = False
+
+    def content(self, field: str) -> object | None:
+        """The rendered content under `field`: a model for email and sms, the parsed JSON for a newer channel."""
+        if field in type(self).model_fields:
+            value: object | None = getattr(self, field)
+            return value
+        return (self.model_extra or {}).get(field)

@@ -23,17 +23,14 @@ def dispatcher() -> Dispatcher:
     from herald.adapters.sqs_followups import SqsFollowUpQueue
     from herald.adapters.sqs_queue import SqsChannelQueue
     from herald.config import settings
-    from herald.domain.notification import Channel
     from herald.handlers.aws import aws_client
     from herald.rendering.renderer import Renderer
 
     config = settings()
-    if not config.email_queue_url or not config.sms_queue_url:
-        raise RuntimeError("HERALD_EMAIL_QUEUE_URL and HERALD_SMS_QUEUE_URL must be set")
     dynamodb, sqs = aws_client("dynamodb"), aws_client("sqs")
     return Dispatcher(
         DynamoDbLedger(dynamodb, config.table_name, ttl_days=config.ttl_days),
-        SqsChannelQueue(sqs, {Channel.EMAIL: config.email_queue_url, Channel.SMS: config.sms_queue_url}),
+        SqsChannelQueue(sqs, config.channel_queue_urls()),
         Renderer(),
         from_email=config.email_from,
         default_store_name=config.default_store_name,

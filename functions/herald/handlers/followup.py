@@ -29,16 +29,13 @@ def follow_ups() -> FollowUps:
     from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
     from herald.adapters.sqs_queue import SqsChannelQueue
     from herald.config import settings
-    from herald.domain.notification import Channel
     from herald.handlers.aws import aws_client
 
     config = settings()
-    if not config.email_queue_url or not config.sms_queue_url:
-        raise RuntimeError("HERALD_EMAIL_QUEUE_URL and HERALD_SMS_QUEUE_URL must be set")
     dynamodb = aws_client("dynamodb")
     return FollowUps(
         DynamoDbFollowUps(dynamodb, config.table_name, ttl_days=config.ttl_days),
-        SqsChannelQueue(aws_client("sqs"), {Channel.EMAIL: config.email_queue_url, Channel.SMS: config.sms_queue_url}),
+        SqsChannelQueue(aws_client("sqs"), config.channel_queue_urls()),
         DynamoDbSuppressions(dynamodb, config.table_name),
     )
 

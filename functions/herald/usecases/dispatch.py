@@ -10,12 +10,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Protocol
 
 from herald.contract.models import Envelope, EventType, ShipmentData, event_data
 from herald.contract.parsing import EventRejected, parse_event
+from herald.domain.channel_registry import Renderer, RenderOptions, spec_for
 from herald.domain.channels import ChannelDecision, choose_channels, fallback_channels
-from herald.domain.notification import Channel, ChannelMessage, EmailContent, SmsContent, notification_id
+from herald.domain.notification import Channel, ChannelMessage, notification_id
 from herald.domain.policy import policy_for
 from herald.domain.quiet_hours import release_time
 from herald.domain.redundancy import DEFAULT_DEADLINE_SECONDS, escalated_at_deadline
@@ -39,11 +39,6 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
     DUPLICATE = "duplicate"
     SUPERSEDED = "superseded"
-
-
-class Renderer(Protocol):
-    def email(self, event: Envelope, *, from_email: str, default_store_name: str) -> EmailContent: ...
-    def sms(self, event: Envelope, *, default_store_name: str) -> SmsContent: ...
 
 
 @dataclass
@@ -99,8 +94,7 @@ class Dispatcher:
         self._queue = queue
         self._renderer = renderer
         self._suppressions = suppressions
-        self._from_email = from_email
-        self._store_name = default_store_name
+        self._render_options = RenderOptions(from_email=from_email, default_store_name=default_store_name)
         self._clock = clock
 
     def plan(self, body: str, message_id: str) -> DispatchResult:
@@ -131,7 +125,7 @@ class Dispatcher:
 
         data = event_data(event)
         decisions = choose_channels(event.type, data.customer, data.notify.channels if data.notify else None)
-        fallbacks = fallback_channels(data.customer, decisions)
+        fallbacks = fallback_channels(data.customer, decisions) if policy_for(event.type).fallback else []
         blocked = self._suppressed(event, [*decisions, *fallbacks])
         planned = [
             PlannedNotification(
@@ -220,29 +214,28 @@ class Dispatcher:
         if not decision.send or decision.recipient is None:
             return PlannedNotification(None, decision.channel, event.id, decision.skipped_reason)
         data = event_data(event)
-        email = sms = None
+        spec = spec_for(decision.channel)
         not_before = None
-        if decision.channel is Channel.EMAIL:
-            email = self._renderer.email(event, from_email=self._from_email, default_store_name=self._store_name)
-        else:
-            sms = self._renderer.sms(event, default_store_name=self._store_name)
-            # Quiet hours: a non-urgent SMS in the customer's night is queued now with a "not before" time;
-            # the SMS sender keeps it invisible on the queue until then (no function waits).
+        if spec.quiet_hours:
+            # Quiet hours: a non-urgent message in the customer's night is queued now with a "not before" time;
+            # the sender keeps it invisible on the queue until then (no function waits).
             non_urgent = data.notify.non_urgent if data.notify else False
             release = release_time(event.type.value, non_urgent, data.customer.timezone, self._clock())
             not_before = release.isoformat() if release else None
-        message = ChannelMessage(
-            notification_id=notification_id(event.source, event.id, decision.channel),
-            channel=decision.channel,
-            source=event.source,
-            event_id=event.id,
-            event_type=event.type.value,
-            event_time=event.time.isoformat(),
-            order_id=data.order.id,
-            order_number=data.order.number,
-            to=decision.recipient,
-            email=email,
-            sms=sms,
-            not_before=not_before,
+        # Validated from fields: the content goes under the field its channel names (email, sms, or a newer one's).
+        message = ChannelMessage.model_validate(
+            {
+                "notification_id": notification_id(event.source, event.id, decision.channel),
+                "channel": decision.channel,
+                "source": event.source,
+                "event_id": event.id,
+                "event_type": event.type.value,
+                "event_time": event.time.isoformat(),
+                "order_id": data.order.id,
+                "order_number": data.order.number,
+                "to": decision.recipient,
+                spec.content_field: spec.render(self._renderer, event, self._render_options),
+                "not_before": not_before,
+            }
         )
         return PlannedNotification(message, decision.channel, event.id)
