@@ -54,7 +54,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_demo_exits_zero_and_accounts_for_every_published_line(demo: dict) -> None:
-    # Given the lifecycle sample (27 events, 5 stage directives); When `herald demo` runs it
+    # Given the lifecycle sample (27 events, 6 stage directives); When `herald demo` runs it
     # Then it succeeds and reports each event line
     assert demo["returncode"] == 0, demo["stdout"][-3000:]
     lines = LIFECYCLE.read_text().splitlines()
