@@ -212,10 +212,12 @@ def demo(
 ) -> None:
     """Run the whole pipeline on this machine: moto, template.yaml, the functions and provider stand-ins.
 
-    Exit code: 0 when every event is accounted for, 1 when a notification is missing or was sent twice.
+    Exit code: 0 when every event is accounted for, 1 when a notification is missing or was sent twice, or a
+    stage directive's condition did not hold in time (the message names it).
     """
     from rich.console import Console
 
+    from herald_tools.local.conditions import ConditionNotMet
     from herald_tools.local.demo import DemoRun, run_demo
     from herald_tools.local.summary import print_summary
 
@@ -234,17 +236,22 @@ def demo(
             console.print("Try, in another terminal: herald timeline ord_1006 (the fallback), ord_1007 (the failover).")
             _serve_until_interrupted(runtime, console)
 
-    with status:
-        run = run_demo(
-            events,
-            template=template,
-            outbox_dir=outbox,
-            work_dir=Path(".herald"),
-            timeout=timeout,
-            paced=not burst,
-            # --stay: the summary is printed while the runtime is still up, which then serves until Ctrl-C.
-            stay=finish if stay else None,
-        )
+    try:
+        with status:
+            run = run_demo(
+                events,
+                template=template,
+                outbox_dir=outbox,
+                work_dir=Path(".herald"),
+                timeout=timeout,
+                paced=not burst,
+                # --stay: the summary is printed while the runtime is still up, which then serves until Ctrl-C.
+                stay=finish if stay else None,
+            )
+    except ConditionNotMet as stalled:
+        # A story step's condition never held: say which, rather than print a summary of a story half told.
+        typer.echo(f"herald demo: the story stalled: {stalled}", err=True)
+        raise typer.Exit(1) from None
     if not stay:
         finish(run)
     raise typer.Exit(1 if run.problems else 0)
