@@ -12,6 +12,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -129,3 +131,19 @@ def test_timeline_and_redrive_on_the_local_runtime_without_a_duplicate(local_up:
     assert (len(outbox.emails()), len(outbox.sms())) == (1, 1)
     timeline = _timeline(local_up, "ord_1001")
     assert (timeline["events"], timeline["notifications"]) == (1, 2)
+
+
+def test_local_json_names_the_local_webhooks_url_which_answers(local_up: Path) -> None:
+    # Given `herald local up` running; When a script reads WebhooksApiUrl from .herald/local.json
+    url = json.loads((local_up / ".herald" / "local.json").read_text())["outputs"]["WebhooksApiUrl"]
+    # Then it is the local HTTP API's loopback base URL, not the template's unresolved placeholder
+    assert url.startswith("http://127.0.0.1:"), url
+    assert "${" not in url
+    # And the webhooks answer there: an unsigned Twilio status callback is refused, as the deployed API refuses it
+    request = urllib.request.Request(  # noqa: S310 - a loopback URL the runtime serves
+        f"{url}/webhooks/twilio/status", data=b"MessageSid=SM1&MessageStatus=delivered", method="POST"
+    )
+    request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)  # noqa: S310 - see above
+    assert 400 <= refused.value.code < 500

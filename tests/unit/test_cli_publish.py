@@ -12,7 +12,8 @@ import pytest
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from herald_tools.cli import app, read_events
+from herald_tools.cli import app
+from herald_tools.events_file import read_events
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 REGION = "us-east-1"
@@ -78,7 +79,7 @@ def test_the_demo_story_exits_1_and_names_the_two_rejected_lines(
     # When published
     result = runner.invoke(app, ["publish", demo, *url_args(queues), "--json"])
     # Then 25 events are sent, events 7 and 10 (file lines 8 and 11: a STOP directive is line 3) are reported with
-    # why, the five stage directives are skipped, and the exit code says something was rejected
+    # why, the six stage directives are skipped, and the exit code says something was rejected
     assert result.exit_code == 1, result.output
     report = json.loads(result.stdout)
     assert len(report["accepted"]) == 25

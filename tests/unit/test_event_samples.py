@@ -120,13 +120,15 @@ def demo_lines() -> list[str]:
 
 
 def test_demo_stage_directives_are_the_ones_the_readme_describes() -> None:
-    # Given the story's directive lines / When read / Then STOP, an outage, waits and a recovery, in that order
+    # Given the story's directive lines / When read
+    # Then STOP, an outage, waits on the circuit's conditions and a recovery, in that order
     directives = [d for line in DEMO.read_text().splitlines() if (d := directive_of(line)) is not None]
     kinds = [next(k for k in d if k != "note") for d in directives]
-    assert kinds == ["customer_texts", "outage", "wait_seconds", "recover", "wait_seconds"]
+    assert kinds == ["customer_texts", "outage", "until", "recover", "until", "until"]
+    assert [d["until"] for d in directives if "until" in d] == ["circuit_open", "probe_due", "circuit_closed"]
     readme = (EVENTS_DIR / "demo" / "README.md").read_text()
-    for kind in set(kinds):
-        assert f"`{kind}`" in readme
+    for kind in {*kinds, *(d["until"] for d in directives if "until" in d)}:
+        assert f"`{kind}`" in readme or f'`"{kind}"`' in readme
 
 
 def demo_events() -> dict[int, Any]:

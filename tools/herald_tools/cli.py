@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from herald_tools.events_file import EventsFileError, Origin, read_events
+
 if TYPE_CHECKING:
     from herald_tools.publisher import Publisher, PublishReport
 
@@ -29,7 +31,6 @@ app = typer.Typer(
 EXIT_OK = 0
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
-JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 
 
 @app.callback()
@@ -43,54 +44,6 @@ def main() -> None:
 
 class _UsageProblem(Exception):
     """A problem with the command line or its files: reported on stderr, exit code 2."""
-
-
-Origin = str
-Item = dict[str, Any] | str
-_NOT_JSON = object()
-
-
-def read_events(path: Path) -> list[tuple[Origin, Item]]:
-    """The events in one file, each with where it came from (`file`, `file[3]` or `file:12`).
-
-    A file is one JSON object, a JSON array of them, or JSON Lines (one event per line; detected by
-    the `.jsonl`/`.ndjson` suffix or by a first line that is JSON on its own). A file that is none
-    of these is one event whose body is the whole text: the publisher rejects it with the JSON error.
-    `-` reads standard input.
-    """
-    name = str(path)
-    try:
-        text = sys.stdin.read() if name == "-" else path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _UsageProblem(f"cannot read {name}: {exc}") from None
-    if not text.strip():
-        raise _UsageProblem(f"{name} holds no events")
-    if path.suffix.lower() not in JSON_LINES_SUFFIXES:
-        try:
-            document = json.loads(text)
-        except ValueError:
-            document = _NOT_JSON
-        if isinstance(document, list):
-            return [(f"{name}[{i}]", _item(element)) for i, element in enumerate(document)]
-        if document is not _NOT_JSON:
-            return [(name, _item(document))]
-        if not _first_line_is_json(text):
-            return [(name, text)]
-    return [(f"{name}:{number}", line.strip()) for number, line in enumerate(text.splitlines(), 1) if line.strip()]
-
-
-def _item(document: Any) -> Item:
-    # Anything but an object still goes to the publisher, which rejects it with the contract's reason.
-    return document if isinstance(document, dict) else json.dumps(document)
-
-
-def _first_line_is_json(text: str) -> bool:
-    first = next(line for line in text.splitlines() if line.strip())
-    try:
-        json.loads(first)
-    except ValueError:
-        return False
-    return True
 
 
 def _publisher(
@@ -220,7 +173,7 @@ def publish(
     try:
         items = [entry for path in files for entry in read_events(path)]
         publisher = _publisher(stack, order_queue_url, shipment_queue_url, endpoint_url, region)
-    except _UsageProblem as exc:
+    except (_UsageProblem, EventsFileError) as exc:
         typer.echo(f"herald publish: error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
     # A demo file's stage directives (herald_tools.local.directives) are for `herald demo` to act out, not events.
@@ -259,14 +212,17 @@ def demo(
 ) -> None:
     """Run the whole pipeline on this machine: moto, template.yaml, the functions and provider stand-ins.
 
-    Exit code: 0 when every event is accounted for, 1 when a notification is missing or was sent twice.
+    Exit code: 0 when every event is accounted for, 1 when a notification is missing or was sent twice, or a
+    stage directive's condition did not hold in time (the message names it).
     """
     from rich.console import Console
 
-    from herald_tools.local.demo import DemoRun, print_summary, run_demo
+    from herald_tools.local.conditions import ConditionNotMet
+    from herald_tools.local.demo import DemoRun, run_demo
+    from herald_tools.local.summary import print_summary
 
-    # Rich wraps to 80 columns when not on a terminal (CI, a pipe): the summary needs more.
-    console = Console(width=None if sys.stdout.isatty() else 130)
+    # The summary reads whole at 80 columns, Rich's width when not on a terminal (CI, a pipe).
+    console = Console()
 
     status = console.status("Starting moto, deploying template.yaml, starting the functions and stand-ins...")
 
@@ -280,17 +236,22 @@ def demo(
             console.print("Try, in another terminal: herald timeline ord_1006 (the fallback), ord_1007 (the failover).")
             _serve_until_interrupted(runtime, console)
 
-    with status:
-        run = run_demo(
-            events,
-            template=template,
-            outbox_dir=outbox,
-            work_dir=Path(".herald"),
-            timeout=timeout,
-            paced=not burst,
-            # --stay: the summary is printed while the runtime is still up, which then serves until Ctrl-C.
-            stay=finish if stay else None,
-        )
+    try:
+        with status:
+            run = run_demo(
+                events,
+                template=template,
+                outbox_dir=outbox,
+                work_dir=Path(".herald"),
+                timeout=timeout,
+                paced=not burst,
+                # --stay: the summary is printed while the runtime is still up, which then serves until Ctrl-C.
+                stay=finish if stay else None,
+            )
+    except ConditionNotMet as stalled:
+        # A story step's condition never held: say which, rather than print a summary of a story half told.
+        typer.echo(f"herald demo: the story stalled: {stalled}", err=True)
+        raise typer.Exit(1) from None
     if not stay:
         finish(run)
     raise typer.Exit(1 if run.problems else 0)
@@ -604,7 +565,7 @@ def _serve_until_interrupted(runtime: Any, console: Any) -> None:
 
     # `kill` stops it as cleanly as Ctrl-C: workers first, then the emulator, then the state file.
     signal.signal(signal.SIGTERM, stop)
-    outputs = dict(runtime.stack.outputs)
+    outputs = runtime.outputs
     write_local_state(
         LOCAL_STATE_FILE,
         endpoint_url=runtime.aws.endpoint_url,

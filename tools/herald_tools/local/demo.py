@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from herald.contract.parsing import EventRejected, parse_event
-from herald_tools.cli import read_events
+from herald_tools.events_file import read_events
+from herald_tools.local.conditions import DEFAULT_TIMEOUT_SECONDS, Deployment, wait_for
 from herald_tools.local.directives import Stage, act, directive_of
 from herald_tools.local.standins.faults import FaultPlan
 
@@ -27,11 +28,17 @@ LOCAL_SENDGRID_KEY = "SG.herald-local-demo"  # a stand-in key: the local SendGri
 LOCAL_TWILIO_SID = "AC" + "de" * 16
 LOCAL_TWILIO_TOKEN = "herald-local-demo-token"  # noqa: S105 - the local Twilio stand-in's own token, not a secret
 LOCAL_TWILIO_FROM = "+15005550006"  # Twilio's test-credential "valid sender"
+EVENT_QUEUES = frozenset({"OrderEventsQueue", "ShipmentEventsQueue"})
 SECONDARY_PROVIDERS = frozenset({"ses", "sns"})
 SETTLED_STATUSES = {"sent", "failed", "skipped", "suppressed", "dlq", "standby"}
 # The demo's redundancy settings: an outage staged in the events file opens a circuit after 3 failures and
-# is probed every 3 s; an order confirmation without a delivery report is escalated after 10 s.
-DEMO_PARAMETERS = {"FailoverThreshold": "3", "FailoverProbeSeconds": "3", "DeliveryDeadlineSeconds": "10"}
+# is probed every 10 s; an order confirmation without a delivery report is escalated after 10 s.
+# The probe interval is well above the longest retry back-off (RETRY_MAX_SECONDS, plus the second the circuit's
+# whole-second times may take off): an email that failed comes back while the circuit is open and not yet due
+# for a probe, and goes through SES. With a 3 s interval every retry of the last failed email landed on a due
+# probe, failed it against the still-down SendGrid, and the email ended in the DLQ after 5 attempts.
+RETRY_MAX_SECONDS = 4
+DEMO_PARAMETERS = {"FailoverThreshold": "3", "FailoverProbeSeconds": "10", "DeliveryDeadlineSeconds": "10"}
 
 
 @dataclass
@@ -122,7 +129,7 @@ def run_demo(
             **provider_setup.env,
             # Short back-offs so a retried message settles within the demo, not in minutes.
             "HERALD_RETRY_BASE_SECONDS": "1",
-            "HERALD_RETRY_MAX_SECONDS": "4",
+            "HERALD_RETRY_MAX_SECONDS": str(RETRY_MAX_SECONDS),
         }
         with LocalRuntime(
             template,
@@ -136,15 +143,20 @@ def run_demo(
                 provider_setup.twilio,
                 runtime.webhooks_url if runtime.http_api is not None else None,
                 provider_setup.twilio_secret.get("from_number", LOCAL_TWILIO_FROM),
+                deployment=deployment_of(runtime),
             )
             published = publish(runtime, events, paced=paced, stage=stage)
-            runtime.wait_until_settled(quiet_seconds=2.0, timeout=timeout)
+            # Every queue counts its delayed messages: a deadline check still due keeps the follow-up queue busy.
+            settled = runtime.wait_until_settled(quiet_seconds=2.0, timeout=timeout)
             if _wait_for_callbacks(provider_setup, timeout=timeout):
                 # What the callbacks set off (a fallback message, say) settles too.
-                runtime.wait_until_settled(quiet_seconds=1.0, timeout=timeout)
+                settled = runtime.wait_until_settled(quiet_seconds=1.0, timeout=timeout)
             report = build_report(runtime, published)
             report["ses_sent"] = _ses_sent(runtime)
             problems = verify(report, outbox_dir)
+            if not settled:
+                busy = {name: depth for name, depth in report["queues"].items() if depth}
+                problems.append(f"the queues were not quiet after {timeout:g}s: {busy}")
             run = DemoRun(report, problems, time.monotonic() - started, provider_setup.real, stage.notes)
             if stay is not None:
                 stay(run, runtime)  # e.g. `herald demo --stay`: print, then keep the runtime up for the operator tools
@@ -186,6 +198,15 @@ def verify_ses_sender(runtime: Any) -> None:
     verifies it in SES before deploying (infra/README.md)."""
     sender = _function_env(runtime, "HERALD_EMAIL_FROM", "orders@herald.example")
     runtime.aws.client("sesv2").create_email_identity(EmailIdentity=sender.rpartition("@")[2])
+
+
+def deployment_of(runtime: Any) -> Deployment:
+    """What the story's conditions read in this runtime: its table and its circuit's probe interval."""
+    return Deployment(
+        runtime.aws.client("dynamodb"),
+        runtime.stack.outputs["NotificationsTableName"],
+        probe_seconds=int(_function_env(runtime, "HERALD_FAILOVER_PROBE_SECONDS", "30")),
+    )
 
 
 def _ses_sent(runtime: Any) -> int:
@@ -287,14 +308,14 @@ def _identify(index: int, raw: Any) -> Published:
     return Published(index, raw, _str(identity.get("source")), _str(identity.get("id")), _str(identity.get("type")))
 
 
-def _wait_for_dispatch(runtime: Any, timeout: float = 30.0) -> None:
+def _wait_for_dispatch(runtime: Any, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
     """Until the event queues are empty (the dispatch function has taken and deleted what was published)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        depths = runtime.queue_depths()
-        if depths.get("OrderEventsQueue", 0) == 0 and depths.get("ShipmentEventsQueue", 0) == 0:
-            return
-        time.sleep(0.05)
+    wait_for(
+        "the event queues empty (dispatch took what was published)",
+        lambda: {q: d for q, d in runtime.queue_depths().items() if q in EVENT_QUEUES},
+        lambda depths: not any(depths.values()),
+        timeout=timeout,
+    )
 
 
 def _as_object(raw: Any) -> dict[str, Any]:
@@ -422,143 +443,3 @@ def verify(report: dict[str, Any], outbox_dir: Path) -> list[str]:
     if "ses_sent" in report and report["ses_sent"] != by_ses:
         problems.append(f"SES accepted {report['ses_sent']} emails for {by_ses} notifications sent through it")
     return problems
-
-
-def redundancy_step(n: dict[str, Any]) -> str | None:
-    """Which redundancy step a reported notification is: "fallback", "failover", "escalated", or None."""
-    if n.get("escalation_of"):
-        return "escalated"
-    if n["status"] != "sent":
-        return None
-    if n.get("fallback_of"):
-        return "fallback"
-    if str(n.get("route_reason") or "").startswith("failover"):
-        return "failover"
-    return None
-
-
-def stories(report: dict[str, Any]) -> dict[str, list[str]]:
-    """The redundancy stories of a run, one line each: fallbacks, failovers, suppressions, escalations."""
-    told: dict[str, list[str]] = {"fallback": [], "failover": [], "recovered": [], "suppressed": [], "escalated": []}
-    last_failover: dict[str, str] = {}
-    for n in report["notifications"]:
-        if redundancy_step(n) == "failover" and n.get("sent_at"):
-            last_failover[n["channel"]] = max(n["sent_at"], last_failover.get(n["channel"], ""))
-    for n in report["notifications"]:
-        what = f"{n['channel']} of {n['event_id']}"
-        since = last_failover.get(n["channel"])
-        primary_again = n.get("provider") not in SECONDARY_PROVIDERS and n["status"] == "sent"
-        if since and primary_again and str(n.get("sent_at") or "") > since:
-            told["recovered"].append(f"{what} sent by {n['provider']} again")
-        step = redundancy_step(n)
-        if step == "fallback":
-            told["fallback"].append(f"{what} sent because the {n['fallback_reason']}")
-        elif step == "failover":
-            told["failover"].append(f"{what} sent by {n['provider']} ({n['route_reason']})")
-        elif step == "escalated":
-            told["escalated"].append(f"{what} {n['status']} by {n.get('provider') or '?'}: {n['reason']}")
-        if n["status"] == "suppressed":
-            told["suppressed"].append(f"{what}: {n['reason']}")
-    return told
-
-
-def summary_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per event type and channel: published, rejected, sent, failed, retried, in DLQ (and skipped, suppressed)."""
-    rows: dict[tuple[str, str], Counter[str]] = {}
-    for event in report["events"]:
-        event_type = event["type"] or "(unreadable)"
-        for channel in ("email", "sms"):
-            counter = rows.setdefault((event_type, channel), Counter())
-            counter["published"] += 1
-            if event["outcome"] == "rejected":
-                counter["rejected"] += 1
-            elif event["outcome"] in {"duplicate", "superseded"}:
-                counter[event["outcome"]] += 1
-    for n in report["notifications"]:
-        counter = rows.setdefault((n["type"], n["channel"]), Counter())
-        counter[n["status"]] += 1
-        if n.get("delivery_status") == "delivered":  # reported back by the provider's signed webhook
-            counter["delivered"] += 1
-        if n["attempts"] > 1:
-            counter["retried"] += 1
-        step = redundancy_step(n)
-        if step is not None:
-            counter[step] += 1
-    return [{"type": t, "channel": c, **counts} for (t, c), counts in sorted(rows.items())]
-
-
-def print_summary(run: DemoRun, console: Any) -> None:
-    """The tables `herald demo` prints: per type and channel, then the problems, if any."""
-    from rich.table import Table
-
-    columns = [
-        "published",
-        "rejected",
-        "duplicate",
-        "superseded",
-        "sent",
-        "delivered",
-        "failed",
-        "skipped",
-        "suppressed",
-        "standby",
-        "fallback",
-        "failover",
-        "escalated",
-        "retried",
-        "dlq",
-    ]
-    rows = summary_rows(run.report)
-    totals: Counter[str] = Counter()
-    for row in rows:
-        totals.update({c: row.get(c, 0) for c in columns})
-    # Event-level columns repeat on the email and SMS rows of a type; their totals count events once.
-    outcomes = Counter(e["outcome"] for e in run.report["events"])
-    totals["published"] = len(run.report["events"])
-    for outcome in ("rejected", "duplicate", "superseded"):
-        totals[outcome] = outcomes[outcome]
-    # A column that stayed at zero says nothing: leave it out so the table fits a terminal.
-    shown = [c for c in columns if totals[c] or c in ("published", "sent")]
-    table = Table(title="Herald local demo: what became of every event", title_justify="left")
-    table.add_column("event type")
-    table.add_column("channel")
-    for column in shown:
-        table.add_column(column, justify="right")
-    for row in rows:
-        table.add_row(row["type"], row["channel"], *(str(row.get(c, 0) or "") for c in shown))
-    table.add_section()
-    table.add_row("total", "", *(str(totals[c]) for c in shown))
-    console.print(table)
-    console.print(
-        f"{len(run.report['events'])} events: "
-        + ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items()))
-        + f"; {len(run.report['notifications'])} notifications recorded; settled in {run.seconds:.1f}s."
-    )
-    for event in run.report["events"]:
-        if event["outcome"] in {"rejected", "superseded"}:
-            console.print(f"  [yellow]{event['outcome']}[/] {event['id'] or '(no id)'}: {event['reason']}")
-    for note in run.staged:
-        console.print(f"  [cyan]staged[/] {note}")
-    told = stories(run.report)
-    for kind, lines in told.items():
-        for line in lines:
-            console.print(f"  [magenta]{kind}[/] {line}")
-    console.print(
-        "Redundancy: "
-        + ", ".join(f"{len(lines)} {kind}" for kind, lines in told.items())
-        + " (`herald demo --stay`, then `herald timeline ORDER_ID`, tells each order's story)."
-    )
-    failed = [n for n in run.report["notifications"] if n["status"] in {"failed", "dlq"}]
-    for n in failed:
-        console.print(f"  [red]{n['status']}[/] {n['channel']} of {n['event_id']}: {n['error_code']} {n['reason']}")
-    from herald_tools.local.stack import SKIPPED_LOCALLY
-
-    console.print(f"Not emulated locally (deployed stacks have them): {', '.join(SKIPPED_LOCALLY)}.")
-    providers_used = ", ".join(run.real_providers) if run.real_providers else "the local stand-ins"
-    console.print(f"Messages went to {providers_used}; open outbox/email/*.html or outbox/sms.jsonl to read them.")
-    if run.problems:
-        console.print("[bold red]Problems:[/]")
-        for problem in run.problems:
-            console.print(f"  - {problem}")
-    else:
-        console.print("[bold green]Every event is accounted for; no notification is missing or doubled.[/]")

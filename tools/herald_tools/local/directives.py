@@ -5,9 +5,16 @@ A line `{"herald_demo": {...}}` is not an event: the demo acts it out, in order,
 - `{"herald_demo": {"outage": "sendgrid"}}` / `{"herald_demo": {"recover": "sendgrid"}}` (or "twilio"):
   the stand-in answers every API call with a 500 until it recovers. Herald's circuit breaker should move the
   channel to its secondary provider (SES, SNS) and back after a successful probe.
+- `{"herald_demo": {"until": "circuit_open", "channel": "email"}}`: wait, reading the table, until the channel's
+  circuit is open and none of its notifications is still on its way (what failed went through the secondary).
+  `"probe_due"`: the circuit is open, its probe interval has passed and nobody holds the probe, so the channel's
+  next send is the probe. `"circuit_closed"`: a probe succeeded. `"timeout"` (seconds) bounds the wait; a
+  condition not met by then stops the demo, naming it (conditions.ConditionNotMet).
 - `{"herald_demo": {"customer_texts": {"from": "+14155550142", "body": "STOP"}}}`: the customer sends an SMS
-  to the deployment's Twilio number; the stand-in posts it, signed, to the inbound webhook.
-- `{"herald_demo": {"wait_seconds": 4}}`: let time pass (retries, probes) before the next line.
+  to the deployment's Twilio number; the stand-in posts it, signed, to the inbound webhook, and the demo waits
+  until the opt-out it makes is recorded in the table.
+- `{"herald_demo": {"wait_seconds": 4}}`: pacing only, for a file that wants time to pass; a story step that
+  needs something to have happened waits for it with `until` instead.
 - `"note"`: a sentence the demo prints as it acts the directive out.
 
 With real providers (credentials in the environment) outages and customer texts cannot be staged: they are
@@ -20,6 +27,9 @@ import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from herald.domain.suppression import Keyword, parse_keyword
+from herald_tools.local.conditions import DEFAULT_TIMEOUT_SECONDS, Deployment, wait_for
 
 DIRECTIVE_KEY = "herald_demo"
 MAX_WAIT_SECONDS = 60.0
@@ -37,6 +47,7 @@ class Stage:
     twilio: Any  # TwilioStandIn or None (real Twilio)
     webhooks_url: str | None
     our_number: str
+    deployment: Deployment | None = None  # what `until` and customer_texts read; None: nothing to wait on
     notes: list[str] = field(default_factory=list)  # what was acted out, in order, for the summary
 
 
@@ -79,8 +90,18 @@ def act(directive: dict[str, Any], stage: Stage) -> str:
             to_number=str(text.get("to") or stage.our_number),
             body=str(text["body"]),
         )
-        stage.twilio.callbacks.wait_idle(10.0)
+        keyword = parse_keyword(str(text["body"]))
+        if stage.deployment is not None and keyword in (Keyword.STOP, Keyword.START):
+            # The later events' SMS are suppressed (or not) only once the keyword's effect is in the table.
+            deployment, sender, opted_out = stage.deployment, str(text["from"]), keyword is Keyword.STOP
+            wait_for(
+                f"the opt-out of {sender} {'recorded' if opted_out else 'lifted'} (pk SUPPRESS#..., sk sms#{sender})",
+                lambda: deployment.suppressed("sms", sender),
+                lambda suppressed: suppressed is opted_out,
+            )
         return f"a customer texted {text['body']!r}"
+    if "until" in directive:
+        return _until(directive, stage)
     if "wait_seconds" in directive:
         seconds = float(directive["wait_seconds"])
         if not 0 <= seconds <= MAX_WAIT_SECONDS:
@@ -91,3 +112,37 @@ def act(directive: dict[str, Any], stage: Stage) -> str:
 
 
 _UNKNOWN = object()
+_STANDIN_OF_CHANNEL = {"email": "sendgrid", "sms": "twilio"}
+# What each `until` condition asks of the channel's circuit, as the wait's message names it.
+_CONDITIONS = {
+    "circuit_open": "the {channel} circuit open, and every {channel} notification sent or settled",
+    "probe_due": "the {channel} circuit open with its probe due ({seconds}s after it opened) and unclaimed",
+    "circuit_closed": "the {channel} circuit closed again (a probe succeeded)",
+}
+
+
+def _until(directive: dict[str, Any], stage: Stage) -> str:
+    """Wait until the named condition holds in the deployment's table."""
+    condition, channel = str(directive["until"]), str(directive.get("channel") or "")
+    if condition not in _CONDITIONS:
+        raise DirectiveError(f"no condition {condition!r}: {', '.join(_CONDITIONS)}")
+    if channel not in _STANDIN_OF_CHANNEL:
+        raise DirectiveError(f"until {condition} needs a channel: {', '.join(_STANDIN_OF_CHANNEL)}")
+    timeout = float(directive.get("timeout", DEFAULT_TIMEOUT_SECONDS))
+    if stage.deployment is None or getattr(stage, _STANDIN_OF_CHANNEL[channel]) is None:
+        # With the real provider no outage was staged: its circuit has nothing to wait for.
+        return f"skipped: {_STANDIN_OF_CHANNEL[channel]} is the real service here, its circuit is not staged"
+    deployment = stage.deployment
+    what = _CONDITIONS[condition].format(channel=channel, seconds=deployment.probe_seconds)
+    if condition == "circuit_open":
+        wait_for(
+            what,
+            lambda: (deployment.circuit(channel).status, deployment.unsettled(channel)),
+            lambda seen: seen[0] == "open" and not seen[1],
+            timeout=timeout,
+        )
+    elif condition == "probe_due":
+        wait_for(what, lambda: deployment.circuit(channel), deployment.probe_due, timeout=timeout)
+    else:
+        wait_for(what, lambda: deployment.circuit(channel).status, lambda status: status == "closed", timeout=timeout)
+    return f"seen: {what}"

@@ -42,14 +42,11 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from herald_tools.local.stack import LocalFunction, _stack_resources
+from herald_tools.local.stack import LocalFunction, LocalStack, _stack_resources
 from herald_tools.local.worker import ACCOUNT_ID, READY, load_handler, make_invoke
-
-if TYPE_CHECKING:
-    from herald_tools.local.runtime import LocalRuntime
 
 logger = logging.getLogger(__name__)
 
@@ -452,26 +449,38 @@ class LocalHttpApi:
             self._log_file = None
 
 
-def start_http_api(runtime: LocalRuntime, *, port: int = 0) -> LocalHttpApi | None:
-    """Serve the runtime's template's HTTP API routes, or None when it has none that need no authorisation."""
+def start_http_api(
+    stack: LocalStack,
+    cloudformation: Any,
+    *,
+    sandbox_environment: Callable[[LocalFunction], dict[str, str]],
+    log_dir: Path,
+    ready_timeout: float = 60.0,
+    port: int = 0,
+) -> LocalHttpApi | None:
+    """Serve the stack's HTTP API routes, or None when it has none that need no authorisation.
+
+    `sandbox_environment` gives the served function's sandbox its environment (the runtime's
+    `worker_environment`): passed in, so that this module needs nothing of the runtime that starts it.
+    """
     started = time.monotonic()
-    routes = http_api_routes(runtime.stack.translated)
+    routes = http_api_routes(stack.translated)
     served = served_function(routes)
     if served is None:
         return None
-    function = runtime.stack.function(served)
+    function = stack.function(served)
     # One API on one port: the one the served function's routes belong to.
     api_logical_id = next(route.api for route in routes if route.function == served)
     routes = [route for route in routes if route.api == api_logical_id]
-    api = LocalHttpApi(function, routes, log_path=runtime.log_dir / "HttpApi.log", port=port)
+    api = LocalHttpApi(function, routes, log_path=log_dir / "HttpApi.log", port=port)
     # list, not describe_stack_resource: moto's describe trips over the resources it skipped (None).
     api.api_ids = {"${" + api_logical_id + "}"} | {
         resource["PhysicalResourceId"]
-        for resource in _stack_resources(runtime.aws.client("cloudformation"), runtime.stack.name)
+        for resource in _stack_resources(cloudformation, stack.name)
         if resource["LogicalResourceId"] == api_logical_id and resource.get("PhysicalResourceId")
     }
     try:
-        api.start(runtime.worker_environment(function), ready_timeout=runtime.ready_timeout)
+        api.start(sandbox_environment(function), ready_timeout=ready_timeout)
     except BaseException:
         api.stop()
         raise

@@ -122,6 +122,16 @@ class LocalRuntime:
             raise RuntimeError("no local HTTP API: the runtime is not started or its template has none")
         return self.http_api.url
 
+    @property
+    def outputs(self) -> dict[str, str]:
+        """The stack's outputs as a caller can use them here: moto creates no HTTP API, so an output naming one
+        (WebhooksApiUrl) holds the template's unresolved `https://${WebhooksApi}.execute-api...`; it is given
+        the local API's loopback URL instead, as the functions' environment is."""
+        outputs = dict(self.stack.outputs)
+        if self.http_api is not None:
+            outputs.update(self.http_api.local_environment(outputs))
+        return outputs
+
     def start(self) -> Self:
         started = time.monotonic()
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -129,7 +139,13 @@ class LocalRuntime:
         try:
             self._stack = deploy(self.aws, self.template, parameters=self.parameters, stack_name=self.stack_name)
             # Before the workers: their environment points the template's API URLs at it.
-            self.http_api = start_http_api(self)
+            self.http_api = start_http_api(
+                self.stack,
+                self.aws.client("cloudformation"),
+                sandbox_environment=self.worker_environment,
+                log_dir=self.log_dir,
+                ready_timeout=self.ready_timeout,
+            )
             ready_pipes = [self._spawn(function) for function in self.stack.functions]
             self._wait_ready(ready_pipes)
         except BaseException:
