@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from herald.contract.models import Customer, EventType
 from herald.domain.notification import Channel
-from herald.domain.phone import PhoneNotUsable, to_e164
+from herald.domain.phone import PhoneNotUsable, PhoneRule, to_e164
 
 _EMAIL_AND_SMS = frozenset({Channel.EMAIL, Channel.SMS})
 _EMAIL_ONLY = frozenset({Channel.EMAIL})
@@ -45,7 +45,11 @@ class ChannelDecision:
 
 
 def choose_channels(
-    event_type: EventType, customer: Customer, preferred: Collection[str] | None = None
+    event_type: EventType,
+    customer: Customer,
+    preferred: Collection[str] | None = None,
+    *,
+    phone: PhoneRule = to_e164,
 ) -> list[ChannelDecision]:
     """The channels to send first, each resolved against what the customer gave us.
 
@@ -53,22 +57,24 @@ def choose_channels(
     preferred channels can reach the customer, the defaults are used instead: a preference must not silence an event.
     """
     if preferred:
-        decisions = _resolve(frozenset(Channel(c) for c in preferred), customer)
+        decisions = _resolve(frozenset(Channel(c) for c in preferred), customer, phone)
         if any(d.send for d in decisions):
             return decisions
-    return _resolve(DEFAULT_CHANNELS[event_type], customer)
+    return _resolve(DEFAULT_CHANNELS[event_type], customer, phone)
 
 
-def fallback_channels(customer: Customer, primary: Sequence[ChannelDecision]) -> list[ChannelDecision]:
+def fallback_channels(
+    customer: Customer, primary: Sequence[ChannelDecision], *, phone: PhoneRule = to_e164
+) -> list[ChannelDecision]:
     """The channels not sent first that can still reach the customer: kept in standby for channel fallback.
 
     Unreachable ones are left out (there is nothing to fall back to), as is a channel already chosen.
     """
     chosen = {d.channel for d in primary}
-    return [d for d in _resolve(frozenset(Channel) - chosen, customer) if d.send]
+    return [d for d in _resolve(frozenset(Channel) - chosen, customer, phone) if d.send]
 
 
-def _resolve(channels: frozenset[Channel], customer: Customer) -> list[ChannelDecision]:
+def _resolve(channels: frozenset[Channel], customer: Customer, phone: PhoneRule) -> list[ChannelDecision]:
     decisions = []
     if Channel.EMAIL in channels:
         decisions.append(
@@ -77,16 +83,16 @@ def _resolve(channels: frozenset[Channel], customer: Customer) -> list[ChannelDe
             else ChannelDecision(Channel.EMAIL, None, "customer has no email address")
         )
     if Channel.SMS in channels:
-        decisions.append(_sms_decision(customer))
+        decisions.append(_sms_decision(customer, phone))
     return decisions
 
 
-def _sms_decision(customer: Customer) -> ChannelDecision:
+def _sms_decision(customer: Customer, phone: PhoneRule) -> ChannelDecision:
     if not customer.phone:
         return ChannelDecision(Channel.SMS, None, "customer has no phone number")
     if not customer.sms_consent:
         return ChannelDecision(Channel.SMS, None, "customer has not consented to SMS")
     try:
-        return ChannelDecision(Channel.SMS, to_e164(customer.phone, customer.country))
+        return ChannelDecision(Channel.SMS, phone(customer.phone, customer.country))
     except PhoneNotUsable as exc:
         return ChannelDecision(Channel.SMS, None, str(exc))

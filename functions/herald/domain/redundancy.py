@@ -26,7 +26,7 @@ MAX_DEADLINE_SECONDS = 900
 # Plain strings: the senders and the follow-up function use these rules without loading the contract models.
 DEADLINE_TYPES = frozenset({"order.placed"})
 
-# Delivery states that say the channel did not reach the customer (webhooks.states.DeliveryState values).
+# Delivery states that say the channel did not reach the customer (domain.delivery_states.DeliveryState values).
 FAILED_DELIVERY_STATES = frozenset({"bounced", "blocked", "dropped", "undelivered", "failed"})
 # Notification states after which a channel will not reach the customer without an operator.
 GAVE_UP_STATUSES = frozenset({"failed", "suppressed", "skipped"})

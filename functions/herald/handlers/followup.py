@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -10,6 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from herald.domain.redundancy import FollowUpRequest
+from herald.handlers.wiring import Root
 from herald.observability import build_logger, count, traced
 from herald.usecases.followup import FollowUpAction, FollowUps
 
@@ -23,18 +23,16 @@ METRIC_BY_ACTION = {
 }
 
 
-@cache
-def follow_ups() -> FollowUps:
+def _build() -> FollowUps:
+    """The follow-up function's composition root."""
     from herald.adapters.dynamodb_followup import DynamoDbFollowUps
     from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
     from herald.adapters.sqs_queue import SqsChannelQueue
-    from herald.config import settings
+    from herald.config import FollowUpSettings
     from herald.domain.notification import Channel
     from herald.handlers.aws import aws_client
 
-    config = settings()
-    if not config.email_queue_url or not config.sms_queue_url:
-        raise RuntimeError("HERALD_EMAIL_QUEUE_URL and HERALD_SMS_QUEUE_URL must be set")
+    config = FollowUpSettings.from_environment()
     dynamodb = aws_client("dynamodb")
     return FollowUps(
         DynamoDbFollowUps(dynamodb, config.table_name, ttl_days=config.ttl_days),
@@ -43,11 +41,14 @@ def follow_ups() -> FollowUps:
     )
 
 
+root = Root(_build)
+
+
 def handle_record(record: SQSRecord) -> None:
     # A body that is not a follow-up request raises: after maxReceiveCount SQS parks it in the follow-up DLQ.
     request = FollowUpRequest.model_validate_json(record.body)
     logger.set_correlation_id(request.order_id)
-    result = follow_ups().handle(request)
+    result = root().handle(request)
     logger.info(
         f"{request.kind} follow-up: {result.action}",
         extra={

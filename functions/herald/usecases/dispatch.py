@@ -16,6 +16,7 @@ from herald.contract.models import Envelope, EventType, ShipmentData, event_data
 from herald.contract.parsing import EventRejected, parse_event
 from herald.domain.channels import ChannelDecision, choose_channels, fallback_channels
 from herald.domain.notification import Channel, ChannelMessage, EmailContent, SmsContent, notification_id
+from herald.domain.phone import PhoneRule, to_e164
 from herald.domain.quiet_hours import release_time
 from herald.domain.redundancy import DEADLINE_TYPES, DEFAULT_DEADLINE_SECONDS
 from herald.domain.suppression import Suppression, blocks, strength, suppressed_reason
@@ -103,9 +104,11 @@ class Dispatcher:
         suppressions: SuppressionLookup | None = None,
         followups: FollowUpQueue | None = None,
         deadline_seconds: int = DEFAULT_DEADLINE_SECONDS,
+        phone: PhoneRule = to_e164,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._ledger = ledger
+        self._phone = phone  # how a customer's phone is read (the local runtime also takes Twilio's test numbers)
         self._followups = followups  # None: no deadline escalation (tests, benchmarks of dispatch alone)
         self._deadline = deadline_seconds
         self._queue = queue
@@ -142,8 +145,9 @@ class Dispatcher:
             return DispatchResult(message_id, Outcome.SUPERSEDED, superseded, event)
 
         data = event_data(event)
-        decisions = choose_channels(event.type, data.customer, data.notify.channels if data.notify else None)
-        fallbacks = fallback_channels(data.customer, decisions)
+        preferred = data.notify.channels if data.notify else None
+        decisions = choose_channels(event.type, data.customer, preferred, phone=self._phone)
+        fallbacks = fallback_channels(data.customer, decisions, phone=self._phone)
         blocked = self._suppressed(event, [*decisions, *fallbacks])
         planned = [
             PlannedNotification(
