@@ -186,7 +186,12 @@ class TrackingLedger:
         return claim
 
     def mark_sent(self, message: Any, accepted: Any, **kwargs: Any) -> None:
-        self._ledger.mark_sent(message, accepted, **kwargs)
+        try:
+            self._ledger.mark_sent(message, accepted, **kwargs)
+        except Exception:
+            # The mark failed (DynamoDB throttling outlasted botocore's retries): the send ends here.
+            self._injector.end()
+            raise
         maybe_crash(self._injector, "after_mark")
         self._injector.end()
 
