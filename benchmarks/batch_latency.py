@@ -55,9 +55,9 @@ def _invoke(handler: Any, event: dict[str, Any]) -> float:
 
 def new_sandbox() -> None:
     """Forget clients, settings and cached secrets, as a new Lambda sandbox would (the AWS endpoint changed)."""
-    from herald_tools.local.sandbox import forget_sandbox
+    from herald.handlers import wiring
 
-    forget_sandbox()
+    wiring.reset()
 
 
 def measure(latency: float, repeat: int, *, separate_process: bool) -> dict[str, Any]:
@@ -131,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.2, help="seconds each stand-in takes per call (0.2)")
     parser.add_argument("--repeat", type=int, default=3, help="rounds; medians are printed (3)")
     args = parser.parse_args(argv)
+    from herald_tools.local.ports import install_local_ports
+
+    # The functions wired as the local runtime wires them: the events' phones are Twilio test numbers.
+    install_local_ports()
     result = run(args.latency, args.repeat)
     report(result)
     emit_json({"batch_latency": result})

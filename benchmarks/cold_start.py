@@ -2,7 +2,7 @@
 
 Each sample is a new `python -c` process, as a new Lambda sandbox is. The clock runs inside the child, from
 the first line of its program to the moment the function could handle its first record: handler module
-imported, the cached factory called (boto3 clients built; for the senders the provider secret fetched from
+imported, the composition root built (boto3 clients built; for the senders the provider secret fetched from
 Secrets Manager and the provider SDK client built). Interpreter start-up itself is the same for every
 variant and is printed apart.
 
@@ -32,9 +32,9 @@ from _common import REGION, emit_json, machine, median
 VARIANTS: dict[str, str] = {
     "boto3": "import boto3",
     "boto3+sqs client": "import boto3\nboto3.client('sqs')",
-    "dispatch": "import herald.handlers.dispatch as m\nm.dispatcher()",
-    "send_email": "import herald.handlers.send_email as m\nm.sender._sender()",
-    "send_sms": "import herald.handlers.send_sms as m\nm.sender._sender()",
+    "dispatch": "import herald.handlers.dispatch as m\nm.root()",
+    "send_email": "import herald.handlers.send_email as m\nm.root()",
+    "send_sms": "import herald.handlers.send_sms as m\nm.root()",
 }
 FUNCTIONS = ("dispatch", "send_email", "send_sms")
 BARE = "boto3"

@@ -26,6 +26,9 @@ from typing import Any
 
 from _common import EVENTS_DIR, emit_json, load_event
 
+from herald.domain.phone import to_e164
+from herald_tools.local.ports import accepting_twilio_test_numbers
+
 # Published on-demand prices, US East (N. Virginia), read on 2026-11-27 (see benchmarks/README.md for sources).
 PRICES = {
     "lambda_arm64_usd_per_gb_second": 0.0000133334,  # aws.amazon.com/lambda/pricing (first 7.5 billion GB-s/month)
@@ -40,6 +43,8 @@ BATCH = 10
 MEMORY_GB = 0.25  # template.yaml: MemorySize 256, arm64
 # Lambda gives a function CPU in proportion to its memory: one full vCPU at 1,769 MB.
 CPU_SHARE = 256 / 1769
+# The sample events' phones are Twilio test numbers: read them as the local runtime does, or no SMS is counted.
+LOCAL_PHONE_RULE = accepting_twilio_test_numbers(to_e164)
 SAMPLE_TYPES = sorted(p.stem for p in EVENTS_DIR.glob("*.json"))
 
 
@@ -73,7 +78,9 @@ def cpu_per_notification(event_types: list[str], count: int) -> dict[str, float]
     from herald.usecases.send import RetryPolicy, Sender
 
     ledger, queue = FakeLedger(), FakeQueue()
-    dispatcher = Dispatcher(ledger, queue, Renderer(), from_email="orders@acme.example", default_store_name="Store")
+    dispatcher = Dispatcher(
+        ledger, queue, Renderer(), from_email="orders@acme.example", default_store_name="Store", phone=LOCAL_PHONE_RULE
+    )
     senders = {
         channel: Sender(ledger, Direct(FakeProvider(channel)), lease_seconds=60, retry=RetryPolicy())
         for channel in CHANNELS
@@ -146,6 +153,7 @@ def aws_requests_per_event() -> dict[str, Any]:
                 default_store_name="S",
                 followups=followups,
                 deadline_seconds=0,  # due at once, so that the follow-up's reads are counted here too
+                phone=LOCAL_PHONE_RULE,
             )
             bodies = _bodies(_events(event_type, BATCH, f"count_{event_type.replace('.', '_')}"))
             planned = [dispatcher.plan(body, f"m{i}") for i, body in enumerate(bodies)]
@@ -166,9 +174,9 @@ def aws_requests_per_event() -> dict[str, Any]:
             per_event = len(messages) / BATCH
             event = parse_event(bodies[0])
             customer = event_data(event).customer
-            decisions = choose_channels(event.type, customer)
+            decisions = choose_channels(event.type, customer, phone=LOCAL_PHONE_RULE)
             # each decision is recorded (sent or skipped), and each reachable other channel in standby
-            decided = len(decisions) + len(fallback_channels(customer, decisions))
+            decided = len(decisions) + len(fallback_channels(customer, decisions, phone=LOCAL_PHONE_RULE))
             shipment = event_type.startswith("shipment.")
             # begin the event, move the shipment, record each decision, finish the event; claim + mark per send
             minimum_ddb = 1 + (1 if shipment else 0) + decided + 1 + 2 * per_event

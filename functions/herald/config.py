@@ -1,43 +1,133 @@
-"""Function configuration, read from the environment when a handler first needs it (never at import)."""
+"""Each function's settings: one model per function, read from the environment by its composition root on the
+first invocation (never at import), with every environment variable name as the field's alias.
+
+A value a function cannot work without has no default: a missing one fails the first invocation with the
+variable's name (ConfigurationError), not later with an AttributeError deep in an adapter.
+"""
 
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from collections.abc import Mapping
+from typing import ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, Json
+from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError
 
 from herald.domain.notification import Channel
 
 
-class Settings(BaseModel):
-    """Every setting a function reads, with its environment variable name as alias."""
+class ConfigurationError(RuntimeError):
+    """A function's environment lacks a required variable or holds an invalid value."""
+
+
+class FunctionSettings(BaseModel):
+    """What every function reads (the template's Globals)."""
 
     model_config = ConfigDict(frozen=True, populate_by_name=True)
+    function: ClassVar[str] = "herald"
 
     table_name: str = Field("herald-notifications", alias="HERALD_TABLE_NAME")
-    email_queue_url: str | None = Field(None, alias="HERALD_EMAIL_QUEUE_URL")
-    sms_queue_url: str | None = Field(None, alias="HERALD_SMS_QUEUE_URL")
+    ttl_days: int = Field(90, alias="HERALD_NOTIFICATION_TTL_DAYS", ge=1)
+    tracing: bool = Field(False, alias="HERALD_TRACING")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """The settings in `environ` (os.environ when None); variables this model does not read are ignored."""
+        environ = os.environ if environ is None else environ
+        known = {field.alias for field in cls.model_fields.values() if field.alias}
+        try:
+            return cls.model_validate({k: v for k, v in environ.items() if k in known})
+        except ValidationError as error:
+            problems = [
+                f"{'.'.join(str(part) for part in issue['loc'])} "
+                + ("is required" if issue["type"] == "missing" else f"is invalid ({issue['msg']})")
+                for issue in error.errors()
+            ]
+            raise ConfigurationError(f"the {cls.function} function's environment: {'; '.join(problems)}") from None
+
+    @classmethod
+    def variable_names(cls) -> frozenset[str]:
+        return frozenset(field.alias for field in cls.model_fields.values() if field.alias)
+
+
+class _FollowUpQueueSetting(BaseModel):
+    # Redundancy (domain/redundancy.py): deadline checks and channel-fallback requests. Unset: no redundancy.
+    followup_queue_url: str | None = Field(None, alias="HERALD_FOLLOWUP_QUEUE_URL")
+
+
+class _StoreSetting(BaseModel):
+    default_store_name: str = Field("Our store", alias="HERALD_DEFAULT_STORE_NAME")
+
+
+class _ChannelQueuesSetting(BaseModel):
+    """The channel queues, for the functions that queue messages (dispatch, follow-up): every one is required, or
+    the messages of the missing channel would fail one by one at run time."""
+
+    email_queue_url: str = Field(alias="HERALD_EMAIL_QUEUE_URL")
+    sms_queue_url: str = Field(alias="HERALD_SMS_QUEUE_URL")
+
+    def channel_queue_urls(self) -> dict[Channel, str]:
+        """Each channel's queue URL, from the field its entry names (domain.channel_registry)."""
+        # Imported here: only the functions that queue messages load the registry.
+        from herald.domain.channel_registry import CHANNELS
+
+        return {channel: str(getattr(self, spec.queue_setting)) for channel, spec in CHANNELS.items()}
+
+
+class DispatchSettings(FunctionSettings, _FollowUpQueueSetting, _StoreSetting, _ChannelQueuesSetting):
+    function: ClassVar[str] = "dispatch"
+
+    email_from: str = Field("orders@herald.example", alias="HERALD_EMAIL_FROM")
+    # How long an order confirmation may go without a delivery report before it is escalated (SQS delay: <= 900).
+    deadline_seconds: int = Field(600, alias="HERALD_DELIVERY_DEADLINE_SECONDS", ge=0, le=900)
+
+
+class SenderSettings(FunctionSettings, _FollowUpQueueSetting):
+    """What send-email and send-sms share: the claim, the retries and the provider failover."""
+
     # The channel queue's maxReceiveCount: the attempt that reaches it is the last one.
     max_receive_count: int = Field(5, alias="HERALD_MAX_RECEIVE_COUNT", ge=1)
     retry_base_seconds: int = Field(10, alias="HERALD_RETRY_BASE_SECONDS", ge=0)
     retry_max_seconds: int = Field(900, alias="HERALD_RETRY_MAX_SECONDS", ge=0, le=43_200)
     claim_lease_seconds: int = Field(60, alias="HERALD_CLAIM_LEASE_SECONDS", ge=1)
-    ttl_days: int = Field(90, alias="HERALD_NOTIFICATION_TTL_DAYS", ge=1)
     provider_timeout_seconds: float = Field(5.0, alias="HERALD_PROVIDER_TIMEOUT_SECONDS", gt=0)
-    # Where provider credentials live (Secrets Manager secret ids). Never the secrets themselves.
+    # Provider failover: this many consecutive retryable failures of the primary open its circuit (shared in
+    # the table); new sends go to the secondary (SES, SNS) until a probe, tried every probe interval, succeeds.
+    failover_enabled: bool = Field(True, alias="HERALD_FAILOVER_ENABLED")
+    failover_threshold: int = Field(5, alias="HERALD_FAILOVER_THRESHOLD", ge=1)
+    failover_probe_seconds: int = Field(30, alias="HERALD_FAILOVER_PROBE_SECONDS", ge=1)
+
+
+class SendEmailSettings(SenderSettings):
+    function: ClassVar[str] = "send-email"
+
+    # Where the credentials live (a Secrets Manager secret id), never the secret itself.
     sendgrid_secret_id: str = Field("herald/sendgrid", alias="HERALD_SENDGRID_SECRET_ID")
+    # Optional endpoint override: the local runtime points the SDK at its stand-in.
+    sendgrid_api_host: str | None = Field(None, alias="HERALD_SENDGRID_API_HOST")
+    ses_configuration_set: str | None = Field(None, alias="HERALD_SES_CONFIGURATION_SET")
+
+
+class SendSmsSettings(SenderSettings):
+    function: ClassVar[str] = "send-sms"
+
+    twilio_secret_id: str = Field("herald/twilio", alias="HERALD_TWILIO_SECRET_ID")
+    twilio_api_base_url: str | None = Field(None, alias="HERALD_TWILIO_API_BASE_URL")
+    # Where Twilio posts status callbacks: the webhooks HTTP API's base URL (the SMS sender appends
+    # /webhooks/twilio/status?source=..&event_id=..&order_id=..). Unset: Twilio sends no status callbacks.
+    webhooks_base_url: str | None = Field(None, alias="HERALD_WEBHOOKS_BASE_URL")
+    sns_sender_id: str | None = Field(None, alias="HERALD_SNS_SENDER_ID")
+    sns_origination_number: str | None = Field(None, alias="HERALD_SNS_ORIGINATION_NUMBER")
+
+
+class WebhooksSettings(FunctionSettings, _FollowUpQueueSetting, _StoreSetting):
+    function: ClassVar[str] = "webhooks"
+
     twilio_secret_id: str = Field("herald/twilio", alias="HERALD_TWILIO_SECRET_ID")
     # The SendGrid Event Webhook's verification key: a secret {"public_key": "<base64 DER>"}.
     sendgrid_webhook_secret_id: str = Field("herald/sendgrid-webhook", alias="HERALD_SENDGRID_WEBHOOK_SECRET_ID")
     # How far a signed webhook's timestamp may be from now before the request is refused as stale.
     webhook_tolerance_seconds: int = Field(300, alias="HERALD_WEBHOOK_TOLERANCE_SECONDS", ge=1, le=86_400)
-    # Optional endpoint overrides: the local runtime points the SDKs at its stand-ins.
-    sendgrid_api_host: str | None = Field(None, alias="HERALD_SENDGRID_API_HOST")
-    twilio_api_base_url: str | None = Field(None, alias="HERALD_TWILIO_API_BASE_URL")
-    # Where Twilio posts status callbacks: the webhooks HTTP API's base URL (the SMS sender appends
-    # /webhooks/twilio/status?source=..&event_id=..&order_id=..). Unset: Twilio sends no status callbacks.
-    webhooks_base_url: str | None = Field(None, alias="HERALD_WEBHOOKS_BASE_URL")
     # Inbound SMS keywords (STOP/START/HELP): which storefront (source) each receiving Twilio number belongs to,
     # as JSON {"+15005550006": "storefront/acme"}; a number not listed belongs to HERALD_DEFAULT_SOURCE, and
     # with neither, STOP holds for every storefront.
@@ -45,40 +135,11 @@ class Settings(BaseModel):
     default_source: str | None = Field(None, alias="HERALD_DEFAULT_SOURCE")
     # The answer to HELP; {store} is replaced by the store name. Unset: domain.suppression.DEFAULT_HELP_TEXT.
     sms_help_text: str | None = Field(None, alias="HERALD_SMS_HELP_TEXT")
-    # Redundancy (domain/redundancy.py). The follow-up queue takes deadline checks and channel-fallback requests.
-    followup_queue_url: str | None = Field(None, alias="HERALD_FOLLOWUP_QUEUE_URL")
-    # How long an order confirmation may go without a delivery report before it is escalated (SQS delay: <= 900).
-    deadline_seconds: int = Field(600, alias="HERALD_DELIVERY_DEADLINE_SECONDS", ge=0, le=900)
-    # Provider failover: this many consecutive retryable failures of the primary open its circuit (shared in
-    # the table); new sends go to the secondary (SES, SNS) until a probe, tried every probe interval, succeeds.
-    failover_enabled: bool = Field(True, alias="HERALD_FAILOVER_ENABLED")
-    failover_threshold: int = Field(5, alias="HERALD_FAILOVER_THRESHOLD", ge=1)
-    failover_probe_seconds: int = Field(30, alias="HERALD_FAILOVER_PROBE_SECONDS", ge=1)
-    ses_configuration_set: str | None = Field(None, alias="HERALD_SES_CONFIGURATION_SET")
-    sns_sender_id: str | None = Field(None, alias="HERALD_SNS_SENDER_ID")
-    sns_origination_number: str | None = Field(None, alias="HERALD_SNS_ORIGINATION_NUMBER")
-    email_from: str = Field("orders@herald.example", alias="HERALD_EMAIL_FROM")
-    default_store_name: str = Field("Our store", alias="HERALD_DEFAULT_STORE_NAME")
-    tracing: bool = Field(False, alias="HERALD_TRACING")
-
-    def channel_queue_urls(self) -> dict[Channel, str]:
-        """Each channel's queue URL, from the field its entry names (domain.channel_registry).
-
-        Every one must be set: a function that queues messages must reach every channel's queue, or the messages
-        of the missing one would fail one by one at run time.
-        """
-        # Imported here: only the functions that queue messages load the registry (and the contract models).
-        from herald.domain.channel_registry import CHANNELS
-
-        urls = {channel: getattr(self, spec.queue_setting) for channel, spec in CHANNELS.items()}
-        missing = [Settings.model_fields[CHANNELS[c].queue_setting].alias for c, url in urls.items() if not url]
-        if missing:
-            raise RuntimeError(" and ".join(str(name) for name in missing) + " must be set")
-        return urls
 
 
-@lru_cache(maxsize=1)
-def settings() -> Settings:
-    """The settings of this function instance, read once from the environment."""
-    known = {field.alias for field in Settings.model_fields.values() if field.alias}
-    return Settings.model_validate({k: v for k, v in os.environ.items() if k in known})
+class FollowUpSettings(FunctionSettings, _ChannelQueuesSetting):
+    function: ClassVar[str] = "follow-up"
+
+
+class TimelineSettings(FunctionSettings):
+    function: ClassVar[str] = "timeline"

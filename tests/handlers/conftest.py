@@ -14,6 +14,7 @@ import pytest
 from moto import mock_aws
 
 from herald_tools.local.poller import sqs_event
+from herald_tools.local.ports import install_local_ports
 from herald_tools.local.standins.faults import FaultPlan
 from herald_tools.local.standins.outbox import Outbox
 from herald_tools.local.standins.sendgrid import SendGridStandIn
@@ -167,15 +168,18 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Env]:
             ),
         )
         _reset_caches()
+        # The functions run wired as the local runtime wires them: the stand-in's Twilio test numbers are phones.
+        uninstall_local_ports = install_local_ports()
         yield Env(sqs, dynamodb, queues, outbox, sendgrid, twilio, email_faults, sms_faults)
+        uninstall_local_ports()
         _reset_caches()
 
 
 def _reset_caches() -> None:
-    """Each test is a new Lambda sandbox: drop clients, settings and cached secrets built by the last one."""
-    from herald_tools.local.sandbox import forget_sandbox
+    """Each test is a new Lambda sandbox: drop the graphs and clients the roots built for the last one."""
+    from herald.handlers import wiring
 
-    forget_sandbox()
+    wiring.reset()
 
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"

@@ -20,7 +20,7 @@ INTERNAL = {"pk", "sk", "expires_at", "lease_until", "delivery_events", "deliver
 @pytest.fixture
 def ops_env(env: Env) -> Env:
     deploy_outputs_stack(env)
-    timeline_handler._ledger.cache_clear()
+    timeline_handler.root.reset()
     return env
 
 

@@ -255,10 +255,7 @@ def test_sendgrid_outage_moves_email_to_ses_after_the_threshold(
     # Given a failover threshold of 2 and a SendGrid that answers every call with a 500
     monkeypatch.setenv("HERALD_FAILOVER_THRESHOLD", "2")
     monkeypatch.setenv("HERALD_FAILOVER_PROBE_SECONDS", "3600")
-    from herald.config import settings
-
-    settings.cache_clear()
-    send_email.sender._sender.cache_clear()
+    send_email.root.reset()
     env.email_faults.server_error_rate = 1.0
     events = [confirmation(f"evt_failover_{n}", first=["email"]) for n in range(3)]
     for event in events:

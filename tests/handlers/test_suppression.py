@@ -39,14 +39,11 @@ EMAIL = "jordan.rivera@example.com"
 @pytest.fixture
 def keywords(env: Env, signer: SendGridSigner, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A deployment whose Twilio number belongs to the sample storefront."""
-    from herald.config import settings
-
     monkeypatch.setenv("HERALD_SMS_SOURCE_BY_NUMBER", json.dumps({TWILIO_FROM: SOURCE}))
     monkeypatch.setenv("HERALD_DEFAULT_STORE_NAME", "Acme Outdoor")
-    settings.cache_clear()
-    webhooks._deps.cache_clear()
+    webhooks.root.reset()
     yield
-    webhooks._deps.cache_clear()
+    webhooks.root.reset()
 
 
 def text(body: str, *, sid: str, to: str = TWILIO_FROM, from_: str = PHONE) -> dict[str, Any]:
@@ -157,15 +154,12 @@ def test_stop_to_a_number_of_no_storefront_stops_sms_from_every_storefront(env: 
 def test_help_is_answered_with_the_storefront_help_text(
     env: Env, keywords: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from herald.config import settings
-
     # When the customer texts HELP, Then the TwiML answers with the default text naming the store
     response = text("help", sid="SM" + "6" * 32)
     assert "<Message>Acme Outdoor: order and delivery updates. Reply STOP to stop these texts" in response["body"]
     # Given a configured help text; When HELP comes again, Then that text is the answer, store filled in
     monkeypatch.setenv("HERALD_SMS_HELP_TEXT", "{store} support: help@acme.example")
-    settings.cache_clear()
-    webhooks._deps.cache_clear()
+    webhooks.root.reset()
     response = text("HELP", sid="SM" + "7" * 32)
     assert "<Message>Acme Outdoor support: help@acme.example</Message>" in response["body"]
     # And HELP suppresses nothing
@@ -282,12 +276,9 @@ def test_opt_out_for_an_expired_notification_uses_the_source_custom_arg(
 def test_sms_asks_twilio_for_status_callbacks_naming_the_notification(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from herald.config import settings
-
     # Given a deployment whose webhooks API is at a base URL
     monkeypatch.setenv("HERALD_WEBHOOKS_BASE_URL", "https://abc123defg.execute-api.us-east-1.amazonaws.com/")
-    settings.cache_clear()
-    send_sms.sender._sender.cache_clear()
+    send_sms.root.reset()
     # When an order's SMS is sent
     event = publish(env, "order.placed", "evt_callback_1")
     # Then Twilio was given the status route with the notification's link fields in the query

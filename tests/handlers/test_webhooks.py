@@ -86,10 +86,9 @@ def signer(env: Env) -> Iterator[SendGridSigner]:
     signer = SendGridSigner()
     secrets = boto3.client("secretsmanager", region_name=REGION)
     secrets.create_secret(Name="herald/sendgrid-webhook", SecretString=json.dumps({"public_key": signer.public_key}))
-    webhooks._deps.cache_clear()
-    webhooks._sendgrid_key.cache_clear()
+    webhooks.root.reset()
     yield signer
-    webhooks._deps.cache_clear()
+    webhooks.root.reset()
 
 
 def call(event: dict) -> dict[str, Any]:
@@ -308,13 +307,10 @@ def test_stale_sendgrid_post_is_refused_403_and_records_nothing(env: Env, signer
 def test_tolerance_comes_from_the_environment(
     env: Env, signer: SendGridSigner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from herald.config import settings
-
     placed = placed_and_sent(env)
     # Given a deployment with a 1000 s tolerance
     monkeypatch.setenv("HERALD_WEBHOOK_TOLERANCE_SECONDS", "1000")
-    settings.cache_clear()
-    webhooks._deps.cache_clear()
+    webhooks.root.reset()
     # Then a post signed 600 s ago is admitted
     event = sendgrid_event(ALL_EVENTS[0], placed, env, "delivered")
     assert post_sendgrid(signer, [event], timestamp=int(time.time()) - 600)["statusCode"] == 200

@@ -15,8 +15,9 @@ from pydantic import BaseModel
 
 from herald.contract.models import Customer, Envelope, EventType, event_data
 from herald.domain import policy
-from herald.domain.channel_registry import CHANNELS, ChannelSpec, Renderer, RenderOptions, Unreachable
+from herald.domain.channel_registry import CHANNELS, ChannelSpec, ReachOptions, Renderer, RenderOptions, Unreachable
 from herald.domain.notification import Channel, ChannelMessage
+from herald.domain.phone import to_e164
 from herald.rendering.renderer import Renderer as TemplateRenderer
 from herald.usecases.dispatch import Dispatcher, Outcome
 from herald.usecases.ports import (
@@ -29,6 +30,7 @@ from herald.usecases.ports import (
     ShipmentPosition,
 )
 from herald.usecases.send import RetryPolicy, Sender, SendOutcome
+from herald_tools.local.ports import accepting_twilio_test_numbers
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -45,7 +47,7 @@ def render_push(renderer: Renderer, event: Envelope, options: RenderOptions) -> 
     return PushContent(title=options.default_store_name, body=f"Order {event_data(event).order.number} is confirmed")
 
 
-def device_of(customer: Customer) -> str:
+def device_of(customer: Customer, options: ReachOptions) -> str:
     """The test channel reaches a customer through the app they signed in to with their email address."""
     if not customer.email:
         raise Unreachable("customer has no app account")
@@ -145,6 +147,8 @@ def dispatch(ledger: MemoryLedger, queues: ChannelQueues, name: str) -> None:
         from_email="orders@herald.example",
         default_store_name="Our store",
         clock=lambda: NOW,
+        # The samples' customer phones are Twilio test numbers, which only the local wiring admits
+        phone=accepting_twilio_test_numbers(to_e164),
     )
     result = dispatcher.plan((EVENTS / name).read_text(), "sqs-1")
     assert result.outcome is Outcome.DISPATCHED

@@ -45,10 +45,12 @@ from herald.adapters.sqs_queue import MAX_BATCH_BYTES
 from herald.contract.models import Envelope
 from herald.contract.parsing import EventRejected, parse_event
 from herald.domain.notification import ChannelMessage
+from herald.domain.phone import to_e164
 from herald.rendering.formatting import one_line
 from herald.rendering.renderer import Renderer
 from herald.usecases.dispatch import Dispatcher, DispatchResult, Outcome
 from herald.usecases.ports import EventClaim, PlannedNotification, Rejection, ShipmentPosition
+from herald_tools.local.ports import accepting_twilio_test_numbers
 from herald_tools.local.worker import lambda_context
 
 FROM_EMAIL = "orders@herald.example"
@@ -150,7 +152,14 @@ def dispatch(body: str) -> Dispatched:
     """One SQS message through the real Dispatcher (plan, then complete) over fresh in-memory ports."""
     ledger, queue = MemoryLedger(), MemoryQueue()
     dispatcher = Dispatcher(
-        ledger, queue, RENDERER, from_email=FROM_EMAIL, default_store_name=DEFAULT_STORE, clock=lambda: NOW
+        ledger,
+        queue,
+        RENDERER,
+        from_email=FROM_EMAIL,
+        default_store_name=DEFAULT_STORE,
+        # The samples' phones are Twilio test numbers: read as locally, so that every SMS is rendered too.
+        phone=accepting_twilio_test_numbers(to_e164),
+        clock=lambda: NOW,
     )
     result = dispatcher.plan(body, "sqs-message-1")
     redeliver = dispatcher.complete([result])
@@ -435,8 +444,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    from herald.config import settings as herald_settings
-    from herald.handlers import dispatch as dispatch_handler
+    from herald.handlers import wiring
     from herald_tools.local.tables import create_notifications_table
 
     with mock_aws():
@@ -447,11 +455,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         monkeypatch.setenv("HERALD_EMAIL_QUEUE_URL", queues["email"])
         monkeypatch.setenv("HERALD_SMS_QUEUE_URL", queues["sms"])
         # A new sandbox: no settings or clients left from another test
-        herald_settings.cache_clear()
-        dispatch_handler.dispatcher.cache_clear()
+        wiring.reset()
         yield {"dynamodb": dynamodb, "sqs": sqs, "queues": queues}
-        herald_settings.cache_clear()
-        dispatch_handler.dispatcher.cache_clear()
+        wiring.reset()
 
 
 def _record(message_id: str, body: str) -> dict[str, Any]:

@@ -30,8 +30,15 @@ def test_shopify_placeholder_phone_is_not_usable() -> None:
         to_e164("555-555-SHIP", "US")
 
 
-def test_twilio_test_numbers_are_accepted() -> None:
-    assert to_e164("+15005550006", None) == "+15005550006"
+def test_twilio_test_numbers_are_refused_in_production() -> None:
+    # Given Twilio's "valid number" test phone, which libphonenumber reads as a valid +1 500 personal number
+    # When production's rule reads it; Then it is refused, saying why
+    with pytest.raises(PhoneNotUsable, match="Twilio test number"):
+        to_e164("+15005550006", None)
+    # And SMS is skipped for a customer who gives it
+    customer = Customer(email="a@b.co", phone="+15005550006", sms_consent=True)
+    sms = next(d for d in choose_channels(EventType.ORDER_PLACED, customer) if d.channel is Channel.SMS)
+    assert (sms.recipient, sms.skipped_reason) == (None, "phone is a Twilio test number (+1 500 555), not a customer's")
 
 
 @pytest.mark.parametrize(

@@ -7,14 +7,18 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from herald.handlers import wiring
 from herald_tools import faultinjection
 from herald_tools.faultinjection import CRASH_EXIT_CODE, ENV_VAR, FaultConfig, Injector
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -28,15 +32,12 @@ def _fresh_injector() -> Iterator[None]:
 def test_without_the_variable_nothing_is_injected(monkeypatch):
     # Given no HERALD_FAULT_INJECTION
     monkeypatch.delenv(ENV_VAR, raising=False)
-    # When every crash point is passed, inside an in-flight notification
-    with faultinjection.in_flight("n1") as tracked:
-        for point in faultinjection.CRASH_POINTS:
-            faultinjection.maybe_crash(point)
-    # Then the process lives on, no injector exists and the in-flight context is the shared no-op
-    assert tracked is None
+    # When the worker asks for the crash points and the throttling
+    # Then nothing is installed: the composition roots build their ports as production does
     assert faultinjection.injector() is None
-    assert faultinjection.in_flight("n2") is faultinjection.in_flight("n3")
+    assert faultinjection.install_crash_points() is False
     assert faultinjection.install_dynamodb_throttling() is False
+    assert wiring.port(wiring.PORT_LEDGER, "ledger") == "ledger"
 
 
 def test_the_variable_is_read_once_and_cached(monkeypatch):
@@ -91,18 +92,20 @@ def test_a_crash_record_names_the_point_and_every_notification_in_flight_with_it
     ready, release = threading.Barrier(2), threading.Event()
 
     def other_thread() -> None:
-        with injector.track("other"):
-            injector.should_crash("before_provider")
-            ready.wait()
-            release.wait()
+        injector.begin("other")
+        injector.should_crash("before_provider")
+        ready.wait()
+        release.wait()
+        injector.end()
 
     thread = threading.Thread(target=other_thread)
     thread.start()
-    with injector.track("mine"):
-        injector.should_crash("after_accept")
-        ready.wait()
-        # When this thread's crash is recorded
-        record = injector.crash_record("after_accept")
+    injector.begin("mine")
+    injector.should_crash("after_accept")
+    ready.wait()
+    # When this thread's crash is recorded
+    record = injector.crash_record("after_accept")
+    injector.end()
     release.set()
     thread.join()
     # Then it names this notification and what every thread had in flight
@@ -113,22 +116,98 @@ def test_a_crash_record_names_the_point_and_every_notification_in_flight_with_it
     assert injector.in_flight() == {}
 
 
-def test_maybe_crash_kills_the_process_with_137_and_logs_the_point():
-    # Given a process told to always crash after the provider accepted
+class _Claim:
+    claimed = True
+
+
+class _Ledger:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def claim(self, message, **_):
+        self.calls.append("claim")
+        return _Claim()
+
+    def mark_sent(self, message, accepted, **_):
+        self.calls.append("mark_sent")
+
+    def mark_failed(self, message, **_):
+        self.calls.append("mark_failed")
+
+
+class _Router:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+
+    def send(self, message):
+        if self.error is not None:
+            raise self.error
+        return "accepted"
+
+
+class _Message:
+    notification_id = "store|evt_1|sms"
+
+
+def test_the_crash_points_wrap_the_ledger_and_router_and_track_what_is_in_flight():
+    # Given crash points that never fire, decorating the ports a root builds
+    injector = Injector(FaultConfig(crash={"after_mark": 0.0}))
+    decorate = faultinjection.crash_points(injector)
+    ledger, router = _Ledger(), _Router()
+    wrapped_ledger, wrapped_router = decorate(wiring.PORT_LEDGER, ledger), decorate(wiring.PORT_PROVIDER_ROUTER, router)
+    # When a send claims, calls the provider and marks
+    wrapped_ledger.claim(_Message(), lease_seconds=60, now=None)
+    tracked_during_send = injector.in_flight()
+    assert wrapped_router.send(_Message()) == "accepted"
+    tracked_after_accept = injector.in_flight()
+    wrapped_ledger.mark_sent(_Message(), "accepted", now=None)
+    # Then the real ports did the work, and the notification was in flight from the claim until the mark
+    assert ledger.calls == ["claim", "mark_sent"]
+    assert tracked_during_send == {"store|evt_1|sms": "claimed"}
+    assert tracked_after_accept == {"store|evt_1|sms": "after_accept"}
+    assert injector.in_flight() == {}
+    # And another port name is left as it is
+    assert decorate(wiring.PORT_PHONE_RULE, "rule") == "rule"
+
+
+def test_a_provider_error_ends_the_tracking_and_reaches_the_caller():
+    # Given a claimed notification whose provider refuses it
+    injector = Injector(FaultConfig(crash={}))
+    decorate = faultinjection.crash_points(injector)
+    ledger = decorate(wiring.PORT_LEDGER, _Ledger())
+    router = decorate(wiring.PORT_PROVIDER_ROUTER, _Router(RuntimeError("refused")))
+    ledger.claim(_Message(), lease_seconds=60, now=None)
+    # When the provider is called
+    with pytest.raises(RuntimeError, match="refused"):
+        router.send(_Message())
+    # Then nothing is left in flight, and the ledger's other calls go through as they are
+    assert injector.in_flight() == {}
+    ledger.mark_failed(_Message(), code="21211", reason="invalid", now=None)
+
+
+def test_a_crash_point_kills_the_process_with_137_and_logs_the_point():
+    # Given a process told to always crash after the provider accepted, with the crash points installed
     code = (
-        "from herald_tools.faultinjection import in_flight, maybe_crash\n"
-        "maybe_crash('before_provider')\n"
-        "with in_flight('store|evt_1|sms'):\n"
-        "    maybe_crash('after_accept')\n"
+        "from herald.handlers import wiring\n"
+        "from herald_tools.faultinjection import install_crash_points\n"
+        "from tests.unit.test_faultinjection import _Ledger, _Message, _Router\n"
+        "assert install_crash_points()\n"
+        "ledger = wiring.port(wiring.PORT_LEDGER, _Ledger())\n"
+        "router = wiring.port(wiring.PORT_PROVIDER_ROUTER, _Router())\n"
+        "ledger.claim(_Message(), lease_seconds=60, now=None)\n"
+        "router.send(_Message())\n"
         "print('survived')\n"
     )
     env = {ENV_VAR: json.dumps({"crash": {"after_accept": 1.0}}), "PATH": ""}
-    # When it passes the points
+    # When a send passes the points
     result = subprocess.run(  # noqa: S603 - this interpreter, our own code
-        [sys.executable, "-c", code], env={**env, "PYTHONPATH": ":".join(sys.path)}, capture_output=True, timeout=60
+        [sys.executable, "-c", code],
+        env={**env, "PYTHONPATH": ":".join([str(ROOT), *sys.path])},
+        capture_output=True,
+        timeout=60,
     )
     # Then it died at after_accept (not before it), exit code 137, having said where and in which notification
-    assert result.returncode == CRASH_EXIT_CODE
+    assert result.returncode == CRASH_EXIT_CODE, result.stderr.decode()[-2000:]
     assert b"survived" not in result.stdout
     line = next(line for line in result.stderr.decode().splitlines() if line.startswith(faultinjection.LOG_PREFIX))
     record = json.loads(line.removeprefix(faultinjection.LOG_PREFIX))

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from herald.config import Settings
+from herald.config import DispatchSettings
 from herald.domain.channel_registry import CHANNELS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -249,7 +249,7 @@ def test_each_channel_queue_is_drained_by_the_sender_its_registry_entry_names(te
     consumers = {_get_att_target(event["Queue"], "Arn"): fn for fn, _, event in _sqs_events(template)}
     functions = _resources(template, FUNCTION)
     for spec in CHANNELS.values():
-        queue = environment[Settings.model_fields[spec.queue_setting].alias]["Ref"]
+        queue = environment[DispatchSettings.model_fields[spec.queue_setting].alias]["Ref"]
         # Then the function consuming that queue runs the sender the entry names
         assert functions[consumers[queue]]["Properties"]["Handler"] == spec.sender, spec.channel
 
@@ -319,8 +319,16 @@ def test_each_function_logs_json_to_its_own_log_group_with_retention(template: d
 
 
 def test_environment_variable_names_are_exactly_what_each_function_reads(template: dict[str, Any]) -> None:
-    from herald.config import Settings
+    from herald import config
 
+    settings_by_function = {
+        "DispatchFunction": config.DispatchSettings,
+        "SendEmailFunction": config.SendEmailSettings,
+        "SendSmsFunction": config.SendSmsSettings,
+        "WebhooksFunction": config.WebhooksSettings,
+        "TimelineFunction": config.TimelineSettings,
+        "FollowupFunction": config.FollowUpSettings,
+    }
     global_env = template["Globals"]["Function"]["Environment"]["Variables"]
     # Then the globals are the shared settings
     assert set(global_env) == GLOBAL_ENV
@@ -332,10 +340,15 @@ def test_environment_variable_names_are_exactly_what_each_function_reads(templat
         # And each function adds only its own
         assert set(env) == FUNCTION_ENV[name], name
         assert env["POWERTOOLS_SERVICE_NAME"] == SERVICE_NAMES[name]
-    # And every HERALD_* name is one that herald.config.Settings reads (a typo would be silently ignored)
-    aliases = {field.alias for field in Settings.model_fields.values()}
-    herald_names = {n for n in GLOBAL_ENV.union(*FUNCTION_ENV.values()) if n.startswith("HERALD_")}
-    assert herald_names <= aliases, herald_names - aliases
+    # And every HERALD_* name a function is given is one its settings model reads (a typo would be silently ignored)
+    for name, own in FUNCTION_ENV.items():
+        herald_names = {n for n in own if n.startswith("HERALD_")}
+        read = settings_by_function[name].variable_names()
+        assert herald_names <= read, (name, herald_names - read)
+    # And every global HERALD_* name is read by some function
+    read_by_any = set().union(*(model.variable_names() for model in settings_by_function.values()))
+    global_names = {n for n in GLOBAL_ENV if n.startswith("HERALD_")}
+    assert global_names <= read_by_any, global_names - read_by_any
 
 
 def test_senders_read_only_their_own_provider_secret(template: dict[str, Any]) -> None:

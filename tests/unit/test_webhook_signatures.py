@@ -11,16 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from tests.fixtures import FIXTURES_DIR as FIXTURES  # published payloads: tests/fixtures/SOURCES.md
 
-from herald.domain.notification import Channel
-from herald.webhooks.errors import SignatureInvalid, SignatureMissing, SignatureReplayed, SignatureStale
-from herald.webhooks.sendgrid_signature import (
-    SIGNATURE_HEADER,
-    TIMESTAMP_HEADER,
-    SendGridWebhookVerifier,
-    load_public_key,
-    signature_is_valid,
-)
-from herald.webhooks.states import (
+from herald.domain.delivery_states import (
     FAILED_DELIVERY,
     DeliveryState,
     OptOutSignal,
@@ -29,6 +20,15 @@ from herald.webhooks.states import (
     sendgrid_message_ids,
     sendgrid_status,
     twilio_status,
+)
+from herald.domain.notification import Channel
+from herald.webhooks.errors import SignatureInvalid, SignatureMissing, SignatureReplayed, SignatureStale
+from herald.webhooks.sendgrid_signature import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    SendGridWebhookVerifier,
+    load_public_key,
+    signature_is_valid,
 )
 from herald.webhooks.twilio_signature import FormParams, TwilioWebhookVerifier
 

@@ -5,18 +5,21 @@ Active ONLY when the environment variable HERALD_FAULT_INJECTION holds a JSON ob
     {"crash": {"before_provider": 0.05, "after_accept": 0.05, "after_mark": 0.05},
      "dynamodb_throttle": 0.02, "seed": 1}
 
-- `crash`: for each point of usecases/send.py, the probability that the process dies there with
-  os._exit(137), as a Lambda sandbox killed mid-invocation would (no finally blocks, no SQS delete):
-  `before_provider` (claimed, provider not called), `after_accept` (the provider accepted, the mark
-  was not written), `after_mark` (marked sent, the SQS message not yet deleted).
+- `crash`: for each point of a send (usecases/send.py: claim -> provider -> mark), the probability that the
+  process dies there with os._exit(137), as a Lambda sandbox killed mid-invocation would (no finally blocks, no
+  SQS delete): `before_provider` (claimed, provider not called), `after_accept` (the provider accepted, the
+  mark was not written), `after_mark` (marked sent, the SQS message not yet deleted). Production code has no
+  crash points: `install_crash_points()` (the local worker calls it) decorates the ports the senders'
+  composition roots build (herald.handlers.wiring.decorate_ports), wrapping the provider router
+  (before_provider, after_accept) and the ledger (after_mark; a successful claim starts the tracking).
 - `dynamodb_throttle`: the share of DynamoDB requests answered with ProvisionedThroughputExceededException
   by a botocore `before-send` hook (no request reaches DynamoDB); botocore retries them as it would
   real throttling, and a request whose retries run out fails its record, which SQS then redelivers.
 - `seed`: makes the draws reproducible per process (mixed with the process id, so that a restarted
   sandbox does not replay the draw that killed its predecessor and crash-loop).
 
-The variable is read once per process and cached: when it is unset, `maybe_crash` is one cached call
-returning None, and `in_flight` hands back a shared no-op context. Deployed stacks never set it.
+The variable is read once per process and cached; when it is unset nothing is installed. Deployed stacks never
+set it, and never run this module.
 
 Before dying, the process writes one line to stderr (the local runtime's log of the function):
 `HERALD_FAULT_INJECTION crash <json>` with the point and every notification in flight in the process
@@ -29,8 +32,7 @@ import json
 import os
 import random
 import threading
-from collections.abc import Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -40,7 +42,6 @@ CRASH_POINTS = ("before_provider", "after_accept", "after_mark")
 CRASH_EXIT_CODE = 137  # what a process killed by SIGKILL reports (128 + 9), as a sandbox that was torn down
 LOG_PREFIX = "HERALD_FAULT_INJECTION crash "
 THROTTLE_CODE = "ProvisionedThroughputExceededException"
-_NO_OP: AbstractContextManager[None] = nullcontext()
 
 
 def _rate(name: str, value: object) -> float:
@@ -101,16 +102,14 @@ class Injector:
         with self._lock:
             return self._rng.random()
 
-    @contextmanager
-    def track(self, notification_id: str) -> Iterator[None]:
-        thread = threading.get_ident()
+    def begin(self, notification_id: str) -> None:
+        """This thread claimed `notification_id`: until `end()`, a crash reports it as interrupted."""
         with self._lock:
-            self._in_flight[thread] = [notification_id, "claimed"]
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._in_flight.pop(thread, None)
+            self._in_flight[threading.get_ident()] = [notification_id, "claimed"]
+
+    def end(self) -> None:
+        with self._lock:
+            self._in_flight.pop(threading.get_ident(), None)
 
     def in_flight(self) -> dict[str, str]:
         with self._lock:
@@ -144,21 +143,87 @@ def injector() -> Injector | None:
     return Injector(FaultConfig.parse(raw)) if raw else None
 
 
-def in_flight(notification_id: str) -> AbstractContextManager[None]:
-    """Marks this thread as sending `notification_id` (so that a crash can say what it interrupted)."""
-    active = injector()
-    return _NO_OP if active is None else active.track(notification_id)
-
-
-def maybe_crash(point: str) -> None:
+def maybe_crash(active: Injector, point: str) -> None:
     """Dies here with os._exit(137), with the probability HERALD_FAULT_INJECTION gives `point`."""
-    active = injector()
-    if active is None or not active.should_crash(point):
+    if not active.should_crash(point):
         return
     line = LOG_PREFIX + json.dumps(active.crash_record(point), sort_keys=True) + "\n"
     # Straight to the file descriptor: os._exit flushes nothing, and a logging handler may hold a lock.
     os.write(2, line.encode())
     os._exit(CRASH_EXIT_CODE)
+
+
+class CrashingRouter:
+    """A sender's provider router with a crash point on each side of the provider call."""
+
+    def __init__(self, router: Any, active: Injector) -> None:
+        self._router = router
+        self._injector = active
+
+    def send(self, message: Any) -> Any:
+        maybe_crash(self._injector, "before_provider")
+        try:
+            accepted = self._router.send(message)
+        except Exception:
+            # A refusal (marked failed or retrying next) or an outage: nothing is half done any more.
+            self._injector.end()
+            raise
+        maybe_crash(self._injector, "after_accept")
+        return accepted
+
+
+class TrackingLedger:
+    """A sender's ledger that tells the injector what is in flight, with a crash point after the mark."""
+
+    def __init__(self, ledger: Any, active: Injector) -> None:
+        self._ledger = ledger
+        self._injector = active
+
+    def claim(self, message: Any, **kwargs: Any) -> Any:
+        claim = self._ledger.claim(message, **kwargs)
+        if claim.claimed:
+            self._injector.begin(message.notification_id)
+        return claim
+
+    def mark_sent(self, message: Any, accepted: Any, **kwargs: Any) -> None:
+        try:
+            self._ledger.mark_sent(message, accepted, **kwargs)
+        except Exception:
+            # The mark failed (DynamoDB throttling outlasted botocore's retries): the send ends here.
+            self._injector.end()
+            raise
+        maybe_crash(self._injector, "after_mark")
+        self._injector.end()
+
+    def __getattr__(self, name: str) -> Any:
+        # mark_failed, mark_retrying and anything else the ledger offers: as they are.
+        return getattr(self._ledger, name)
+
+
+def crash_points(active: Injector) -> Callable[[str, Any], Any]:
+    """A port decorator (herald.handlers.wiring.decorate_ports) that puts the crash points around the ports."""
+    from herald.handlers.wiring import PORT_LEDGER, PORT_PROVIDER_ROUTER
+
+    def decorate(name: str, port: Any) -> Any:
+        if name == PORT_PROVIDER_ROUTER:
+            return CrashingRouter(port, active)
+        if name == PORT_LEDGER:
+            return TrackingLedger(port, active)
+        return port
+
+    return decorate
+
+
+def install_crash_points() -> bool:
+    """Decorates the ports every composition root builds from now on, when HERALD_FAULT_INJECTION asks for crashes.
+    Returns whether anything was installed."""
+    from herald.handlers.wiring import decorate_ports
+
+    active = injector()
+    if active is None or not any(active.config.crash.values()):
+        return False
+    decorate_ports(crash_points(active))
+    return True
 
 
 def throttle_hook(rate: float, draw: Any) -> Any:

@@ -22,9 +22,9 @@ from botocore.exceptions import ClientError
 
 from herald.adapters.dynamodb_ledger import notification_sk, order_pk
 from herald.adapters.dynamodb_values import Item, condition_held, conditional_failed, num_attr, old_item, str_attr
+from herald.domain.delivery_states import ProviderStatus, rank
 from herald.domain.masking import mask_recipient
 from herald.usecases.delivery_status import ApplyOutcome, InboundMessage, NotificationRef
-from herald.webhooks.states import ProviderStatus, rank
 
 PROVIDER_MESSAGE_INDEX = "by_provider_message_id"
 MAX_HISTORY = 50  # a message opened hundreds of times must not grow its item towards DynamoDB's 400 KB

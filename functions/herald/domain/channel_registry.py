@@ -18,12 +18,25 @@ from pydantic import BaseModel
 from herald.domain.notification import Channel, EmailContent, SmsContent
 
 if TYPE_CHECKING:
-    # Annotations only: the follow-up function reads the channel queues here without loading the contract models.
+    # Annotations only: the follow-up function reads the channel queues here without loading the contract models
+    # (nor phonenumbers).
     from herald.contract.models import Customer, Envelope
+    from herald.domain.phone import PhoneRule
 
 
 class Unreachable(Exception):
     """The customer cannot be reached on the channel; the message is the reason recorded on the skipped notification."""
+
+
+@dataclass(frozen=True)
+class ReachOptions:
+    """What the deployment adds to the customer when resolving a recipient.
+
+    `phone`: the rule that normalises a phone number to E.164; None is production's strict rule
+    (domain.phone.to_e164). The local runtime passes one that also admits Twilio's test numbers.
+    """
+
+    phone: PhoneRule | None = None
 
 
 @dataclass(frozen=True)
@@ -44,24 +57,26 @@ class Renderer(Protocol):
 @dataclass(frozen=True)
 class ChannelSpec:
     channel: Channel
-    reach: Callable[[Customer], str]  # the recipient (address, number) on the channel; raises Unreachable
+    reach: Callable[[Customer, ReachOptions], str]  # the recipient (address, number) on it; raises Unreachable
     render: Callable[[Renderer, Envelope, RenderOptions], BaseModel]  # the renderer part
     content_field: str  # where the rendered content travels in the ChannelMessage (JSON on the queue)
     template_files: tuple[str, ...]  # what the renderer part reads from an event type's templates folder
-    queue_setting: str  # the herald.config.Settings field holding the URL of the channel's queue
+    queue_setting: (
+        str  # the field of the queueing functions' settings (herald.config) holding the URL of the channel's queue
+    )
     sender: str  # the Lambda handler that drains that queue and sends (template.yaml wires it)
     # A non-urgent message in the customer's night waits until the morning (domain.quiet_hours): an SMS wakes
     # people, an email does not.
     quiet_hours: bool = False
 
 
-def _email_address(customer: Customer) -> str:
+def _email_address(customer: Customer, options: ReachOptions) -> str:
     if not customer.email:
         raise Unreachable("customer has no email address")
     return customer.email
 
 
-def _phone_number(customer: Customer) -> str:
+def _phone_number(customer: Customer, options: ReachOptions) -> str:
     if not customer.phone:
         raise Unreachable("customer has no phone number")
     if not customer.sms_consent:
@@ -70,7 +85,7 @@ def _phone_number(customer: Customer) -> str:
     from herald.domain.phone import PhoneNotUsable, to_e164
 
     try:
-        return to_e164(customer.phone, customer.country)
+        return (options.phone or to_e164)(customer.phone, customer.country)
     except PhoneNotUsable as exc:
         raise Unreachable(str(exc)) from exc
 

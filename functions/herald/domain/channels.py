@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from herald.contract.models import Customer, EventType
-from herald.domain.channel_registry import CHANNELS, ChannelSpec, Unreachable
+from herald.domain.channel_registry import CHANNELS, ChannelSpec, ReachOptions, Unreachable
 from herald.domain.notification import Channel
+
+if TYPE_CHECKING:
+    from herald.domain.phone import PhoneRule
 from herald.domain.policy import policy_for
 
 
@@ -26,7 +30,11 @@ class ChannelDecision:
 
 
 def choose_channels(
-    event_type: EventType, customer: Customer, preferred: Collection[str] | None = None
+    event_type: EventType,
+    customer: Customer,
+    preferred: Collection[str] | None = None,
+    *,
+    phone: PhoneRule | None = None,
 ) -> list[ChannelDecision]:
     """The channels to send first, each resolved against what the customer gave us.
 
@@ -34,28 +42,31 @@ def choose_channels(
     preferred channels can reach the customer, the defaults are used instead: a preference must not silence an event.
     """
     if preferred:
-        decisions = _resolve(frozenset(Channel(c) for c in preferred), customer)
+        decisions = _resolve(frozenset(Channel(c) for c in preferred), customer, phone)
         if any(d.send for d in decisions):
             return decisions
-    return _resolve(policy_for(event_type).default_channels, customer)
+    return _resolve(policy_for(event_type).default_channels, customer, phone)
 
 
-def fallback_channels(customer: Customer, primary: Sequence[ChannelDecision]) -> list[ChannelDecision]:
+def fallback_channels(
+    customer: Customer, primary: Sequence[ChannelDecision], *, phone: PhoneRule | None = None
+) -> list[ChannelDecision]:
     """The channels not sent first that can still reach the customer: kept in standby for channel fallback.
 
     Unreachable ones are left out (there is nothing to fall back to), as is a channel already chosen.
     """
     chosen = {d.channel for d in primary}
-    return [d for d in _resolve(frozenset(CHANNELS) - chosen, customer) if d.send]
+    return [d for d in _resolve(frozenset(CHANNELS) - chosen, customer, phone) if d.send]
 
 
-def _resolve(channels: frozenset[Channel], customer: Customer) -> list[ChannelDecision]:
+def _resolve(channels: frozenset[Channel], customer: Customer, phone: PhoneRule | None) -> list[ChannelDecision]:
     """One decision per channel in `channels`, in the registry's order."""
-    return [_reach(spec, customer) for channel, spec in CHANNELS.items() if channel in channels]
+    options = ReachOptions(phone=phone)
+    return [_reach(spec, customer, options) for channel, spec in CHANNELS.items() if channel in channels]
 
 
-def _reach(spec: ChannelSpec, customer: Customer) -> ChannelDecision:
+def _reach(spec: ChannelSpec, customer: Customer, options: ReachOptions) -> ChannelDecision:
     try:
-        return ChannelDecision(spec.channel, spec.reach(customer))
+        return ChannelDecision(spec.channel, spec.reach(customer, options))
     except Unreachable as exc:
         return ChannelDecision(spec.channel, None, str(exc))

@@ -23,7 +23,7 @@ DEFAULT_DEADLINE_SECONDS = 600
 # SQS DelaySeconds cannot exceed 15 minutes; the template's DeliveryDeadlineSeconds is bounded by it.
 MAX_DEADLINE_SECONDS = 900
 
-# Delivery states that say the channel did not reach the customer (webhooks.states.DeliveryState values).
+# Delivery states that say the channel did not reach the customer (domain.delivery_states.DeliveryState values).
 FAILED_DELIVERY_STATES = frozenset({"bounced", "blocked", "dropped", "undelivered", "failed"})
 # Notification states after which a channel will not reach the customer without an operator.
 GAVE_UP_STATUSES = frozenset({"failed", "suppressed", "skipped"})

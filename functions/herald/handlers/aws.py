@@ -1,17 +1,28 @@
 """One boto3 client per service per sandbox, shared by everything the function builds (ledger, circuit, queues).
 
 A client costs tens of milliseconds to build (its service model is loaded and parsed): building each once keeps
-the cold start down. boto3 clients are safe to share between threads.
+the cold start down. boto3 clients are safe to share between threads. `wiring.reset()` forgets them (a new sandbox).
 """
 
 from __future__ import annotations
 
-from functools import cache
+import threading
 from typing import Any
 
+_clients: dict[str, Any] = {}
+_lock = threading.Lock()
 
-@cache
+
 def aws_client(service: str) -> Any:
-    import boto3
+    with _lock:
+        client = _clients.get(service)
+        if client is None:
+            import boto3
 
-    return boto3.client(service)  # type: ignore[call-overload]
+            client = _clients[service] = boto3.client(service)  # type: ignore[call-overload]
+        return client
+
+
+def forget_clients() -> None:
+    with _lock:
+        _clients.clear()

@@ -8,9 +8,9 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
@@ -25,9 +25,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.domain.masking import mask_recipient
 from herald.domain.notification import Channel, ChannelMessage
 from herald.handlers.aws import aws_client
+from herald.handlers.wiring import PORT_LEDGER, PORT_PROVIDER_ROUTER, port
 from herald.observability import count, emit
 from herald.usecases.ports import ProviderRouter
 from herald.usecases.send import RetryPolicy, Sender, SendOutcome, SendResult
+
+if TYPE_CHECKING:
+    from herald.config import SenderSettings
 
 # Lambda gives a small function a fraction of a vCPU; the default executor would size itself to that and
 # serialise a batch of 10 provider calls. The calls wait on the network, so one thread per record.
@@ -43,33 +47,45 @@ class RetryLater(Exception):
     """Tells the batch processor this record failed; its visibility timeout was already set for the retry."""
 
 
+@dataclass(frozen=True)
+class SenderGraph:
+    """What a sender's composition root builds: the use case, and what follows a refusal."""
+
+    sender: Sender
+    # e.g. send-sms turns Twilio's 21610 into a suppression; both senders ask for the other channel
+    on_failed: Callable[[ChannelMessage, SendResult], None] | None = None
+
+
+def sender_graph(
+    config: SenderSettings,
+    router: ProviderRouter,
+    *,
+    on_failed: Callable[[ChannelMessage, SendResult], None] | None = None,
+) -> SenderGraph:
+    """The part of the graph both senders share: the ledger and the router (each offered to port decorators)."""
+    from herald.adapters.dynamodb_ledger import DynamoDbLedger
+
+    ledger = DynamoDbLedger(aws_client("dynamodb"), config.table_name, ttl_days=config.ttl_days)
+    retry = RetryPolicy(config.retry_base_seconds, config.retry_max_seconds, config.max_receive_count)
+    sender = Sender(
+        port(PORT_LEDGER, ledger),
+        port(PORT_PROVIDER_ROUTER, router),
+        lease_seconds=config.claim_lease_seconds,
+        retry=retry,
+    )
+    return SenderGraph(sender, on_failed)
+
+
 class ChannelSender:
-    def __init__(
-        self,
-        channel: Channel,
-        logger: Logger,
-        provider_factory: Callable[[], ProviderRouter],
-        *,
-        on_failed: Callable[[ChannelMessage, SendResult], None] | None = None,
-    ) -> None:
+    """The handler side of a sender: the SQS batch, the back-off and holds on the queue, the reports."""
+
+    def __init__(self, channel: Channel, logger: Logger, root: Callable[[], SenderGraph]) -> None:
         self.channel = channel
         self.logger = logger
-        self._provider_factory = provider_factory
-        self._on_failed = on_failed  # e.g. send-sms turns Twilio's 21610 into a suppression
-
-    @cache  # noqa: B019 - one instance per function module, alive for the whole sandbox
-    def _sender(self) -> Sender:
-        from herald.adapters.dynamodb_ledger import DynamoDbLedger
-        from herald.config import settings
-
-        config = settings()
-        ledger = DynamoDbLedger(aws_client("dynamodb"), config.table_name, ttl_days=config.ttl_days)
-        retry = RetryPolicy(config.retry_base_seconds, config.retry_max_seconds, config.max_receive_count)
-        sender = Sender(ledger, self._provider_factory(), lease_seconds=config.claim_lease_seconds, retry=retry)
-        return sender
+        self._root = root
 
     def handle(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        sender = self._sender()
+        graph = self._root()
         # Two copies of one notification in the same batch (at-least-once delivery) go one after the other:
         # the second then finds the first's mark and is acknowledged as a duplicate at once.
         locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
@@ -79,7 +95,7 @@ class ChannelSender:
             with locks_guard:
                 lock = locks[_notification_key(record)]
             with lock:
-                self._send_logged(sender, record)
+                self._send_logged(graph, record)
 
         async def send_record(record: SQSRecord) -> None:
             await asyncio.get_running_loop().run_in_executor(_EXECUTOR, send_serialised, record)
@@ -88,9 +104,9 @@ class ChannelSender:
         processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
         return dict(async_process_partial_response(event, send_record, processor, context))
 
-    def _send_logged(self, sender: Sender, record: SQSRecord) -> None:
+    def _send_logged(self, graph: SenderGraph, record: SQSRecord) -> None:
         try:
-            self._send_one(sender, record)
+            self._send_one(graph, record)
         except RetryLater:
             raise
         except Exception:
@@ -99,16 +115,16 @@ class ChannelSender:
             self.logger.exception("record failed", extra={"sqs_message_id": record.message_id})
             raise
 
-    def _send_one(self, sender: Sender, record: SQSRecord) -> None:
+    def _send_one(self, graph: SenderGraph, record: SQSRecord) -> None:
         # A body that is not a ChannelMessage is a poison message: the exception fails this record only,
         # and after maxReceiveCount receives SQS parks it in the DLQ.
         message = ChannelMessage.model_validate_json(record.body)
         self.logger.thread_safe_append_keys(correlation_id=message.order_id, notification_id=message.notification_id)
         try:
-            result = sender.send(message, receive_count=int(record.attributes.approximate_receive_count))
+            result = graph.sender.send(message, receive_count=int(record.attributes.approximate_receive_count))
             self._report(message, result)
-            if (result.outcome is SendOutcome.FAILED or result.failed_before) and self._on_failed is not None:
-                self._on_failed(message, result)
+            if (result.outcome is SendOutcome.FAILED or result.failed_before) and graph.on_failed is not None:
+                graph.on_failed(message, result)
             if result.outcome is SendOutcome.HELD:
                 self._hold(record, message, result)
                 return

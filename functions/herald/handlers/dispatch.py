@@ -2,31 +2,31 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from herald.handlers.wiring import PORT_PHONE_RULE, Root, port
 from herald.observability import build_logger, count, traced
 from herald.usecases.dispatch import Dispatcher, DispatchResult
 
 logger = build_logger()
 
 
-@cache
-def dispatcher() -> Dispatcher:
-    """Built on the first invocation (not at import), then reused by every warm invocation."""
+def _build() -> Dispatcher:
+    """The dispatch function's composition root."""
     from herald.adapters.dynamodb_ledger import DynamoDbLedger
     from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
     from herald.adapters.sqs_followups import SqsFollowUpQueue
     from herald.adapters.sqs_queue import SqsChannelQueue
-    from herald.config import settings
+    from herald.config import DispatchSettings
+    from herald.domain.phone import to_e164
     from herald.handlers.aws import aws_client
     from herald.rendering.renderer import Renderer
 
-    config = settings()
+    config = DispatchSettings.from_environment()
     dynamodb, sqs = aws_client("dynamodb"), aws_client("sqs")
     return Dispatcher(
         DynamoDbLedger(dynamodb, config.table_name, ttl_days=config.ttl_days),
@@ -38,13 +38,17 @@ def dispatcher() -> Dispatcher:
         # Deadline checks for order confirmations; without a follow-up queue there is no escalation.
         followups=SqsFollowUpQueue(sqs, config.followup_queue_url) if config.followup_queue_url else None,
         deadline_seconds=config.deadline_seconds,
+        phone=port(PORT_PHONE_RULE, to_e164),
     )
+
+
+root = Root(_build)
 
 
 @traced
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    use_case = dispatcher()
+    use_case = root()
     results: list[DispatchResult] = []
 
     def plan(record: SQSRecord) -> None:

@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import TYPE_CHECKING
 
 from herald.domain.notification import ChannelMessage
+from herald.handlers.wiring import Once
 from herald.usecases.send import SendResult
 
 if TYPE_CHECKING:  # loaded on the first refusal only: the senders' cold start does not pay for it
     from herald.usecases.followup import FallbackOnFailure
 
 
-@cache
-def _fallback_requests() -> FallbackOnFailure | None:
+class FallbackRequests:
+    """A refusal (an invalid address, an unroutable number, an opted-out recipient) is a failed channel too.
+
+    Without a follow-up queue there is no channel fallback, and a refusal asks for nothing.
+    """
+
+    def __init__(self, followup_queue_url: str | None) -> None:
+        self._requests: Once[FallbackOnFailure] | None = None
+        if followup_queue_url:
+            url = followup_queue_url
+            self._requests = Once(lambda: _fallback_on_failure(url))
+
+    def __call__(self, message: ChannelMessage, result: SendResult) -> None:
+        if self._requests is not None:
+            self._requests().on_send_failed(message, result.error_code)
+
+
+def _fallback_on_failure(followup_queue_url: str) -> FallbackOnFailure:
     from herald.adapters.sqs_followups import SqsFollowUpQueue
-    from herald.config import settings
     from herald.handlers.aws import aws_client
     from herald.usecases.followup import FallbackOnFailure
 
-    url = settings().followup_queue_url
-    return FallbackOnFailure(SqsFollowUpQueue(aws_client("sqs"), url)) if url else None
-
-
-def ask_for_fallback(message: ChannelMessage, result: SendResult) -> None:
-    """A refusal (an invalid address, an unroutable number, an opted-out recipient) is a failed channel too."""
-    requests = _fallback_requests()
-    if requests is not None:
-        requests.on_send_failed(message, result.error_code)
+    return FallbackOnFailure(SqsFollowUpQueue(aws_client("sqs"), followup_queue_url))

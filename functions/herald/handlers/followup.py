@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -10,6 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from herald.domain.redundancy import FollowUpRequest
+from herald.handlers.wiring import Root
 from herald.observability import build_logger, count, traced
 from herald.usecases.followup import FollowUpAction, FollowUps
 
@@ -23,15 +23,15 @@ METRIC_BY_ACTION = {
 }
 
 
-@cache
-def follow_ups() -> FollowUps:
+def _build() -> FollowUps:
+    """The follow-up function's composition root."""
     from herald.adapters.dynamodb_followup import DynamoDbFollowUps
     from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
     from herald.adapters.sqs_queue import SqsChannelQueue
-    from herald.config import settings
+    from herald.config import FollowUpSettings
     from herald.handlers.aws import aws_client
 
-    config = settings()
+    config = FollowUpSettings.from_environment()
     dynamodb = aws_client("dynamodb")
     return FollowUps(
         DynamoDbFollowUps(dynamodb, config.table_name, ttl_days=config.ttl_days),
@@ -40,11 +40,14 @@ def follow_ups() -> FollowUps:
     )
 
 
+root = Root(_build)
+
+
 def handle_record(record: SQSRecord) -> None:
     # A body that is not a follow-up request raises: after maxReceiveCount SQS parks it in the follow-up DLQ.
     request = FollowUpRequest.model_validate_json(record.body)
     logger.set_correlation_id(request.order_id)
-    result = follow_ups().handle(request)
+    result = root().handle(request)
     logger.info(
         f"{request.kind} follow-up: {result.action}",
         extra={

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -15,6 +15,9 @@ from herald.domain.notification import Channel, ChannelMessage
 from herald.handlers.aws import aws_client
 from herald.observability import count
 from herald.usecases.ports import Direct, Provider, ProviderRouter
+
+if TYPE_CHECKING:
+    from herald.config import SenderSettings
 
 SECONDARY_CLIENT_CONFIG = {
     "connect_timeout": 2,
@@ -54,14 +57,12 @@ class Lazy:
         return provider.send(message)
 
 
-def routed(primary: Provider, secondary: Provider, logger: Logger) -> ProviderRouter:
+def routed(primary: Provider, secondary: Provider, config: SenderSettings, logger: Logger) -> ProviderRouter:
     """`primary` with failover to `secondary`, or `primary` alone when failover is turned off."""
     from herald.adapters.dynamodb_circuit import DynamoDbCircuit
-    from herald.config import settings
     from herald.domain.circuit import CircuitSettings
     from herald.usecases.failover import FailoverRouter
 
-    config = settings()
     if not config.failover_enabled:
         return Direct(primary)
 

@@ -7,29 +7,34 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from herald.domain.notification import Channel
-from herald.handlers.channel_sender import ChannelSender
-from herald.handlers.fallback import ask_for_fallback
-from herald.handlers.routing import Lazy, routed, secondary_client
+from herald.handlers.channel_sender import ChannelSender, SenderGraph, sender_graph
+from herald.handlers.wiring import Root
 from herald.observability import build_logger, traced
-from herald.usecases.ports import ProviderRouter
 
 logger = build_logger()
 
 
-def sendgrid_provider() -> ProviderRouter:
+def _build() -> SenderGraph:
+    """The send-email function's composition root: SendGrid, SES behind it, the ledger, the fallback requests."""
     from herald.adapters.sendgrid_email import SendGridEmail
     from herald.adapters.ses_email import SesEmail
-    from herald.config import settings
-    from herald.handlers.secrets import sendgrid_api_key
+    from herald.config import SendEmailSettings
+    from herald.handlers.aws import aws_client
+    from herald.handlers.fallback import FallbackRequests
+    from herald.handlers.routing import Lazy, routed, secondary_client
+    from herald.handlers.secrets import Secrets
 
-    config = settings()
-    sendgrid = SendGridEmail(sendgrid_api_key(), host=config.sendgrid_api_host, timeout=config.provider_timeout_seconds)
+    config = SendEmailSettings.from_environment()
+    api_key = Secrets(aws_client("secretsmanager")).sendgrid_api_key(config.sendgrid_secret_id)
+    sendgrid = SendGridEmail(api_key, host=config.sendgrid_api_host, timeout=config.provider_timeout_seconds)
     configuration_set = config.ses_configuration_set or None
     ses = Lazy("ses", Channel.EMAIL, lambda: SesEmail(secondary_client("sesv2"), configuration_set=configuration_set))
-    return routed(sendgrid, ses, logger)
+    router = routed(sendgrid, ses, config, logger)
+    return sender_graph(config, router, on_failed=FallbackRequests(config.followup_queue_url))
 
 
-sender = ChannelSender(Channel.EMAIL, logger, sendgrid_provider, on_failed=ask_for_fallback)
+root = Root(_build)
+sender = ChannelSender(Channel.EMAIL, logger, root)
 
 
 @traced

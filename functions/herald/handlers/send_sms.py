@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from herald.domain.notification import Channel, ChannelMessage
-from herald.handlers.aws import aws_client
-from herald.handlers.channel_sender import ChannelSender
-from herald.handlers.fallback import ask_for_fallback
-from herald.handlers.routing import Lazy, routed, secondary_client
+from herald.handlers.channel_sender import ChannelSender, SenderGraph, sender_graph
+from herald.handlers.wiring import Once, Root
 from herald.observability import build_logger, traced
-from herald.usecases.ports import ProviderRouter
 from herald.usecases.send import SendResult
+
+if TYPE_CHECKING:
+    from herald.usecases.suppression import SuppressionStore
 
 logger = build_logger()
 
 
-def twilio_provider() -> ProviderRouter:
+def _build() -> SenderGraph:
+    """The send-sms function's composition root: Twilio, SNS behind it, the ledger, what follows a refusal."""
     from herald.adapters.sns_sms import SnsSms
     from herald.adapters.twilio_sms import TwilioSms
-    from herald.config import settings
-    from herald.handlers.secrets import twilio_credentials
+    from herald.config import SendSmsSettings
+    from herald.handlers.aws import aws_client
+    from herald.handlers.fallback import FallbackRequests
+    from herald.handlers.routing import Lazy, routed, secondary_client
+    from herald.handlers.secrets import Secrets
 
-    config = settings()
-    credentials = twilio_credentials()
+    config = SendSmsSettings.from_environment()
+    credentials = Secrets(aws_client("secretsmanager")).twilio_credentials(config.twilio_secret_id)
     twilio = TwilioSms(
         credentials.account_sid,
         credentials.auth_token,
@@ -42,37 +46,45 @@ def twilio_provider() -> ProviderRouter:
             secondary_client("sns"), sender_id=config.sns_sender_id, origination_number=config.sns_origination_number
         ),
     )
-    return routed(twilio, sns, logger)
+    table_name = config.table_name
+    suppress = OptOuts(Once(lambda: _suppressions(table_name)))
+    fallback = FallbackRequests(config.followup_queue_url)
+
+    def after_refusal(message: ChannelMessage, result: SendResult) -> None:
+        suppress(message, result)
+        fallback(message, result)
+
+    return sender_graph(config, routed(twilio, sns, config, logger), on_failed=after_refusal)
 
 
-def suppress_opted_out(message: ChannelMessage, result: SendResult) -> None:
+class OptOuts:
     """Twilio's 21610 (the customer replied STOP to our number) becomes a suppression, so dispatch stops the next
     SMS to this number with the reason instead of each one failing at Twilio."""
-    from datetime import UTC, datetime
 
-    from herald.domain.suppression import suppression_for_refusal
+    def __init__(self, suppressions: Callable[[], SuppressionStore]) -> None:
+        self._suppressions = suppressions  # built on the first refusal: most sandboxes never see one
 
-    suppression = suppression_for_refusal(
-        message.source, Channel.SMS, message.to, result.error_code, datetime.now(UTC).isoformat()
-    )
-    if suppression is not None:
-        _suppressions().suppress(suppression)
+    def __call__(self, message: ChannelMessage, result: SendResult) -> None:
+        from datetime import UTC, datetime
+
+        from herald.domain.suppression import suppression_for_refusal
+
+        suppression = suppression_for_refusal(
+            message.source, Channel.SMS, message.to, result.error_code, datetime.now(UTC).isoformat()
+        )
+        if suppression is not None:
+            self._suppressions().suppress(suppression)
 
 
-@cache
-def _suppressions() -> Any:
+def _suppressions(table_name: str) -> SuppressionStore:
     from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
-    from herald.config import settings
+    from herald.handlers.aws import aws_client
 
-    return DynamoDbSuppressions(aws_client("dynamodb"), settings().table_name)
-
-
-def after_refusal(message: ChannelMessage, result: SendResult) -> None:
-    suppress_opted_out(message, result)
-    ask_for_fallback(message, result)
+    return DynamoDbSuppressions(aws_client("dynamodb"), table_name)
 
 
-sender = ChannelSender(Channel.SMS, logger, twilio_provider, on_failed=after_refusal)
+root = Root(_build)
+sender = ChannelSender(Channel.SMS, logger, root)
 
 
 @traced

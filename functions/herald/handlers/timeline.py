@@ -9,15 +9,18 @@ so it stays one path segment, and it is decoded here. The function reads the tab
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from herald.handlers.wiring import Root
 from herald.observability import build_logger, traced
+
+if TYPE_CHECKING:
+    from herald.usecases.timeline import TimelineReader
 
 logger = build_logger()
 app = APIGatewayHttpResolver()
@@ -25,14 +28,17 @@ app = APIGatewayHttpResolver()
 TIMELINE_PATH = "/orders/<source>/<order_id>/timeline"
 
 
-@cache
-def _ledger() -> Any:
+def _build() -> TimelineReader:
+    """The timeline function's composition root: the ledger's read side."""
     from herald.adapters.dynamodb_ledger import DynamoDbLedger
-    from herald.config import settings
+    from herald.config import TimelineSettings
     from herald.handlers.aws import aws_client
 
-    config = settings()
+    config = TimelineSettings.from_environment()
     return DynamoDbLedger(aws_client("dynamodb"), config.table_name, ttl_days=config.ttl_days)
+
+
+root = Root(_build)
 
 
 @app.get(TIMELINE_PATH)
@@ -40,7 +46,7 @@ def order_timeline(source: str, order_id: str) -> dict[str, Any]:
     from herald.usecases.timeline import order_timeline as build
 
     source, order_id = unquote(source), unquote(order_id)
-    timeline = build(_ledger(), source, order_id)
+    timeline = build(root(), source, order_id)
     if not timeline["entries"]:
         raise NotFoundError(f"no events recorded for order {order_id} of {source}")
     logger.info("timeline read", extra={"source": source, "entries": len(timeline["entries"])})

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -24,6 +25,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from herald.handlers.wiring import Root
 from herald.observability import build_logger, emit, traced
 from herald.usecases.delivery_status import (
     DeliveryResult,
@@ -45,25 +47,31 @@ TWILIO_INBOUND_PATH = "/webhooks/twilio/inbound"
 
 
 @dataclass(frozen=True)
-class _Deps:
+class WebhooksGraph:
+    """What the webhooks function's composition root builds."""
+
     delivery: Any  # DynamoDbDelivery: ledger, replay guard and inbound record
     deliveries: DeliveryStatusService
     inbound: InboundService
     tolerance_seconds: int
+    twilio_auth_token: Callable[[], str]  # read per request: Powertools caches the secret, rotation is seen
+    sendgrid_key: Callable[[], Any]  # the Event Webhook's public key, parsed
 
 
-@cache
-def _deps() -> _Deps:
+def _build() -> WebhooksGraph:
+    """The webhooks function's composition root."""
     from herald.adapters.dynamodb_delivery import DynamoDbDelivery
     from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
     from herald.adapters.sqs_followups import SqsFollowUpQueue
-    from herald.config import settings
+    from herald.config import WebhooksSettings
     from herald.handlers.aws import aws_client
+    from herald.handlers.secrets import Secrets
     from herald.usecases.followup import FallbackOnFailure
     from herald.usecases.suppression import EmailOptOuts, SmsKeywords
 
-    config = settings()
+    config = WebhooksSettings.from_environment()
     dynamodb = aws_client("dynamodb")
+    secrets = Secrets(aws_client("secretsmanager"))
     delivery = DynamoDbDelivery(dynamodb, config.table_name, ttl_days=config.ttl_days)
     suppressions = DynamoDbSuppressions(dynamodb, config.table_name)
     keywords = SmsKeywords(
@@ -77,19 +85,20 @@ def _deps() -> _Deps:
     if config.followup_queue_url:
         # A bounced email or an undelivered SMS asks the follow-up function for the event's other channel.
         listeners.append(FallbackOnFailure(SqsFollowUpQueue(aws_client("sqs"), config.followup_queue_url)))
-    return _Deps(
+    # The secret is cached by Powertools; parsing the key once per distinct value spares a DER parse per call.
+    parsed_key = lru_cache(maxsize=2)(load_public_key)
+    return WebhooksGraph(
         delivery=delivery,
         # Opt-outs and hard bounces become suppressions as each report is applied (no second parser).
         deliveries=DeliveryStatusService(delivery, listeners=listeners),
         inbound=InboundService(delivery, handlers=[keywords]),
         tolerance_seconds=config.webhook_tolerance_seconds,
+        twilio_auth_token=lambda: secrets.twilio_credentials(config.twilio_secret_id).auth_token,
+        sendgrid_key=lambda: parsed_key(secrets.sendgrid_webhook_public_key(config.sendgrid_webhook_secret_id)),
     )
 
 
-@lru_cache(maxsize=2)
-def _sendgrid_key(text: str) -> Any:
-    # The secret is cached by Powertools; parsing the key once per distinct value spares a DER parse per call.
-    return load_public_key(text)
+root = Root(_build)
 
 
 def _count_result(result: DeliveryResult) -> None:
@@ -126,9 +135,7 @@ def public_url(event: APIGatewayProxyEventV2) -> str:
 
 
 def _verified_twilio_form(event: APIGatewayProxyEventV2) -> FormParams:
-    from herald.handlers.secrets import twilio_credentials
-
-    verifier = TwilioWebhookVerifier(twilio_credentials().auth_token)
+    verifier = TwilioWebhookVerifier(root().twilio_auth_token())
     try:
         params = FormParams.parse(_raw_body(event))
     except ValueError:
@@ -153,15 +160,11 @@ app.exception_handler(WebhookRefused)(_refused)
 
 @app.post(SENDGRID_EVENTS_PATH)
 def sendgrid_events() -> Response[str]:
-    from herald.handlers.secrets import sendgrid_webhook_public_key
-
-    deps = _deps()
+    graph = root()
     event = app.current_event
     body = _raw_body(event)
     verifier = SendGridWebhookVerifier(
-        _sendgrid_key(sendgrid_webhook_public_key()),
-        replay_guard=deps.delivery,
-        tolerance_seconds=deps.tolerance_seconds,
+        graph.sendgrid_key(), replay_guard=graph.delivery, tolerance_seconds=graph.tolerance_seconds
     )
     signed_at = verifier.check(event.headers, body)
     try:
@@ -172,7 +175,7 @@ def sendgrid_events() -> Response[str]:
         raise BadRequestError("body is not a JSON array of events")
     # Only a well-formed, verified post uses up its signature.
     verifier.admit(event.headers, signed_at)
-    results = deps.deliveries.apply_sendgrid_events(events)
+    results = graph.deliveries.apply_sendgrid_events(events)
     summary: dict[str, int] = {}
     for result in results:
         summary[result.outcome.value] = summary.get(result.outcome.value, 0) + 1
@@ -190,7 +193,7 @@ def twilio_status_callback() -> Response[str]:
         fields.get("MessageStatus") or fields.get("SmsStatus")
     ):
         raise BadRequestError("status callback without MessageSid or MessageStatus")
-    _deps().deliveries.apply_twilio_callback(fields, link)
+    root().deliveries.apply_twilio_callback(fields, link)
     return Response(204)
 
 
@@ -209,7 +212,7 @@ def twilio_inbound() -> Response[str]:
         body=params.get("Body", ""),
         account_sid=params.get("AccountSid"),
     )
-    first, reply = _deps().inbound.receive(message)
+    first, reply = root().inbound.receive(message)
     if not first:
         logger.info("inbound message already recorded", extra={"message_sid": sid})
     twiml = MessagingResponse()

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
+from herald.domain.delivery_states import ProviderStatus, sendgrid_message_ids, sendgrid_status, twilio_status
 from herald.domain.notification import Channel
-from herald.webhooks.states import ProviderStatus, sendgrid_message_ids, sendgrid_status, twilio_status
 
 
 class ApplyOutcome(StrEnum):

@@ -16,6 +16,7 @@ from herald.contract.parsing import EventRejected, parse_event
 from herald.domain.channel_registry import Renderer, RenderOptions, spec_for
 from herald.domain.channels import ChannelDecision, choose_channels, fallback_channels
 from herald.domain.notification import Channel, ChannelMessage, notification_id
+from herald.domain.phone import PhoneRule, to_e164
 from herald.domain.policy import policy_for
 from herald.domain.quiet_hours import release_time
 from herald.domain.redundancy import DEFAULT_DEADLINE_SECONDS, escalated_at_deadline
@@ -86,9 +87,11 @@ class Dispatcher:
         suppressions: SuppressionLookup | None = None,
         followups: FollowUpQueue | None = None,
         deadline_seconds: int = DEFAULT_DEADLINE_SECONDS,
+        phone: PhoneRule = to_e164,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._ledger = ledger
+        self._phone = phone  # how a customer's phone is read (the local runtime also takes Twilio's test numbers)
         self._followups = followups  # None: no deadline escalation (tests, benchmarks of dispatch alone)
         self._deadline = deadline_seconds
         self._queue = queue
@@ -124,8 +127,11 @@ class Dispatcher:
             return DispatchResult(message_id, Outcome.SUPERSEDED, superseded, event)
 
         data = event_data(event)
-        decisions = choose_channels(event.type, data.customer, data.notify.channels if data.notify else None)
-        fallbacks = fallback_channels(data.customer, decisions) if policy_for(event.type).fallback else []
+        preferred = data.notify.channels if data.notify else None
+        decisions = choose_channels(event.type, data.customer, preferred, phone=self._phone)
+        fallbacks = (
+            fallback_channels(data.customer, decisions, phone=self._phone) if policy_for(event.type).fallback else []
+        )
         blocked = self._suppressed(event, [*decisions, *fallbacks])
         planned = [
             PlannedNotification(

@@ -15,7 +15,6 @@ from enum import StrEnum
 from herald.domain.errors import ProviderError, retry_delay_seconds
 from herald.domain.notification import ChannelMessage, NotificationStatus
 from herald.usecases.ports import NotificationLedger, ProviderRouter
-from herald_tools.faultinjection import in_flight, maybe_crash
 
 
 class SendOutcome(StrEnum):
@@ -83,17 +82,11 @@ class Sender:
                 )
             return SendResult(SendOutcome.DUPLICATE, reason=f"notification already {claim.status}")
 
-        # maybe_crash: no-ops unless HERALD_FAULT_INJECTION is set (soak runs), where the process may die at
-        # each of the three points a real sandbox can be lost at (see herald/faultinjection.py).
-        with in_flight(message.notification_id):
-            maybe_crash("before_provider")
-            try:
-                accepted = self._provider.send(message)
-            except ProviderError as error:
-                return self._record_error(message, error, receive_count)
-            maybe_crash("after_accept")
-            self._ledger.mark_sent(message, accepted, now=self._clock())
-            maybe_crash("after_mark")
+        try:
+            accepted = self._provider.send(message)
+        except ProviderError as error:
+            return self._record_error(message, error, receive_count)
+        self._ledger.mark_sent(message, accepted, now=self._clock())
         return SendResult(
             SendOutcome.SENT,
             provider_message_id=accepted.message_id,

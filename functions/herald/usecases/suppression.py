@@ -2,7 +2,7 @@
 
 Both plug into the webhooks' existing flow rather than parsing anything themselves:
 - `SmsKeywords` is an InboundService handler: it reads the inbound message InboundService already recorded;
-- `EmailOptOuts` is a DeliveryStatusService listener: it reads the ProviderStatus that webhooks/states.py made of
+- `EmailOptOuts` is a DeliveryStatusService listener: it reads the ProviderStatus that domain/delivery_states.py made of
   each SendGrid event (its `opt_out`, its state and its recipient).
 
 Dispatch reads the suppressions back (usecases/dispatch.py) and applies domain.suppression's rule.
@@ -14,10 +14,10 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Protocol
 
+from herald.domain.delivery_states import DeliveryState, OptOutSignal
 from herald.domain.notification import Channel
 from herald.domain.suppression import ANY_SOURCE, Keyword, Suppression, SuppressionSignal, help_text, parse_keyword
 from herald.usecases.delivery_status import ApplyOutcome, DeliveryResult, InboundMessage
-from herald.webhooks.states import DeliveryState, OptOutSignal
 
 
 class SuppressionStore(Protocol):

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from herald.domain.masking import mask_text
-from herald.domain.notification import ESCALATION_SUFFIX
 
 # Keys, TTL, the sender's lease and the webhooks' dedup set and rank: how the table works, not what happened.
 _INTERNAL = frozenset({"pk", "sk", "expires_at", "lease_until", "delivery_events", "delivery_rank"})
@@ -69,7 +68,8 @@ def _masked(value: Any) -> Any:
 
 def _role(data: dict[str, Any]) -> str:
     """primary, standby or escalation: what a notification item was recorded as."""
-    if str(data.get("sk", "")).endswith(ESCALATION_SUFFIX):
+    # An escalation is recorded with the notification it escalates (the follow-up function's record_escalation).
+    if "escalation_of" in data:
         return "escalation"
     # Only a standby is recorded with its rendered message, and it keeps it once activated or stood down.
     if "message" in data or data.get("status") == "standby" or "fallback_of" in data:
@@ -119,7 +119,13 @@ def build_timeline(source: str, order_id: str, items: list[dict[str, dict[str, A
     }
 
 
-def order_timeline(ledger: Any, source: str, order_id: str) -> dict[str, Any]:
+class TimelineReader(Protocol):
+    def order_items(self, source: str, order_id: str) -> list[dict[str, dict[str, Any]]]:
+        """Every event and notification item of one order (DynamoDB attribute values), in key order."""
+        ...
+
+
+def order_timeline(ledger: TimelineReader, source: str, order_id: str) -> dict[str, Any]:
     """Read with one Query (paged) through the ledger and build the timeline."""
     return build_timeline(source, order_id, ledger.order_items(source, order_id))
 

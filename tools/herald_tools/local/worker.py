@@ -209,12 +209,19 @@ def main(argv: list[str] | None = None) -> int:
     if function.code_dir and function.code_dir not in sys.path:
         sys.path.insert(0, function.code_dir)
     try:
-        # Soak runs only (HERALD_FAULT_INJECTION with "dynamodb_throttle"): DynamoDB clients the handler builds
-        # from boto3's default session answer a share of requests with throttling. A no-op when unset.
-        from herald_tools.faultinjection import install_dynamodb_throttling
+        # Imported once the task root is on sys.path: the herald the handler imports is the one decorated.
+        from herald_tools.local.ports import install_local_ports
+
+        install_local_ports()
+        # Soak runs only (HERALD_FAULT_INJECTION), both no-ops when it is unset: DynamoDB clients the handler builds
+        # from boto3's default session answer a share of requests with throttling, and the ports the senders'
+        # roots build are wrapped with the crash points.
+        from herald_tools.faultinjection import install_crash_points, install_dynamodb_throttling
 
         if install_dynamodb_throttling():
             logger.warning("%s: fault injection: DynamoDB throttling is on", function.name)
+        if install_crash_points():
+            logger.warning("%s: fault injection: crash points are on", function.name)
         serve(function, stop, client_factory=_sqs_client_factory(), on_ready=_ready_signal(args.ready_fd))
     except Exception:
         logger.exception("%s: worker failed", function.name)
