@@ -13,6 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from herald_tools.local.atomic_writes import make_dynamodb_writes_atomic
 from herald_tools.local.poller import sqs_event
 from herald_tools.local.ports import install_local_ports
 from herald_tools.local.standins.faults import FaultPlan
@@ -129,15 +130,17 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Env]:
         "HERALD_TABLE_NAME": TABLE,
         "HERALD_MAX_RECEIVE_COUNT": str(MAX_RECEIVE_COUNT),
         "HERALD_RETRY_BASE_SECONDS": "1",
-        "HERALD_PROVIDER_TIMEOUT_SECONDS": "1",
+        "HERALD_PROVIDER_TIMEOUT_SECONDS": "5",
         "HERALD_SENDGRID_SECRET_ID": "herald/sendgrid",
         "HERALD_TWILIO_SECRET_ID": "herald/twilio",
         "HERALD_EMAIL_FROM": "orders@acme.example",
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    # A sender's batch writes from ten threads: moto's conditional writes must be as atomic as DynamoDB's.
+    make_dynamodb_writes_atomic()
     outbox = Outbox(tmp_path / "outbox")
-    email_faults, sms_faults = FaultPlan(hang_seconds=1.5, seed=1), FaultPlan(hang_seconds=1.5, seed=2)
+    email_faults, sms_faults = FaultPlan(hang_seconds=6, seed=1), FaultPlan(hang_seconds=6, seed=2)
     with (
         mock_aws(),
         SendGridStandIn(outbox, SENDGRID_KEY, faults=email_faults) as sendgrid,

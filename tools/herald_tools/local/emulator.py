@@ -51,6 +51,9 @@ class LocalAws:
         # Imported here: moto's server pulls in Flask and every backend, which only the local runtime needs.
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+        from herald_tools.local.atomic_writes import make_dynamodb_writes_atomic
+
+        make_dynamodb_writes_atomic()  # conditional writes hold under concurrent requests, as in DynamoDB
         # werkzeug logs every request at INFO: thousands of lines a minute once pollers run.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._requested_port, verbose=False)
