@@ -563,8 +563,11 @@ def _serve_until_interrupted(runtime: Any, console: Any) -> None:
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    # `kill` stops it as cleanly as Ctrl-C: workers first, then the emulator, then the state file.
+    # `kill` stops it as cleanly as Ctrl-C: workers first, then the emulator, then the state file. SIGINT is set
+    # too: a process started in the background by a non-interactive shell inherits SIGINT ignored, and Python
+    # then never turns Ctrl-C (or a supervisor's SIGINT) into KeyboardInterrupt.
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     outputs = runtime.outputs
     write_local_state(
         LOCAL_STATE_FILE,
