@@ -19,7 +19,7 @@ from herald.usecases.ports import Direct, Provider, ProviderRouter
 if TYPE_CHECKING:
     from herald.config import SenderSettings
 
-SECONDARY_CLIENT_CONFIG = {
+SECONDARY_CLIENT_CONFIG: dict[str, Any] = {
     "connect_timeout": 2,
     "read_timeout": 5,
     "retries": {"mode": "standard", "total_max_attempts": 2},
@@ -32,7 +32,7 @@ def secondary_client(service: str) -> Any:
 
     # The SDK's defaults (60 s timeouts, several attempts) would let one slow call eat the Lambda timeout; the
     # queue's back-off is Herald's retry, so the SDK tries twice at most.
-    config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 2})
+    config = Config(**SECONDARY_CLIENT_CONFIG)
     return boto3.client(service, config=config)  # type: ignore[call-overload]
 
 
