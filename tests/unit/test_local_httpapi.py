@@ -104,3 +104,40 @@ def test_the_templates_api_urls_are_pointed_at_the_local_api(tmp_path: Path) -> 
         }
     finally:
         api.stop()
+
+
+def test_the_local_api_invokes_its_function_one_request_at_a_time() -> None:
+    # Given a handler that records how many invocations overlap (Powertools' resolver is not re-entrant)
+    import threading
+
+    from herald_tools.local.httpapi import _one_at_a_time
+
+    inside, most = 0, 0
+    guard = threading.Lock()
+    started = threading.Barrier(4)
+
+    def handler(event: dict[str, object]) -> dict[str, object]:
+        nonlocal inside, most
+        with guard:
+            inside += 1
+            most = max(most, inside)
+        done = threading.Event()
+        done.wait(0.05)  # stay inside long enough for the others to try to enter
+        with guard:
+            inside -= 1
+        return event
+
+    invoke = _one_at_a_time(handler)
+
+    def request(n: int) -> None:
+        started.wait()
+        assert invoke({"n": n}) == {"n": n}
+
+    # When four requests arrive at once on the server's threads
+    threads = [threading.Thread(target=request, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then the function served them one after the other, as one Lambda sandbox does
+    assert most == 1

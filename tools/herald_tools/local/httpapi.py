@@ -246,6 +246,22 @@ def _error(status: int, message: str) -> HttpResponse:
 # --- the sandbox: python -m herald_tools.local.httpapi ----------------------------------------------------
 
 
+def _one_at_a_time(invoke: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any]:
+    """One invocation at a time, as one Lambda sandbox takes one request at a time.
+
+    The server reads requests on threads, but a handler is written for one request per sandbox: Powertools'
+    resolver keeps the request it is resolving on the module's `app`, so two concurrent requests read each other's
+    headers (a signed callback refused as unsigned, seen under load). Lambda would run a second sandbox instead.
+    """
+    lock = threading.Lock()
+
+    def invoke_alone(event: dict[str, Any]) -> Any:
+        with lock:
+            return invoke(event)
+
+    return invoke_alone
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -334,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, function.code_dir)
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     try:
-        invoke = make_invoke(function, load_handler(function.handler), region)
+        invoke = _one_at_a_time(make_invoke(function, load_handler(function.handler), region))
     except Exception:
         logger.exception("%s: handler failed to import", function.logical_id)
         return 1
