@@ -146,3 +146,11 @@ class FollowUpSettings(FunctionSettings, _ChannelQueuesSetting):
 
 class TimelineSettings(FunctionSettings):
     function: ClassVar[str] = "timeline"
+
+    # The operators' IAM unique ids (AIDA..., AROA...), comma-separated: they read every storefront's orders.
+    # Every other caller reads only the storefronts whose registry entries list it as a publisher.
+    operator_ids_text: str = Field("", alias="HERALD_TIMELINE_OPERATOR_IDS")
+
+    @property
+    def operator_ids(self) -> list[str]:
+        return [part.strip() for part in self.operator_ids_text.split(",") if part.strip()]

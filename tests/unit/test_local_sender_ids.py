@@ -31,4 +31,5 @@ def test_two_publishers_with_their_own_access_keys_are_two_sender_ids() -> None:
         # Then each message names its own sender, the user's id written as AWS writes one
         senders = {m["Body"]: m["Attributes"]["SenderId"] for m in received["Messages"]}
         assert senders == {"operator": LOCAL_OPERATOR_SENDER_ID, "globex": aws_style_user_id(user_id)}
-        assert senders["globex"].startswith("AIDA") and len(senders["globex"]) == 21
+        assert senders["globex"].startswith("AIDA")
+        assert len(senders["globex"]) == 21

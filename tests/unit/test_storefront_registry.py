@@ -10,17 +10,17 @@ from typing import Any
 
 import boto3
 import pytest
+from benchmarks.fakes import FakeLedger, FakeQueue
 from moto import mock_aws
 from pydantic import ValidationError
+from tests.storefronts import MOTO_SENDER_ID, REGISTRY_PATH, SAMPLE_SOURCE, storefront
 
-from benchmarks.fakes import FakeLedger, FakeQueue
 from herald.adapters.ssm_storefronts import SsmStorefronts, StorefrontEntryInvalid
 from herald.domain.phone import to_e164
 from herald.domain.storefront import StaticStorefronts, Storefront, parameter_leaf
 from herald.rendering.renderer import Renderer
 from herald.usecases.dispatch import Dispatcher, Outcome
 from herald_tools.local.ports import accepting_twilio_test_numbers
-from tests.storefronts import MOTO_SENDER_ID, REGISTRY_PATH, SAMPLE_SOURCE, storefront
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 NOW = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)

@@ -85,7 +85,7 @@ FUNCTION_ENV = {
         "HERALD_DEFAULT_STORE_NAME",
         "HERALD_FOLLOWUP_QUEUE_URL",
     },
-    "TimelineFunction": {"POWERTOOLS_SERVICE_NAME"},
+    "TimelineFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_TIMELINE_OPERATOR_IDS"},
     "FollowupFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_EMAIL_QUEUE_URL", "HERALD_SMS_QUEUE_URL"},
 }
 SERVICE_NAMES = {
@@ -740,7 +740,8 @@ def test_timeline_function_serves_one_iam_authorised_get_route_and_may_only_quer
         "Auth": {"Authorizer": "AWS_IAM"},
     }
     assert template["Resources"][api_name]["Properties"]["Auth"] == {"EnableIamAuthorizer": True}
-    # And it may only Query the table: read-only, no index, no queue, no secret
+    # And it may only Query the table and read the storefront registry (who may read which storefront): no
+    # index, no queue, no secret
     (policy,) = function["Policies"]
     assert policy["Statement"] == [
         {
@@ -748,5 +749,14 @@ def test_timeline_function_serves_one_iam_authorised_get_route_and_may_only_quer
             "Effect": "Allow",
             "Action": "dynamodb:Query",
             "Resource": {"Fn::GetAtt": ["NotificationsTable", "Arn"]},
-        }
+        },
+        {
+            "Sid": "StorefrontRegistry",
+            "Effect": "Allow",
+            "Action": "ssm:GetParameter",
+            "Resource": {
+                "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/herald/"
+                "${AWS::StackName}/storefronts/*"
+            },
+        },
     ]
