@@ -28,7 +28,7 @@ import herald_tools
 from herald_tools.local.emulator import LocalAws
 from herald_tools.local.httpapi import LocalHttpApi, start_http_api
 from herald_tools.local.sender_ids import LOCAL_OPERATOR_SENDER_ID
-from herald_tools.local.stack import LocalFunction, LocalStack, deploy
+from herald_tools.local.stack import LocalFunction, LocalStack, deploy, load_template
 from herald_tools.local.worker import READY
 
 logger = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class LocalRuntime:
         ready_timeout: float = 60.0,
     ) -> None:
         self.template = template
-        self.parameters = {**LOCAL_PARAMETERS, **parameters}
+        self.parameters = dict(parameters)
         self.extra_env = dict(extra_env)
         self.log_dir = log_dir
         self.pythonpath = list(pythonpath or [])
@@ -142,12 +142,19 @@ class LocalRuntime:
             outputs.update(self.http_api.local_environment(outputs))
         return outputs
 
+    def deploy_parameters(self) -> dict[str, str]:
+        """The caller's parameters over LOCAL_PARAMETERS, of those the template declares."""
+        declared = load_template(self.template).get("Parameters") or {}
+        return {**{k: v for k, v in LOCAL_PARAMETERS.items() if k in declared}, **self.parameters}
+
     def start(self) -> Self:
         started = time.monotonic()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.aws.start()
         try:
-            self._stack = deploy(self.aws, self.template, parameters=self.parameters, stack_name=self.stack_name)
+            self._stack = deploy(
+                self.aws, self.template, parameters=self.deploy_parameters(), stack_name=self.stack_name
+            )
             # Before the workers: their environment points the template's API URLs at it.
             self.http_api = start_http_api(
                 self.stack,
