@@ -103,7 +103,7 @@ class Dispatcher:
     def plan(self, body: str, message_id: str) -> DispatchResult:
         """Everything up to the enqueue, for one message. Raises only on infrastructure errors."""
         try:
-            event = parse_event(body)
+            event = parse_event(body, now=self._clock())
         except EventRejected as rejected:
             self._ledger.record_rejection(
                 Rejection(
