@@ -13,7 +13,7 @@ from herald.domain.notification import Channel
 from herald.domain.suppression import ANY_SOURCE, Suppression, SuppressionSignal
 from herald.handlers import dispatch
 
-from .conftest import REGION, TABLE, Env, sample
+from .conftest import TABLE, Env, sample
 
 
 def _dispatch(env: Env, queue: str, *events: dict[str, Any]) -> None:
@@ -28,6 +28,10 @@ def _events(env: Env) -> dict[str, dict[str, Any]]:
         for i in env.items()
         if i.get("kind", {}).get("S") == "event"
     }
+
+
+def _ship(env: Env, event: dict[str, Any]) -> None:
+    _dispatch(env, "shipment-events", event)
 
 
 def _rejections(env: Env) -> dict[str, str]:
@@ -106,9 +110,7 @@ def test_an_opt_out_stored_at_its_key_from_before_escaping_still_stops_and_lifts
 
     # When dispatch reads the address's suppressions, then a resubscribe lifts it
     found = store.suppressions("storefront/acme-outdoor", {Channel.EMAIL: address})[Channel.EMAIL]
-    lifted = store.lift(
-        "storefront/acme-outdoor", Channel.EMAIL, address, signals={SuppressionSignal.UNSUBSCRIBE}
-    )
+    lifted = store.lift("storefront/acme-outdoor", Channel.EMAIL, address, signals={SuppressionSignal.UNSUBSCRIBE})
 
     # Then the old item was found with its address, and lifted
     assert [(s.recipient, s.signal) for s in found] == [(address, SuppressionSignal.UNSUBSCRIBE)]
@@ -119,12 +121,12 @@ def test_an_opt_out_stored_at_its_key_from_before_escaping_still_stops_and_lifts
 def test_a_delivery_dated_2099_is_rejected_and_the_real_pair_still_notifies(env: Env) -> None:
     # Given a shipment.delivered dated 2099 from a publisher
     forged = _shipment("shipment.delivered", "evt_forged_2099", datetime(2099, 1, 1, tzinfo=UTC))
-    _dispatch(env, "shipment-events", forged)
+    _ship(env, forged)
 
     # When the shipment's real out_for_delivery and delivered arrive
     now = datetime.now(UTC)
-    _dispatch(env, "shipment-events", _shipment("shipment.out_for_delivery", "evt_real_ofd", now - timedelta(hours=2)))
-    _dispatch(env, "shipment-events", _shipment("shipment.delivered", "evt_real_delivered", now))
+    _ship(env, _shipment("shipment.out_for_delivery", "evt_real_ofd", now - timedelta(hours=2)))
+    _ship(env, _shipment("shipment.delivered", "evt_real_delivered", now))
 
     # Then the forged one is rejected with its reason and both real ones are notified (email and SMS each)
     assert "more than 24 h ahead of Herald's clock" in _rejections(env)["evt_forged_2099"]
@@ -136,10 +138,10 @@ def test_a_delivery_dated_2099_is_rejected_and_the_real_pair_still_notifies(env:
 def test_a_later_stage_is_notified_whatever_time_its_publisher_wrote(env: Env) -> None:
     # Given a delivery attempt notified, with a time an hour from now (within the tolerance)
     now = datetime.now(UTC)
-    _dispatch(env, "shipment-events", _shipment("shipment.delivery_attempted", "evt_attempt", now + timedelta(hours=1)))
+    _ship(env, _shipment("shipment.delivery_attempted", "evt_attempt", now + timedelta(hours=1)))
 
     # When the delivery arrives, dated earlier than that attempt
-    _dispatch(env, "shipment-events", _shipment("shipment.delivered", "evt_delivered", now))
+    _ship(env, _shipment("shipment.delivered", "evt_delivered", now))
 
     # Then it is notified: a delivery ranks after an attempt, and the rank decides, not the time
     assert _events(env)["evt_delivered"]["status"] == "dispatched"
@@ -149,12 +151,12 @@ def test_a_later_stage_is_notified_whatever_time_its_publisher_wrote(env: Env) -
 def test_statuses_of_one_stage_are_ordered_by_time_and_a_late_earlier_one_is_superseded(env: Env) -> None:
     # Given an out_for_delivery at 09:00 and a delivery attempt at 12:00 (the same stage, rank 3)
     start = datetime.now(UTC) - timedelta(hours=6)
-    _dispatch(env, "shipment-events", _shipment("shipment.out_for_delivery", "evt_ofd_0900", start))
-    _dispatch(env, "shipment-events", _shipment("shipment.delivery_attempted", "evt_try_1200", start + timedelta(hours=3)))
+    _ship(env, _shipment("shipment.out_for_delivery", "evt_ofd_0900", start))
+    _ship(env, _shipment("shipment.delivery_attempted", "evt_try_1200", start + timedelta(hours=3)))
 
     # When a copy of an out_for_delivery reported at 08:00 arrives after them, then the next day's one
-    _dispatch(env, "shipment-events", _shipment("shipment.out_for_delivery", "evt_ofd_0800", start - timedelta(hours=1)))
-    _dispatch(env, "shipment-events", _shipment("shipment.out_for_delivery", "evt_ofd_next", start + timedelta(hours=5)))
+    _ship(env, _shipment("shipment.out_for_delivery", "evt_ofd_0800", start - timedelta(hours=1)))
+    _ship(env, _shipment("shipment.out_for_delivery", "evt_ofd_next", start + timedelta(hours=5)))
 
     # Then the 08:00 one is superseded with the reason, and the others are notified in turn
     events = _events(env)
