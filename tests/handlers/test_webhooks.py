@@ -327,7 +327,7 @@ def test_replayed_sendgrid_post_is_refused_403_and_changes_nothing(env: Env, sig
     response = call(http_event(SENDGRID_PATH, body, headers))
     # Then it is refused, and the table is exactly as the first post left it
     assert response["statusCode"] == 403
-    assert "already used" in json.loads(response["body"])["message"]
+    assert "already applied" in json.loads(response["body"])["message"]
     assert snapshot(env) == after_first
     # And the replay record expires on its own (TTL)
     (guard,) = [i for i in after_first if i["pk"]["S"].startswith("WEBHOOK#")]
