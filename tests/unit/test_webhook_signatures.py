@@ -417,3 +417,58 @@ def test_twilio_statuses_map_to_states_with_their_error_code(status: str, state:
     result = twilio_status(fields)
     assert result.state is state
     assert result.error_code == ("30003" if state in FAILED_DELIVERY else None)
+
+
+# --- bounds and linear time ---------------------------------------------------------------------------
+
+
+def test_twilio_signature_is_the_sdks_for_repeated_and_many_fields() -> None:
+    # Given a form with repeated names, shared prefixes, unicode and empty values, and 500 more fields
+    from twilio.request_validator import RequestValidator
+
+    pairs = [("To", "+1"), ("Body", "é ok"), ("B", ""), ("Body", "a"), ("Bo", "dy")]
+    pairs += [(f"F{i}", str(i % 7)) for i in range(500)]
+    form = FormParams(pairs)
+    # When the SDK computes its signature over the same URL and form
+    expected = RequestValidator(TOKEN).compute_signature(URL, form)
+    # Then Herald's verifier admits exactly that signature, and refuses it for a changed value
+    _twilio(URL, form, expected)
+    with pytest.raises(SignatureInvalid):
+        _twilio(URL, FormParams([*pairs[:-1], ("F499", "x")]), expected)
+
+
+@pytest.mark.parametrize(
+    ("size", "encoded", "refused"),
+    [(1024, False, False), (1025, False, True), (1024, True, False), (1025, True, True), (1022, True, False)],
+)
+def test_body_bound_is_read_from_the_encoded_length(size: int, encoded: bool, refused: bool) -> None:
+    from herald.webhooks.limits import BodyLimits, BodyTooLarge, bounded_body
+
+    limits = BodyLimits(max_bytes=1024)
+    raw = b"x" * size
+    body = base64.b64encode(raw).decode() if encoded else raw.decode()
+    # Given a body of `size` bytes against a 1 KiB bound; Then it is admitted whole or refused with 413
+    if refused:
+        with pytest.raises(BodyTooLarge) as error:
+            bounded_body(body, base64_encoded=encoded, limits=limits)
+        assert error.value.status_code == 413
+    else:
+        assert bounded_body(body, base64_encoded=encoded, limits=limits) == raw
+
+
+def test_multibyte_text_is_bounded_by_its_bytes_not_its_characters() -> None:
+    from herald.webhooks.limits import BodyLimits, BodyTooLarge, bounded_body
+
+    # Given 600 two-byte characters (1,200 bytes) against a 1 KiB bound; Then they are too large
+    with pytest.raises(BodyTooLarge):
+        bounded_body("é" * 600, base64_encoded=False, limits=BodyLimits(max_bytes=1024))
+
+
+def test_field_bound_counts_form_fields() -> None:
+    from herald.webhooks.limits import BodyLimits, BodyTooLarge, bounded_body
+
+    limits = BodyLimits(max_bytes=4096, max_fields=3)
+    # Given three fields, then four; Then three are admitted and four refused
+    assert bounded_body("a=1&b=2&c=3", base64_encoded=False, limits=limits) == b"a=1&b=2&c=3"
+    with pytest.raises(BodyTooLarge, match="3 form fields"):
+        bounded_body("a=1&b=2&c=3&d=4", base64_encoded=False, limits=limits)
