@@ -146,7 +146,9 @@ def test_malleated_signature_of_an_applied_request_is_refused_as_a_replay(env: E
     assert call(http_event(SENDGRID_PATH, body, headers))["statusCode"] == 200
     after_first = snapshot(env)
     # When the same timestamp and body arrive with the other form of its signature, (r, n - s), which verifies
-    other = headers | {"X-Twilio-Email-Event-Webhook-Signature": malleated(headers["X-Twilio-Email-Event-Webhook-Signature"])}
+    other = headers | {
+        "X-Twilio-Email-Event-Webhook-Signature": malleated(headers["X-Twilio-Email-Event-Webhook-Signature"])
+    }
     assert other != headers
     response = call(http_event(SENDGRID_PATH, body, other))
     # Then it is refused as a replay and the table is as the first post left it

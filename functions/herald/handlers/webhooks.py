@@ -138,7 +138,7 @@ def _count_result(result: DeliveryResult) -> None:
 
 def _raw_body(event: APIGatewayProxyEventV2, limits: BodyLimits) -> bytes:
     """The body exactly as the provider sent it (signatures are over these bytes), or 413 if over `limits`."""
-    return bounded_body(event.body, base64_encoded=event.is_base64_encoded, limits=limits)
+    return bounded_body(event.body, base64_encoded=bool(event.is_base64_encoded), limits=limits)
 
 
 def public_url(event: APIGatewayProxyEventV2) -> str:
