@@ -5,8 +5,10 @@ Routes:
 - POST /webhooks/twilio/status     Twilio Messaging status callbacks (form fields)
 - POST /webhooks/twilio/inbound    SMS sent to Herald's numbers (form fields), answered with TwiML
 
-Every request is authenticated before anything is parsed into the table: 401 without a signature, 403 with
-one that does not verify (or, for SendGrid, is stale or replayed). A refused request writes nothing.
+Every request is bounded before it is read (413 over its route's limits, webhooks/limits.py) and authenticated
+before anything is parsed into the table: 401 without a signature, 403 with one that does not verify (or, for
+SendGrid, is stale or replayed). Verification needs only the secrets: the table's adapters are built on the first
+request that verifies. A refused request writes nothing.
 """
 
 from __future__ import annotations
