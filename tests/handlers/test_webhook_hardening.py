@@ -271,3 +271,26 @@ def test_refused_inbound_keyword_records_nothing(env: Env, keywords: None) -> No
     # Then both are refused and the table has no new item
     assert (forged["statusCode"], flood["statusCode"]) == (403, 413)
     assert snapshot(env) == before
+
+
+def test_an_older_keyword_retried_after_a_newer_one_does_not_undo_it(
+    env: Env, keywords: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
+
+    # Given the customer's START (SM1) reached Herald but its lift failed part way, so Twilio will retry it
+    original = DynamoDbSuppressions.lift
+
+    def failing(self: DynamoDbSuppressions, *args: Any, **kwargs: Any) -> bool:
+        raise RuntimeError("throttled")
+
+    monkeypatch.setattr(DynamoDbSuppressions, "lift", failing)
+    with pytest.raises(RuntimeError):
+        text("START", sid=SM1)
+    monkeypatch.setattr(DynamoDbSuppressions, "lift", original)
+    # And then the customer's STOP (SM2), received after it, was applied
+    text("STOP", sid=SM2)
+    # When Twilio's retry of SM1 arrives
+    text("START", sid=SM1)
+    # Then the older START does not undo the newer STOP
+    assert suppressions(env).get(SOURCE, Channel.SMS, PHONE) is not None
