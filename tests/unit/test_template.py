@@ -760,3 +760,17 @@ def test_timeline_function_serves_one_iam_authorised_get_route_and_may_only_quer
             },
         },
     ]
+
+
+def test_webhooks_function_has_reserved_concurrency_from_a_parameter(template: dict[str, Any]) -> None:
+    # Given the template; Then the webhooks function reserves (and is capped at) WebhooksReservedConcurrency,
+    # unless an operator sets it to -1
+    parameter = template["Parameters"]["WebhooksReservedConcurrency"]
+    assert parameter["Default"] > 0
+    reserved = template["Resources"]["WebhooksFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    assert reserved == {
+        "Fn::If": ["ReservesWebhooksConcurrency", {"Ref": "WebhooksReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert template["Conditions"]["ReservesWebhooksConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "WebhooksReservedConcurrency"}, -1]}]
+    }
