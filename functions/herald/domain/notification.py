@@ -88,6 +88,9 @@ class EmailContent(BaseModel):
     from_email: str
     from_name: str | None = None
     reply_to: str | None = None
+    # The one-click unsubscribe URL (RFC 8058) of a non-transactional email: set by the email sender just before
+    # the provider call (usecases.unsubscribe), never by dispatch; the providers send it as List-Unsubscribe.
+    list_unsubscribe: str | None = None
 
 
 class SmsContent(BaseModel):
