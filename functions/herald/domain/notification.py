@@ -99,6 +99,10 @@ class SmsContent(BaseModel):
     body: str
     segments: int
     encoding: Literal["GSM-7", "UCS-2"]
+    # The same message followed by domain.suppression.OPT_OUT_LINE, fitted to the same segment budget: what the
+    # storefront's first SMS to a number sends (usecases.opt_out_notice). Absent in messages queued before it.
+    opt_out_body: str | None = None
+    opt_out_segments: int | None = None
 
 
 class ChannelMessage(BaseModel):
