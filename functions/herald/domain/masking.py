@@ -20,10 +20,14 @@ from __future__ import annotations
 
 import re
 
-# RFC 5322 `dot-atom` local part: atext plus dots. `-` last in the class so it is literal.
-_EMAIL = re.compile(r"([A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64})@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})")
-# A `+` and a digit: the only text worth handing to the matcher for international numbers (cheap to test first).
-_MAYBE_INTERNATIONAL = re.compile(r"\+\s?\(?\d")
+# RFC 5322 `dot-atom` local part: atext plus dots (`-` last in the class, so literal). A match starts only where a
+# run of such characters starts (the lookbehind): one attempt per run instead of one per character, and a run
+# longer than a local part's 64 characters is masked whole rather than left readable.
+_ATEXT = r"A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-"
+_EMAIL = re.compile(rf"(?<![{_ATEXT}])([{_ATEXT}]+)@([A-Za-z0-9.\-]+\.[A-Za-z]{{2,}})")
+# A `+` and seven digits or more, however grouped: the only text worth handing to the matcher (cheap to test
+# first; a log line's timestamp ends in "+0000", which must not cost a matcher run per line).
+_MAYBE_INTERNATIONAL = re.compile(r"\+\s?\(?\d(?:[\s.()\-]{0,2}\d){6}")
 # What the matcher may miss in a line (an E.164 run glued to other text): kept from before it.
 _E164 = re.compile(r"\+\d{8,15}\b")
 # National formats. Not preceded by a word character, `+`, `.`, `-`, `:` or `/` (ids, decimals, times, paths).
@@ -57,7 +61,8 @@ def mask_recipient(value: str) -> str:
 
 def mask_text(text: str) -> str:
     """Mask every email address and phone number found in free text (log lines, provider reasons, bodies)."""
-    text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
+    if "@" in text:
+        text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
     if _MAYBE_INTERNATIONAL.search(text):
         text = _mask_international(text)
     return _NATIONAL.sub(_mask_national, text)
