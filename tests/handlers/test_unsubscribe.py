@@ -170,7 +170,9 @@ def test_get_shows_a_confirmation_form_and_records_nothing(env: Env, links: None
     assert suppression(env) is None
 
 
-@pytest.mark.parametrize("forgery", ["altered", "other_key", "expired", "garbage", "too_long"])
+@pytest.mark.parametrize(
+    "forgery", ["altered", "other_key", "expired", "garbage", "too_long", "other_scope", "other_channel"]
+)
 def test_forged_or_expired_link_is_refused_403_and_records_nothing(env: Env, links: None, forgery: str) -> None:
     # Given a link that Herald did not sign as it is, or that has expired
     path = emailed_link(env)
@@ -181,6 +183,9 @@ def test_forged_or_expired_link_is_refused_403_and_records_nothing(env: Env, lin
         "expired": UnsubscribeTokens([KEY], lifetime_seconds=-1).issue(SOURCE, "email", ADDRESS),
         "garbage": "not-a-token",
         "too_long": token * 5,
+        # signed with the deployment's key, but for what the link route never grants
+        "other_scope": UnsubscribeTokens([KEY], lifetime_seconds=3600).issue(SOURCE, "email", ADDRESS, scope="all"),
+        "other_channel": UnsubscribeTokens([KEY], lifetime_seconds=3600).issue(SOURCE, "sms", ADDRESS),
     }
     forged = f"/unsubscribe/{tokens[forgery]}"
     # When it is posted with the one-click body, and opened
