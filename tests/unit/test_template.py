@@ -43,6 +43,7 @@ FUNCTIONS = {
 }
 GLOBAL_ENV = {
     "HERALD_TABLE_NAME",
+    "HERALD_STOREFRONTS_PATH",
     "HERALD_NOTIFICATION_TTL_DAYS",
     "LOG_LEVEL",
     "POWERTOOLS_METRICS_NAMESPACE",
@@ -54,8 +55,6 @@ FUNCTION_ENV = {
         "POWERTOOLS_SERVICE_NAME",
         "HERALD_EMAIL_QUEUE_URL",
         "HERALD_SMS_QUEUE_URL",
-        "HERALD_EMAIL_FROM",
-        "HERALD_DEFAULT_STORE_NAME",
         "HERALD_FOLLOWUP_QUEUE_URL",
         "HERALD_DELIVERY_DEADLINE_SECONDS",
     },
@@ -89,7 +88,7 @@ FUNCTION_ENV = {
         "HERALD_FOLLOWUP_QUEUE_URL",
         "HERALD_UNSUBSCRIBE_SECRET_ID",
     },
-    "TimelineFunction": {"POWERTOOLS_SERVICE_NAME"},
+    "TimelineFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_TIMELINE_OPERATOR_IDS"},
     "FollowupFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_EMAIL_QUEUE_URL", "HERALD_SMS_QUEUE_URL"},
 }
 SERVICE_NAMES = {
@@ -400,6 +399,16 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
     assert dispatch == {
         **{f"dynamodb:{a}": {table} for a in db_actions},
         "sqs:SendMessage": {queue("EmailQueue"), queue("SmsQueue"), queue("FollowupQueue")},
+        # The storefront registry's entries, and nothing else in Parameter Store.
+        "ssm:GetParameter": {
+            json.dumps(
+                {
+                    "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/herald/"
+                    "${AWS::StackName}/storefronts/*"
+                },
+                sort_keys=True,
+            )
+        },
     }
     # send-sms may also put a suppression item (Twilio's 21610); send-email writes nothing new.
     sender_db = {
@@ -748,7 +757,8 @@ def test_timeline_function_serves_one_iam_authorised_get_route_and_may_only_quer
         "Auth": {"Authorizer": "AWS_IAM"},
     }
     assert template["Resources"][api_name]["Properties"]["Auth"] == {"EnableIamAuthorizer": True}
-    # And it may only Query the table: read-only, no index, no queue, no secret
+    # And it may only Query the table and read the storefront registry (who may read which storefront): no
+    # index, no queue, no secret
     (policy,) = function["Policies"]
     assert policy["Statement"] == [
         {
@@ -756,5 +766,14 @@ def test_timeline_function_serves_one_iam_authorised_get_route_and_may_only_quer
             "Effect": "Allow",
             "Action": "dynamodb:Query",
             "Resource": {"Fn::GetAtt": ["NotificationsTable", "Arn"]},
-        }
+        },
+        {
+            "Sid": "StorefrontRegistry",
+            "Effect": "Allow",
+            "Action": "ssm:GetParameter",
+            "Resource": {
+                "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/herald/"
+                "${AWS::StackName}/storefronts/*"
+            },
+        },
     ]
