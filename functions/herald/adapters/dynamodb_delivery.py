@@ -32,7 +32,7 @@ from herald.adapters.dynamodb_values import (
 )
 from herald.domain.delivery_states import ProviderStatus, rank
 from herald.domain.keys import key as key_of
-from herald.domain.masking import mask_recipient
+from herald.domain.masking import mask_recipient, mask_text
 from herald.usecases.delivery_status import ApplyOutcome, InboundMessage, InboundReceipt, NotificationRef
 
 PROVIDER_MESSAGE_INDEX = "by_provider_message_id"
@@ -220,7 +220,8 @@ class DynamoDbDelivery:
             # (opt-out look-ups hash the recipient the same way).
             "from_masked": str_attr(mask_recipient(message.from_)),
             "from_hash": str_attr(phone_hash(message.from_)),
-            "body": str_attr(message.body[:1600]),
+            # What the customer typed may quote an address or a number: stored masked, as logs are.
+            "body": str_attr(mask_text(message.body[:1600])),
             "received_at": str_attr(now.isoformat()),
             "received_at_us": num_attr(_microseconds(now)),
             "expires_at": num_attr(int(now.timestamp()) + self._ttl_seconds),

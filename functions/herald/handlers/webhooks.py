@@ -4,6 +4,7 @@ Routes:
 - POST /webhooks/sendgrid/events   SendGrid's signed Event Webhook (JSON array of events)
 - POST /webhooks/twilio/status     Twilio Messaging status callbacks (form fields)
 - POST /webhooks/twilio/inbound    SMS sent to Herald's numbers (form fields), answered with TwiML
+- GET, POST /unsubscribe/{token}   one-click unsubscribe links (handlers/unsubscribe.py, its own module and root)
 
 Every request is bounded before it is read (413 over its route's limits, webhooks/limits.py) and authenticated
 before anything is parsed into the table: 401 without a signature, 403 with one that does not verify (or, for
@@ -26,6 +27,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from herald.handlers import unsubscribe
 from herald.handlers.wiring import Once, Root
 from herald.observability import build_logger, emit, traced
 from herald.usecases.delivery_status import (
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
 
 logger = build_logger()
 app = APIGatewayHttpResolver()
+app.include_router(unsubscribe.router)  # GET/POST /unsubscribe/{token}: one-click unsubscribe (RFC 8058)
 
 SENDGRID_EVENTS_PATH = "/webhooks/sendgrid/events"
 TWILIO_STATUS_PATH = "/webhooks/twilio/status"

@@ -139,13 +139,18 @@ class EmailOptOuts:
             signal = SuppressionSignal.BOUNCE
         if signal is None:
             return
-        self._store.suppress(
+        self.record(result.source, status.recipient, signal, reason=status.reason or status.event)
+
+    def record(self, source: str, address: str, signal: SuppressionSignal, *, reason: str) -> bool:
+        """Record an email opt-out of `address` for `source`: SendGrid's reports and the one-click link
+        (usecases.unsubscribe) both come through here. False when a stronger one was already recorded."""
+        return self._store.suppress(
             Suppression(
-                source=result.source,
+                source=source,
                 channel=Channel.EMAIL,
-                recipient=status.recipient.strip().lower(),
+                recipient=address.strip().lower(),
                 signal=signal,
-                reason=(status.reason or status.event)[:300],
+                reason=reason[:300],
                 at=self._clock().isoformat(),
             )
         )
