@@ -280,12 +280,13 @@ def test_without_listed_identities_ses_sends_only_as_email_from_and_through_the_
 
 # --- DynamoDB ---------------------------------------------------------------------------------------------
 
-# What each function's adapters read and write, by partition-key prefix (functions/herald/adapters/dynamodb_*.py).
+# What each function's adapters read and write on the table, by partition-key prefix: read from the code by
+# test_each_functions_code_makes_exactly_the_table_calls_listed_here, and granted exactly by the template.
 KEY_ACCESS: dict[str, dict[str, set[str]]] = {
     # ledger: events, notifications, rejections, shipment states; suppressions read in one BatchGetItem
     "DispatchFunction": {
-        "PutItem": {"ORDER", "SHIPMENT", "REJECTED"},
-        "UpdateItem": {"ORDER", "SHIPMENT", "REJECTED"},
+        "PutItem": {"ORDER", "REJECTED"},
+        "UpdateItem": {"ORDER", "SHIPMENT"},
         "BatchGetItem": {"SUPPRESS"},
     },
     # claim and mark notifications; the provider circuit; send-sms records Twilio's 21610 as a suppression
@@ -570,3 +571,191 @@ def test_dashboard_body_is_valid_json_after_substitution_and_shows_what_operator
         assert shown in text, shown
     # And every widget stays on the dashboard's 24-column grid
     assert all(w["x"] + w["width"] <= 24 for w in widgets)
+
+
+# --- what each function's code calls ------------------------------------------------------------------------
+#
+# A static reading of the Lambda code, one function at a time: from its handler module, follow the top-level
+# functions and classes it names (through the modules it imports, outside `if TYPE_CHECKING:`), collect the
+# methods it calls by attribute (a use case calls its ports as `self._ledger.claim(...)`), and read, in each
+# DynamoDB adapter class it builds, the methods reached: the boto3 operations they make (directly or through
+# dynamodb_values' helpers) and the partition-key prefixes they build (`"pk": f"PREFIX#..."` or a `*_pk()`
+# helper). Names shared with dict methods (`get`, `items`, ...) are not followed: a port method so named would
+# be invisible here (DynamoDbSuppressions.get is called by no function today).
+
+_TABLE_OPERATIONS = {
+    "get_item": "GetItem",
+    "put_item": "PutItem",
+    "update_item": "UpdateItem",
+    "delete_item": "DeleteItem",
+    "query": "Query",
+    "scan": "Scan",
+    "batch_get_item": "BatchGetItem",
+    "batch_write_item": "BatchWriteItem",
+    "transact_write_items": "TransactWriteItems",
+}
+_CONTAINER_METHODS = {"get", "items", "keys", "values", "pop", "update", "append", "setdefault"}
+_PREFIX = re.compile(r"^([A-Z]+)#")
+
+
+def _module_path(module: str) -> Path | None:
+    base = FUNCTIONS_SRC.parent / module.replace(".", "/")
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.exists():
+            return path
+    return None
+
+
+@cache
+def _tree(module: str) -> ast.Module:
+    path = _module_path(module)
+    assert path is not None, module
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        # Imports for type checking only never run in Lambda.
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test):
+            node.body = []
+    return tree
+
+
+def _imported_modules(start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        module = todo.pop()
+        if module in seen or _module_path(module) is None:
+            continue
+        seen.add(module)
+        for node in ast.walk(_tree(module)):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("herald"):
+                todo.append(node.module)
+                todo.extend(f"{node.module}.{alias.name}" for alias in node.names)
+    return seen
+
+
+def _string_prefixes(node: ast.AST) -> set[str]:
+    return {
+        match.group(1)
+        for part in ast.walk(node)
+        if isinstance(part, ast.Constant) and isinstance(part.value, str)
+        for match in [_PREFIX.match(part.value)]
+        if match
+    }
+
+
+@cache
+def _key_helpers(module: str) -> dict[str, set[str]]:
+    """An adapter module's own functions that build keys (dynamodb_followup's `_key`) -> their prefixes."""
+    helpers: dict[str, set[str]] = {}
+    for node in _tree(module).body:
+        if isinstance(node, ast.FunctionDef) and _own_prefixes(node):
+            helpers[node.name] = _own_prefixes(node)
+    return helpers
+
+
+def _own_prefixes(node: ast.AST) -> set[str]:
+    found: set[str] = set()
+    for part in ast.walk(node):
+        if isinstance(part, ast.Dict):
+            for key, value in zip(part.keys, part.values, strict=True):
+                if isinstance(key, ast.Constant) and key.value in ("pk", ":pk"):
+                    found |= _string_prefixes(value)
+                    found |= {p for n in ast.walk(value) if isinstance(n, ast.Name) for p in _pk_helper(n.id)}
+    return found
+
+
+def _pk_helper(name: str) -> set[str]:
+    if not name.endswith("_pk"):
+        return set()
+    for path in (FUNCTIONS_SRC / "adapters").glob("dynamodb_*.py"):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.FunctionDef) and node.name == name:
+                return _string_prefixes(node)
+    return set()
+
+
+def _names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | {
+        n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)
+    }
+
+
+def _table_calls(handler_module: str) -> dict[str, set[str]]:
+    """{action: partition-key prefixes} of the table calls one function's code makes ("index" for the GSI)."""
+    modules = _imported_modules(handler_module)
+    definitions: dict[str, list[ast.AST]] = {}
+    for module in modules:
+        if not module.startswith("herald.adapters"):
+            for node in _tree(module).body:
+                if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                    definitions.setdefault(node.name, []).append(node)
+    todo: list[ast.AST] = [_tree(handler_module)]
+    followed: set[str] = set()
+    named: set[str] = set()
+    methods_called: set[str] = set()
+    while todo:
+        for node in ast.walk(todo.pop()):
+            if isinstance(node, ast.Attribute):
+                name = node.attr
+                methods_called.add(name)
+            elif isinstance(node, ast.Name):
+                name = node.id
+            elif isinstance(node, ast.alias):
+                name = node.name.rsplit(".", 1)[-1]
+            else:
+                continue
+            if name in _CONTAINER_METHODS:
+                methods_called.discard(name)
+                continue
+            named.add(name)
+            if name in definitions and name not in followed:
+                followed.add(name)
+                todo.extend(definitions[name])
+    values_helpers = {
+        n.name: n for n in _tree("herald.adapters.dynamodb_values").body if isinstance(n, ast.FunctionDef)
+    }
+    calls: dict[str, set[str]] = {}
+    for module in sorted(m for m in modules if m.startswith("herald.adapters.dynamodb")):
+        for cls in (n for n in _tree(module).body if isinstance(n, ast.ClassDef) and n.name in named):
+            methods = {n.name: n for n in cls.body if isinstance(n, ast.FunctionDef)}
+            reached = {name for name in methods if name in methods_called and not name.startswith("__")}
+            todo_methods = list(reached)
+            while todo_methods:
+                for name in (_names(methods[todo_methods.pop()]) & set(methods)) - _CONTAINER_METHODS:
+                    if name not in reached:
+                        reached.add(name)
+                        todo_methods.append(name)
+            # The key the instance holds (the circuit's self._key) is built in __init__.
+            held = _own_prefixes(methods["__init__"]) if "__init__" in methods else set()
+            for name in reached:
+                method = methods[name]
+                used = _names(method)
+                operations = {_TABLE_OPERATIONS[n] for n in used if n in _TABLE_OPERATIONS}
+                for helper in used & set(values_helpers):
+                    operations |= {
+                        _TABLE_OPERATIONS[n] for n in _names(values_helpers[helper]) if n in _TABLE_OPERATIONS
+                    }
+                prefixes = _own_prefixes(method)
+                prefixes |= {p for n in (used & set(methods)) - _CONTAINER_METHODS for p in _own_prefixes(methods[n])}
+                prefixes |= {p for n in used for p in _key_helpers(module).get(n, set()) | _pk_helper(n)}
+                index = any(isinstance(k, ast.keyword) and k.arg == "IndexName" for k in ast.walk(method))
+                for operation in operations:
+                    if index and operation == "Query":
+                        calls.setdefault("Query@index", set())
+                    else:
+                        calls.setdefault(operation, set()).update(prefixes or held or {"?"})
+    return calls
+
+
+def test_each_functions_code_makes_exactly_the_table_calls_listed_here(template: dict[str, Any]) -> None:
+    # Given each function's handler module, as the template names it
+    for function in FUNCTIONS:
+        handler = template["Resources"][function]["Properties"]["Handler"].rsplit(".", 1)[0]
+        # When its code is read for the table calls it can make
+        calls = _table_calls(handler)
+        # Then they are the actions and key prefixes KEY_ACCESS lists (which the policy grants exactly, above);
+        # the webhooks also query the provider-message index (granted without a key condition)
+        expected: dict[str, set[str]] = {action: set(p) for action, p in KEY_ACCESS[function].items()}
+        if function == "WebhooksFunction":
+            expected["Query@index"] = set()
+        assert calls == expected, function
