@@ -264,6 +264,21 @@ def test_send_email_sends_through_ses_only_as_email_from_its_domain_and_the_list
     assert not allowed(policy, "ses:SendRawEmail", f"{SES}:identity/shop-a.example")
 
 
+def test_every_join_and_split_delimiter_is_a_literal(template: dict[str, Any]) -> None:
+    # CloudFormation accepts no function in a Fn::Join or Fn::Split delimiter (and moto's stack fails on one)
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("Fn::Join", "Fn::Split"):
+                    assert isinstance(value[0], str), {key: value}
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(template["Resources"])
+
+
 def test_without_listed_identities_ses_sends_only_as_email_from_and_through_the_configuration_set(
     template: dict[str, Any],
 ) -> None:
