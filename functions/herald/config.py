@@ -27,6 +27,10 @@ class FunctionSettings(BaseModel):
     function: ClassVar[str] = "herald"
 
     table_name: str = Field("herald-notifications", alias="HERALD_TABLE_NAME")
+    # The storefront registry: one SSM parameter per storefront under this path (adapters.ssm_storefronts).
+    storefronts_path: str = Field(
+        "/herald/herald/storefronts", alias="HERALD_STOREFRONTS_PATH", pattern=r"^/[A-Za-z0-9_.\-/]{1,900}$"
+    )
     ttl_days: int = Field(90, alias="HERALD_NOTIFICATION_TTL_DAYS", ge=1)
     tracing: bool = Field(False, alias="HERALD_TRACING")
 
@@ -74,10 +78,9 @@ class _ChannelQueuesSetting(BaseModel):
         return {channel: str(getattr(self, spec.queue_setting)) for channel, spec in CHANNELS.items()}
 
 
-class DispatchSettings(FunctionSettings, _FollowUpQueueSetting, _StoreSetting, _ChannelQueuesSetting):
+class DispatchSettings(FunctionSettings, _FollowUpQueueSetting, _ChannelQueuesSetting):
     function: ClassVar[str] = "dispatch"
 
-    email_from: str = Field("orders@herald.example", alias="HERALD_EMAIL_FROM")
     # How long an order confirmation may go without a delivery report before it is escalated (SQS delay: <= 900).
     deadline_seconds: int = Field(600, alias="HERALD_DELIVERY_DEADLINE_SECONDS", ge=0, le=900)
 
@@ -143,3 +146,11 @@ class FollowUpSettings(FunctionSettings, _ChannelQueuesSetting):
 
 class TimelineSettings(FunctionSettings):
     function: ClassVar[str] = "timeline"
+
+    # The operators' IAM unique ids (AIDA..., AROA...), comma-separated: they read every storefront's orders.
+    # Every other caller reads only the storefronts whose registry entries list it as a publisher.
+    operator_ids_text: str = Field("", alias="HERALD_TIMELINE_OPERATOR_IDS")
+
+    @property
+    def operator_ids(self) -> list[str]:
+        return [part.strip() for part in self.operator_ids_text.split(",") if part.strip()]

@@ -10,6 +10,7 @@ import pytest
 
 from herald.handlers import dispatch, send_email, send_sms
 from herald.handlers import timeline as timeline_handler
+from tests.storefronts import MOTO_SENDER_ID
 
 from .conftest import TABLE, Env, FakeContext, sample
 from .ops_support import deploy_outputs_stack, herald, plain_text
@@ -154,8 +155,9 @@ def test_timeline_without_source_refuses_an_order_id_two_storefronts_share(ops_e
     assert "storefront/other-shop" in result.stderr
 
 
-def _http_get(path: str) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload 2.0) GET, as the IAM-authorised route delivers it."""
+def _http_get(path: str, caller: str = MOTO_SENDER_ID) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) GET, as the IAM-authorised route delivers it, signed by `caller`
+    (by default the samples' storefront's publisher)."""
     event = {
         "version": "2.0",
         "routeKey": "GET /orders/{source}/{order_id}/timeline",
@@ -164,7 +166,13 @@ def _http_get(path: str) -> dict[str, Any]:
         "headers": {"host": "api.example"},
         "requestContext": {
             "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
-            "authorizer": {"iam": {"accountId": "123456789012", "userArn": "arn:aws:iam::123456789012:user/ops"}},
+            "authorizer": {
+                "iam": {
+                    "accountId": "123456789012",
+                    "userArn": "arn:aws:iam::123456789012:user/publisher",
+                    "userId": caller,
+                }
+            },
             "domainName": "api.example",
             "requestId": "r1",
             "routeKey": "GET /orders/{source}/{order_id}/timeline",
@@ -195,3 +203,25 @@ def test_http_route_answers_404_for_an_unknown_order(ops_env: Env) -> None:
     response = _http_get("/orders/storefront%2Facme-outdoor/ord_nobody/timeline")
     # Then it is a 404, not an empty 200
     assert response["statusCode"] == 404
+
+
+def test_http_route_refuses_another_storefronts_identity_before_reading_anything(ops_env: Env) -> None:
+    # Given an order of the samples' storefront, and a caller that is no publisher of it nor an operator
+    event = _placed_email_sent_sms_throttled(ops_env)
+    path = f"/orders/{quote(event['source'], safe='')}/{event['data']['order']['id']}/timeline"
+    # When that caller asks for the order's timeline, or for a storefront that does not exist
+    other = _http_get(path, caller="AIDAOTHERSTOREFRONT01")
+    unknown = _http_get("/orders/storefront%2Fnobody/ord_1001/timeline", caller="AIDAOTHERSTOREFRONT01")
+    # Then both are 403, alike (the answer does not tell which storefronts exist)
+    assert (other["statusCode"], unknown["statusCode"]) == (403, 403)
+    assert other["body"] == unknown["body"]
+
+
+def test_http_route_admits_an_operator_for_every_storefront(ops_env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an operator listed in the template's TimelineOperatorIds
+    monkeypatch.setenv("HERALD_TIMELINE_OPERATOR_IDS", "AIDAOPERATOR00000001")
+    timeline_handler.root.reset()
+    event = _placed_email_sent_sms_throttled(ops_env)
+    path = f"/orders/{quote(event['source'], safe='')}/{event['data']['order']['id']}/timeline"
+    # When the operator reads the order's timeline; Then it is answered
+    assert _http_get(path, caller="AIDAOPERATOR00000001")["statusCode"] == 200

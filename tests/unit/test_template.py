@@ -43,6 +43,7 @@ FUNCTIONS = {
 }
 GLOBAL_ENV = {
     "HERALD_TABLE_NAME",
+    "HERALD_STOREFRONTS_PATH",
     "HERALD_NOTIFICATION_TTL_DAYS",
     "LOG_LEVEL",
     "POWERTOOLS_METRICS_NAMESPACE",
@@ -54,8 +55,6 @@ FUNCTION_ENV = {
         "POWERTOOLS_SERVICE_NAME",
         "HERALD_EMAIL_QUEUE_URL",
         "HERALD_SMS_QUEUE_URL",
-        "HERALD_EMAIL_FROM",
-        "HERALD_DEFAULT_STORE_NAME",
         "HERALD_FOLLOWUP_QUEUE_URL",
         "HERALD_DELIVERY_DEADLINE_SECONDS",
     },
@@ -86,7 +85,7 @@ FUNCTION_ENV = {
         "HERALD_DEFAULT_STORE_NAME",
         "HERALD_FOLLOWUP_QUEUE_URL",
     },
-    "TimelineFunction": {"POWERTOOLS_SERVICE_NAME"},
+    "TimelineFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_TIMELINE_OPERATOR_IDS"},
     "FollowupFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_EMAIL_QUEUE_URL", "HERALD_SMS_QUEUE_URL"},
 }
 SERVICE_NAMES = {
@@ -406,7 +405,8 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
         return json.dumps({"Fn::GetAtt": [name, "Arn"]}, sort_keys=True)
 
     def without_registry(allowed: dict[str, set[str]]) -> dict[str, set[str]]:
-        # Every function reads the storefront registry (test_template_iam checks its resources).
+        # Every function reads the storefront registry's entries, and nothing else in Parameter Store
+        # (test_template_iam evaluates its resources).
         assert registry <= set(allowed)
         return {a: r for a, r in allowed.items() if a not in registry}
 
@@ -766,8 +766,8 @@ def test_timeline_function_serves_one_iam_authorised_get_route_and_may_only_quer
         "Auth": {"Authorizer": "AWS_IAM"},
     }
     assert template["Resources"][api_name]["Properties"]["Auth"] == {"EnableIamAuthorizer": True}
-    # And it may only Query the table's order items (and read the storefront registry): read-only, no index,
-    # no queue, no secret
+    # And it may only Query the table's order items and read the storefront registry (who may read which
+    # storefront): read-only, no index, no queue, no secret
     (policy,) = function["Policies"]
     read, registry = policy["Statement"]
     assert read == {

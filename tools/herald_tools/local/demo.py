@@ -23,6 +23,7 @@ from herald_tools.events_file import read_events
 from herald_tools.local.conditions import DEFAULT_TIMEOUT_SECONDS, Deployment, wait_for
 from herald_tools.local.directives import Stage, act, directive_of
 from herald_tools.local.standins.faults import FaultPlan
+from herald_tools.local.storefronts import LocalPublisher, register_second_storefront
 
 LOCAL_SENDGRID_KEY = "SG.herald-local-demo"  # a stand-in key: the local SendGrid accepts only this one
 LOCAL_TWILIO_SID = "AC" + "de" * 16
@@ -163,9 +164,11 @@ def run_demo(
     return run
 
 
-def prepare(runtime: Any, provider_setup: Providers) -> None:
+def prepare(runtime: Any, provider_setup: Providers) -> LocalPublisher:
     """What an operator sets up before traffic: the provider secrets, the stand-ins' callbacks to the webhooks
-    API (with the key it verifies), and the SES sender identity."""
+    API (with the key it verifies), the SES sender identity, and a second storefront with its own publisher
+    (returned: the demo and the tests publish as it)."""
+
     secrets = runtime.aws.client("secretsmanager")
     for variable, default, value in (
         ("HERALD_SENDGRID_SECRET_ID", "herald/sendgrid", provider_setup.sendgrid_secret),
@@ -174,6 +177,9 @@ def prepare(runtime: Any, provider_setup: Providers) -> None:
         secrets.create_secret(Name=_function_env(runtime, variable, default), SecretString=json.dumps(value))
     _wire_callbacks(runtime, provider_setup)
     verify_ses_sender(runtime)
+    return register_second_storefront(
+        runtime, sendgrid_secret=provider_setup.sendgrid_secret, twilio_secret=provider_setup.twilio_secret
+    )
 
 
 def _wire_callbacks(runtime: Any, provider_setup: Providers) -> None:
@@ -194,9 +200,9 @@ def _wire_callbacks(runtime: Any, provider_setup: Providers) -> None:
 
 
 def verify_ses_sender(runtime: Any) -> None:
-    """SES sends only from a verified identity: verify the sender's domain in the emulator, as an operator
-    verifies it in SES before deploying (infra/README.md)."""
-    sender = _function_env(runtime, "HERALD_EMAIL_FROM", "orders@herald.example")
+    """SES sends only from a verified identity: verify the default storefront's domain in the emulator, as an
+    operator verifies it in SES before deploying (infra/README.md)."""
+    sender = runtime.deploy_parameters().get("EmailFrom", "orders@herald.example")
     runtime.aws.client("sesv2").create_email_identity(EmailIdentity=sender.rpartition("@")[2])
 
 

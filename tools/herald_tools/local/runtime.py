@@ -27,7 +27,8 @@ import herald
 import herald_tools
 from herald_tools.local.emulator import LocalAws
 from herald_tools.local.httpapi import LocalHttpApi, start_http_api
-from herald_tools.local.stack import LocalFunction, LocalStack, deploy
+from herald_tools.local.sender_ids import LOCAL_OPERATOR_SENDER_ID
+from herald_tools.local.stack import LocalFunction, LocalStack, deploy, load_template
 from herald_tools.local.worker import READY
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,15 @@ _INHERITED_ENV = (
     "COVERAGE_PROCESS_START",
 )
 # Seconds a worker gets, beyond its function's timeout, to finish its batches in flight on stop.
+# The template's parameters a local deployment cannot leave to their defaults: the default storefront (the demo's
+# events come from storefront/acme-outdoor) sends from the Twilio stand-in's number and is published by the
+# local operator, whom the emulator names as SQS names a principal (herald_tools.local.sender_ids).
+LOCAL_PARAMETERS = {
+    "DefaultStorefrontSource": "storefront/acme-outdoor",
+    "DefaultStoreName": "Acme Outdoor",
+    "DefaultStorefrontSmsFrom": "+15005550006",  # Twilio's test "valid sender" (the stand-in's number)
+    "DefaultStorefrontPublisherIds": LOCAL_OPERATOR_SENDER_ID,
+}
 _STOP_GRACE_SECONDS = 5.0
 _SETTLE_POLL_SECONDS = 0.2
 # How often the supervisor looks for a worker that died, and how long it waits after a replacement failed.
@@ -132,12 +142,19 @@ class LocalRuntime:
             outputs.update(self.http_api.local_environment(outputs))
         return outputs
 
+    def deploy_parameters(self) -> dict[str, str]:
+        """The caller's parameters over LOCAL_PARAMETERS, of those the template declares."""
+        declared = load_template(self.template).get("Parameters") or {}
+        return {**{k: v for k, v in LOCAL_PARAMETERS.items() if k in declared}, **self.parameters}
+
     def start(self) -> Self:
         started = time.monotonic()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.aws.start()
         try:
-            self._stack = deploy(self.aws, self.template, parameters=self.parameters, stack_name=self.stack_name)
+            self._stack = deploy(
+                self.aws, self.template, parameters=self.deploy_parameters(), stack_name=self.stack_name
+            )
             # Before the workers: their environment points the template's API URLs at it.
             self.http_api = start_http_api(
                 self.stack,

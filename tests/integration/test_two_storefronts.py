@@ -1,0 +1,106 @@
+"""Two storefronts on one local deployment: each sends as itself, and neither can publish as the other.
+
+The local runtime's default storefront (Acme Outdoor, the template's single-store parameters) is published by the
+local operator; Globex Garden (herald_tools.local.storefronts) by its own IAM user. SQS names the sender of each
+message (the emulator as AWS does), and dispatch admits an event only from a publisher its storefront lists.
+"""
+
+from __future__ import annotations
+
+import copy
+import email
+import email.policy
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from herald_tools.local.demo import DEMO_PARAMETERS, Providers, prepare, providers
+from herald_tools.local.runtime import LocalRuntime
+from herald_tools.local.storefronts import SECOND_SOURCE, LocalPublisher
+
+ROOT = Path(__file__).resolve().parents[2]
+ACME = "storefront/acme-outdoor"
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalRuntime, Providers, LocalPublisher]]:
+    outbox = tmp_path_factory.mktemp("two-storefronts-outbox")
+    with (
+        providers(outbox) as setup,
+        LocalRuntime(
+            ROOT / "template.yaml",
+            extra_env=setup.env,
+            log_dir=tmp_path_factory.mktemp("two-storefronts-logs"),
+            stack_name="herald-two-storefronts",
+            parameters=DEMO_PARAMETERS,  # deadline checks due in seconds, so the queues settle
+        ) as runtime,
+    ):
+        globex = prepare(runtime, setup)
+        yield runtime, setup, globex
+
+
+def _order(source: str, event_id: str, store_name: str) -> str:
+    event: dict[str, Any] = json.loads((ROOT / "events" / "order.placed.json").read_text())
+    event = copy.deepcopy(event)
+    event.update(source=source, id=event_id)
+    event["data"]["store"] = {"name": store_name}
+    event["data"]["order"]["id"] = f"ord_{event_id}"
+    return json.dumps(event)
+
+
+def _record(runtime: LocalRuntime, source: str, event_id: str) -> dict[str, Any]:
+    """The dispatch record (event or rejection) of (source, id), as plain attributes."""
+    table = runtime.stack.function("DispatchFunction").environment["HERALD_TABLE_NAME"]
+    items = runtime.aws.client("dynamodb").scan(TableName=table)["Items"]
+    found = [
+        {k: next(iter(v.values())) for k, v in item.items()}
+        for item in items
+        if item.get("event_id", {}).get("S") == event_id
+        and item.get("source", {}).get("S") == source
+        and item.get("kind", {}).get("S") in ("event", "rejection")
+    ]
+    assert found, f"no record of {source} {event_id}"
+    return found[0]
+
+
+def _emails(setup: Providers) -> dict[str, email.message.EmailMessage]:
+    """Accepted emails by order number in the subject."""
+    messages = {}
+    for path in setup.sendgrid.outbox.emails():
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        messages[str(message["Subject"])] = message
+    return messages
+
+
+def test_each_storefront_sends_as_itself_and_neither_publishes_as_the_other(
+    deployment: tuple[LocalRuntime, Providers, LocalPublisher],
+) -> None:
+    runtime, setup, globex = deployment
+    queue = runtime.stack.queues["OrderEventsQueue"]
+    operator = runtime.aws.client("sqs")  # the local operator: Acme Outdoor's publisher
+    globex_sqs = globex.client(runtime)
+    # Given each storefront's own order, and each publisher trying to publish as the other storefront
+    operator.send_message(QueueUrl=queue, MessageBody=_order(ACME, "evt_acme_own", "Acme Outdoor"))
+    globex_sqs.send_message(QueueUrl=queue, MessageBody=_order(SECOND_SOURCE, "evt_globex_own", "Globex Garden"))
+    globex_sqs.send_message(QueueUrl=queue, MessageBody=_order(ACME, "evt_globex_as_acme", "Acme Outdoor"))
+    operator.send_message(QueueUrl=queue, MessageBody=_order(SECOND_SOURCE, "evt_acme_as_globex", "Globex"))
+    # When the deployment has handled them
+    assert runtime.wait_until_settled(quiet_seconds=2.0, timeout=120)
+
+    # Then each storefront's own order was dispatched, and the email went out from its own address
+    assert _record(runtime, ACME, "evt_acme_own")["status"] == "dispatched"
+    assert _record(runtime, SECOND_SOURCE, "evt_globex_own")["status"] == "dispatched"
+    senders = {str(m["From"]) for m in _emails(setup).values()}
+    assert any("hello@globex-garden.example" in sender for sender in senders), senders
+    assert any("orders@herald.example" in sender for sender in senders), senders
+    # And each forged one was rejected with the reason naming the publisher, and sent nothing
+    forged_acme = _record(runtime, ACME, "evt_globex_as_acme")
+    assert forged_acme["kind"] == "rejection"
+    assert forged_acme["reason"] == f"publisher {globex.user_id} may not publish as {ACME!r}"
+    forged_globex = _record(runtime, SECOND_SOURCE, "evt_acme_as_globex")
+    assert forged_globex["reason"] == f"publisher AIDAIT2UOQQY3AUEKVGXU may not publish as {SECOND_SOURCE!r}"
+    subjects = " ".join(_emails(setup))
+    assert "ord_evt_globex_as_acme" not in subjects
