@@ -33,8 +33,9 @@ class LocalPublisher:
     def client(self, runtime: Any, service: str = "sqs") -> Any:
         import boto3
 
-        return boto3.client(
-            service,
+        session = boto3.session.Session()
+        return session.client(
+            service,  # type: ignore[call-overload]  # boto3-stubs types each service by its literal name
             endpoint_url=runtime.aws.endpoint_url,
             region_name=runtime.aws.region,
             aws_access_key_id=self.access_key_id,
