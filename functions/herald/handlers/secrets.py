@@ -26,24 +26,20 @@ class Secrets:
         # endpoint data the function's other clients already loaded (about 50 ms of cold start, benchmarks/).
         self._provider = parameters.SecretsProvider(boto3_client=secretsmanager)
 
-    def _secret(self, secret_id: str) -> dict[str, Any]:
-        value = self._provider.get(secret_id, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+    def read(self, secret_id: str, force: bool = False) -> dict[str, Any]:
+        """The secret's JSON object, from the cache unless `force` (after the provider refused what it holds)."""
+        value = self._provider.get(secret_id, transform="json", max_age=SECRET_MAX_AGE_SECONDS, force_fetch=force)
         if not isinstance(value, dict):
             raise ValueError(f"secret {secret_id} must be a JSON object")
         return value
 
+    _secret = read
+
     def sendgrid_api_key(self, secret_id: str) -> str:
-        secret = self._secret(secret_id)
-        if not secret.get("api_key"):
-            raise ValueError(f"secret {secret_id} has no api_key")
-        return str(secret["api_key"])
+        return sendgrid_api_key(secret_id, self._secret(secret_id))
 
     def twilio_credentials(self, secret_id: str) -> TwilioCredentials:
-        secret = self._secret(secret_id)
-        missing = [k for k in ("account_sid", "auth_token", "from_number") if not secret.get(k)]
-        if missing:
-            raise ValueError(f"secret {secret_id} lacks {', '.join(missing)}")
-        return TwilioCredentials(str(secret["account_sid"]), str(secret["auth_token"]), str(secret["from_number"]))
+        return twilio_credentials(secret_id, self._secret(secret_id))
 
     def sendgrid_webhook_public_key(self, secret_id: str) -> str:
         """The Event Webhook verification key (base64 DER, as SendGrid's Mail Settings show it)."""
@@ -51,3 +47,20 @@ class Secrets:
         if not secret.get("public_key"):
             raise ValueError(f"secret {secret_id} has no public_key")
         return str(secret["public_key"])
+
+
+def sendgrid_api_key(secret_id: str, secret: dict[str, Any]) -> str:
+    if not secret.get("api_key"):
+        raise ValueError(f"secret {secret_id} has no api_key")
+    return str(secret["api_key"])
+
+
+def twilio_credentials(secret_id: str, secret: dict[str, Any]) -> TwilioCredentials:
+    # from_number may be absent when every storefront on the account sends from its own number or Messaging
+    # Service (the registry's sms_from / twilio_messaging_service_sid).
+    missing = [k for k in ("account_sid", "auth_token") if not secret.get(k)]
+    if missing:
+        raise ValueError(f"secret {secret_id} lacks {', '.join(missing)}")
+    return TwilioCredentials(
+        str(secret["account_sid"]), str(secret["auth_token"]), str(secret.get("from_number") or "")
+    )

@@ -20,13 +20,24 @@ def _build() -> SenderGraph:
     from herald.adapters.ses_email import SesEmail
     from herald.config import SendEmailSettings
     from herald.handlers.aws import aws_client
+    from herald.handlers.credentials import RotatingClient, SecretBacked
     from herald.handlers.fallback import FallbackRequests
     from herald.handlers.routing import Lazy, routed, secondary_client
-    from herald.handlers.secrets import Secrets
+    from herald.handlers.secrets import Secrets, sendgrid_api_key
+    from herald.usecases.ports import Provider
 
     config = SendEmailSettings.from_environment()
-    api_key = Secrets(aws_client("secretsmanager")).sendgrid_api_key(config.sendgrid_secret_id)
-    sendgrid = SendGridEmail(api_key, host=config.sendgrid_api_host, timeout=config.provider_timeout_seconds)
+    secrets = Secrets(aws_client("secretsmanager"))
+
+    def build_sendgrid(secret: dict[str, Any]) -> SendGridEmail:
+        api_key = sendgrid_api_key(config.sendgrid_secret_id, secret)
+        return SendGridEmail(api_key, host=config.sendgrid_api_host, timeout=config.provider_timeout_seconds)
+
+    # Built on the first send, and again whenever the secret's value changes (handlers/credentials.py).
+    client: RotatingClient[Provider] = RotatingClient(
+        "sendgrid", config.sendgrid_secret_id, secrets.read, build_sendgrid, logger
+    )
+    sendgrid = SecretBacked("sendgrid", Channel.EMAIL, client)
     configuration_set = config.ses_configuration_set or None
     ses = Lazy("ses", Channel.EMAIL, lambda: SesEmail(secondary_client("sesv2"), configuration_set=configuration_set))
     router = routed(sendgrid, ses, config, logger)

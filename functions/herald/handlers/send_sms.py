@@ -25,20 +25,31 @@ def _build() -> SenderGraph:
     from herald.adapters.twilio_sms import TwilioSms
     from herald.config import SendSmsSettings
     from herald.handlers.aws import aws_client
+    from herald.handlers.credentials import RotatingClient, SecretBacked
     from herald.handlers.fallback import FallbackRequests
     from herald.handlers.routing import Lazy, routed, secondary_client
-    from herald.handlers.secrets import Secrets
+    from herald.handlers.secrets import Secrets, twilio_credentials
+    from herald.usecases.ports import Provider
 
     config = SendSmsSettings.from_environment()
-    credentials = Secrets(aws_client("secretsmanager")).twilio_credentials(config.twilio_secret_id)
-    twilio = TwilioSms(
-        credentials.account_sid,
-        credentials.auth_token,
-        credentials.from_number,
-        base_url=config.twilio_api_base_url,
-        timeout=config.provider_timeout_seconds,
-        webhooks_base_url=config.webhooks_base_url,
+    secrets = Secrets(aws_client("secretsmanager"))
+
+    def build_twilio(secret: dict[str, Any]) -> TwilioSms:
+        credentials = twilio_credentials(config.twilio_secret_id, secret)
+        return TwilioSms(
+            credentials.account_sid,
+            credentials.auth_token,
+            credentials.from_number,
+            base_url=config.twilio_api_base_url,
+            timeout=config.provider_timeout_seconds,
+            webhooks_base_url=config.webhooks_base_url,
+        )
+
+    # Built on the first send, and again whenever the secret's value changes (handlers/credentials.py).
+    client: RotatingClient[Provider] = RotatingClient(
+        "twilio", config.twilio_secret_id, secrets.read, build_twilio, logger
     )
+    twilio = SecretBacked("twilio", Channel.SMS, client)
     sns = Lazy(
         "sns",
         Channel.SMS,
