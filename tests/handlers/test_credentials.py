@@ -65,7 +65,8 @@ def test_a_secret_rotated_mid_run_loses_no_message_and_sends_each_once(env: Env,
     assert _statuses(env) == Counter({("email", "sent"): 6, ("sms", "sent"): 6})
     # And each was sent exactly once, through the primary (the stand-ins' outbox holds one of each)
     accepted = Counter(a["custom_args"]["notification_id"] for a in env.sendgrid.accepted)
-    assert len(accepted) == 6 and set(accepted.values()) == {1}
+    assert len(accepted) == 6
+    assert set(accepted.values()) == {1}
     assert len(env.outbox.emails()) == 6
     assert Counter(s["body"] for s in env.outbox.sms()).total() == 6
     assert {n["provider"] for n in env.notifications().values()} == {"sendgrid", "twilio"}
@@ -102,5 +103,6 @@ def test_a_revoked_key_with_no_new_one_retries_and_fails_over_never_failing_a_me
     assert Counter((n["channel"], n["status"], n["provider"]) for n in notifications) == Counter(
         {("email", "sent", "ses"): 3, ("sms", "sent", "sns"): 3}
     )
-    assert env.outbox.emails() == [] and list(env.outbox.sms()) == []
+    assert env.outbox.emails() == []
+    assert list(env.outbox.sms()) == []
     assert boto3.client("ses", region_name=REGION).get_send_quota()["SentLast24Hours"] == 3

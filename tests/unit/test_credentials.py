@@ -93,7 +93,8 @@ def test_a_revoked_key_with_no_new_one_raises_the_retryable_refusal() -> None:
     # When it sends / Then the auth refusal goes on, retryable, after one forced read
     with pytest.raises(ProviderError) as raised:
         client.call(Client.send)
-    assert raised.value.auth and raised.value.retryable
+    assert raised.value.auth
+    assert raised.value.retryable
     assert vault.forced_reads == 1
 
 
