@@ -19,11 +19,10 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
 from herald.domain.errors import ErrorKind, ProviderError
-from herald.domain.notification import Channel, ChannelMessage
 from herald.observability import emit
-from herald.usecases.ports import Provider
 
 C = TypeVar("C")
+C_co = TypeVar("C_co", covariant=True)  # a client of a richer type serves where a plainer one is asked for
 T = TypeVar("T")
 
 AUTH_FAILURES_METRIC = "ProviderAuthFailures"  # the iam helper's alarm reads this name (dimension: provider)
@@ -32,7 +31,7 @@ AUTH_FAILURES_METRIC = "ProviderAuthFailures"  # the iam helper's alarm reads th
 SecretReader = Callable[[str, bool], dict[str, Any]]
 
 
-class RotatingClient(Generic[C]):
+class RotatingClient(Generic[C_co]):
     """One provider client for one secret, rebuilt whenever the secret's value changes. Safe to share between
     threads: concurrent sends refused with the same key re-read the secret once between them."""
 
@@ -41,7 +40,7 @@ class RotatingClient(Generic[C]):
         provider: str,
         secret_id: str,
         read: SecretReader,
-        build: Callable[[dict[str, Any]], C],
+        build: Callable[[dict[str, Any]], C_co],
         logger: Logger,
     ) -> None:
         self.provider = provider
@@ -51,11 +50,11 @@ class RotatingClient(Generic[C]):
         self._logger = logger
         self._lock = threading.Lock()
         self._value: dict[str, Any] | None = None
-        self._client: C | None = None
+        self._client: C_co | None = None
         self._version = 0  # bumped at each rebuild
         self._forced = 0  # bumped at each read past the cache
 
-    def call(self, send: Callable[[C], T]) -> T:
+    def call(self, send: Callable[[C_co], T]) -> T:
         """`send(client)` with the current client; after an auth refusal, once more with a renewed one."""
         client, version, forced = self._current()
         try:
@@ -78,7 +77,7 @@ class RotatingClient(Generic[C]):
                 self._report(again, renewed=True)
             raise
 
-    def _current(self) -> tuple[C, int, int]:
+    def _current(self) -> tuple[C_co, int, int]:
         value = self._fetch(force=False)
         with self._lock:
             if self._client is None or value != self._value:
@@ -86,7 +85,7 @@ class RotatingClient(Generic[C]):
             assert self._client is not None
             return self._client, self._version, self._forced
 
-    def _renew(self, version: int, forced: int) -> C | None:
+    def _renew(self, version: int, forced: int) -> C_co | None:
         """A client on the secret's newest value, or None when it holds the key just refused."""
         with self._lock:  # held across the read: concurrent refusals wait for one read, not make one each
             if self._version != version:
@@ -156,15 +155,3 @@ class ClientPool(Generic[C]):
                 if client is None:
                     client = self._clients[key] = self._build(key)
         return client
-
-
-class SecretBacked:
-    """A Provider whose client is a `RotatingClient`: the deployment's one secret (no storefront entry names one)."""
-
-    def __init__(self, name: str, channel: Channel, client: RotatingClient[Provider]) -> None:
-        self.name = name
-        self.channel = channel
-        self._client = client
-
-    def send(self, message: ChannelMessage) -> str | None:
-        return self._client.call(lambda provider: provider.send(message))

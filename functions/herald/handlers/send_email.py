@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Hashable
+from typing import Any, cast
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -15,32 +16,42 @@ logger = build_logger()
 
 
 def _build() -> SenderGraph:
-    """The send-email function's composition root: SendGrid, SES behind it, the ledger, the fallback requests."""
+    """The send-email function's composition root: SendGrid per storefront, SES behind it, the ledger, the
+    fallback requests."""
     from herald.adapters.sendgrid_email import SendGridEmail
     from herald.adapters.ses_email import SesEmail
     from herald.config import SendEmailSettings
     from herald.handlers.aws import aws_client
-    from herald.handlers.credentials import RotatingClient, SecretBacked
+    from herald.handlers.credentials import ClientPool, RotatingClient
     from herald.handlers.fallback import FallbackRequests
     from herald.handlers.routing import Lazy, routed, secondary_client
     from herald.handlers.secrets import Secrets, sendgrid_api_key
-    from herald.usecases.ports import Provider
+    from herald.handlers.storefront_senders import StorefrontRouter, StorefrontSendGrid, StorefrontSes, storefronts
+    from herald.handlers.wiring import PORT_STOREFRONTS, port
 
     config = SendEmailSettings.from_environment()
     secrets = Secrets(aws_client("secretsmanager"))
+    directory = port(PORT_STOREFRONTS, storefronts(config))
 
-    def build_sendgrid(secret: dict[str, Any]) -> SendGridEmail:
-        api_key = sendgrid_api_key(config.sendgrid_secret_id, secret)
-        return SendGridEmail(api_key, host=config.sendgrid_api_host, timeout=config.provider_timeout_seconds)
+    def sendgrid_client(key: Hashable) -> RotatingClient[SendGridEmail]:
+        secret_id, subuser = cast(tuple[str, str | None], key)
 
-    # Built on the first send, and again whenever the secret's value changes (handlers/credentials.py).
-    client: RotatingClient[Provider] = RotatingClient(
-        "sendgrid", config.sendgrid_secret_id, secrets.read, build_sendgrid, logger
-    )
-    sendgrid = SecretBacked("sendgrid", Channel.EMAIL, client)
+        def build(secret: dict[str, Any]) -> SendGridEmail:
+            api_key = sendgrid_api_key(secret_id, secret)
+            timeout = config.provider_timeout_seconds
+            return SendGridEmail(api_key, host=config.sendgrid_api_host, timeout=timeout, subuser=subuser)
+
+        # Built on the first send with this key, again whenever the secret's value changes (handlers/credentials.py).
+        return RotatingClient("sendgrid", secret_id, secrets.read, build, logger)
+
+    sendgrid = StorefrontSendGrid(directory, ClientPool(sendgrid_client), config.sendgrid_secret_id)
     configuration_set = config.ses_configuration_set or None
-    ses = Lazy("ses", Channel.EMAIL, lambda: SesEmail(secondary_client("sesv2"), configuration_set=configuration_set))
-    router = routed(sendgrid, ses, config, logger)
+    ses = Lazy(
+        "ses",
+        Channel.EMAIL,
+        lambda: StorefrontSes(directory, SesEmail(secondary_client("sesv2"), configuration_set=configuration_set)),
+    )
+    router = StorefrontRouter(routed(sendgrid, ses, config, logger), directory, logger)
     return sender_graph(config, router, on_failed=FallbackRequests(config.followup_queue_url))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -20,36 +20,41 @@ logger = build_logger()
 
 
 def _build() -> SenderGraph:
-    """The send-sms function's composition root: Twilio, SNS behind it, the ledger, what follows a refusal."""
+    """The send-sms function's composition root: Twilio per storefront, SNS behind it, the ledger, what follows a
+    refusal."""
     from herald.adapters.sns_sms import SnsSms
     from herald.adapters.twilio_sms import TwilioSms
     from herald.config import SendSmsSettings
     from herald.handlers.aws import aws_client
-    from herald.handlers.credentials import RotatingClient, SecretBacked
+    from herald.handlers.credentials import ClientPool, RotatingClient
     from herald.handlers.fallback import FallbackRequests
     from herald.handlers.routing import Lazy, routed, secondary_client
     from herald.handlers.secrets import Secrets, twilio_credentials
-    from herald.usecases.ports import Provider
+    from herald.handlers.storefront_senders import StorefrontRouter, StorefrontTwilio, storefronts
+    from herald.handlers.wiring import PORT_STOREFRONTS, port
 
     config = SendSmsSettings.from_environment()
     secrets = Secrets(aws_client("secretsmanager"))
+    directory = port(PORT_STOREFRONTS, storefronts(config))
 
-    def build_twilio(secret: dict[str, Any]) -> TwilioSms:
-        credentials = twilio_credentials(config.twilio_secret_id, secret)
-        return TwilioSms(
-            credentials.account_sid,
-            credentials.auth_token,
-            credentials.from_number,
-            base_url=config.twilio_api_base_url,
-            timeout=config.provider_timeout_seconds,
-            webhooks_base_url=config.webhooks_base_url,
-        )
+    def twilio_client(key: Hashable) -> RotatingClient[TwilioSms]:
+        secret_id = str(key)
 
-    # Built on the first send, and again whenever the secret's value changes (handlers/credentials.py).
-    client: RotatingClient[Provider] = RotatingClient(
-        "twilio", config.twilio_secret_id, secrets.read, build_twilio, logger
-    )
-    twilio = SecretBacked("twilio", Channel.SMS, client)
+        def build(secret: dict[str, Any]) -> TwilioSms:
+            credentials = twilio_credentials(secret_id, secret)
+            return TwilioSms(
+                credentials.account_sid,
+                credentials.auth_token,
+                credentials.from_number,
+                base_url=config.twilio_api_base_url,
+                timeout=config.provider_timeout_seconds,
+                webhooks_base_url=config.webhooks_base_url,
+            )
+
+        # Built on the first send on this account, again whenever the secret's value changes (handlers/credentials.py).
+        return RotatingClient("twilio", secret_id, secrets.read, build, logger)
+
+    twilio = StorefrontTwilio(directory, ClientPool(twilio_client), config.twilio_secret_id)
     sns = Lazy(
         "sns",
         Channel.SMS,
@@ -65,7 +70,8 @@ def _build() -> SenderGraph:
         suppress(message, result)
         fallback(message, result)
 
-    return sender_graph(config, routed(twilio, sns, config, logger), on_failed=after_refusal)
+    router = StorefrontRouter(routed(twilio, sns, config, logger), directory, logger)
+    return sender_graph(config, router, on_failed=after_refusal)
 
 
 class OptOuts:

@@ -1,0 +1,212 @@
+"""Per-storefront sending: each message goes out as its storefront's registry entry says, through its own credentials.
+
+The entry is read at send time (the registry is cached, herald.adapters.ssm_storefronts), not copied into the
+message at dispatch: the From a key may send as, the subuser and the Messaging Service belong with the credentials
+the sender picks, and an operator's correction applies to the messages already queued.
+
+- `StorefrontRouter` (outside the failover router): looks the entry up, puts the entry's From, name and Reply-To
+  on an email (for SendGrid and SES alike), and turns a missing entry into a retryable error. Dispatch refuses
+  unregistered storefronts, so a missing entry here is a configuration race (an entry removed or not yet
+  propagated); being outside the circuit, it never fails the provider over.
+- `StorefrontSendGrid`, `StorefrontTwilio`, `StorefrontSes` (inside it): the provider for the entry, from a
+  `ClientPool` keyed by the secret the entry names (one client per distinct secret, rebuilt on rotation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from aws_lambda_powertools import Logger
+
+from herald.domain.errors import ErrorKind, ProviderError
+from herald.domain.notification import Channel, ChannelMessage
+from herald.handlers.credentials import ClientPool
+from herald.usecases.ports import Accepted, ProviderRouter
+
+if TYPE_CHECKING:
+    from herald.config import SenderSettings
+
+UNREGISTERED_CODE = "herald:storefront-unregistered"
+
+
+class StoreEntry(Protocol):
+    """What the senders read of a storefront's registry entry (herald.domain.storefront.Storefront)."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def email_from(self) -> str | None: ...
+    @property
+    def email_from_name(self) -> str | None: ...
+    @property
+    def reply_to(self) -> str | None: ...
+    @property
+    def sendgrid_secret_id(self) -> str | None: ...
+    @property
+    def sendgrid_subuser(self) -> str | None: ...
+    @property
+    def ses_identity(self) -> str | None: ...
+    @property
+    def twilio_secret_id(self) -> str | None: ...
+    @property
+    def twilio_messaging_service_sid(self) -> str | None: ...
+    @property
+    def sms_from(self) -> str | None: ...
+
+
+class StoreLookup(Protocol):
+    """The registry as the senders use it (herald.usecases.ports.StorefrontDirectory): None, not registered."""
+
+    def get(self, source: str) -> StoreEntry | None: ...
+
+
+@dataclass(frozen=True)
+class DeploymentEntry:
+    """An entry with nothing of its own: the deployment's secrets, and the From dispatch rendered."""
+
+    source: str
+    email_from: str | None = None
+    email_from_name: str | None = None
+    reply_to: str | None = None
+    sendgrid_secret_id: str | None = None
+    sendgrid_subuser: str | None = None
+    ses_identity: str | None = None
+    twilio_secret_id: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    sms_from: str | None = None
+
+
+class OneStore:
+    """The lookup of a deployment without a registry: every storefront sends as the deployment."""
+
+    def get(self, source: str) -> StoreEntry | None:
+        return DeploymentEntry(source)
+
+
+def storefronts(config: SenderSettings) -> StoreLookup:
+    """The registry a sender reads (a port: `wiring.PORT_STOREFRONTS`).
+
+    Until the registry's adapter (herald.adapters.ssm_storefronts.SsmStorefronts, on the settings'
+    HERALD_STOREFRONTS_PATH) is merged and wired here, every storefront sends as the deployment (`OneStore`).
+    """
+    return OneStore()
+
+
+def entry_for(directory: StoreLookup, message: ChannelMessage) -> StoreEntry:
+    store = directory.get(message.source)
+    if store is None:
+        raise ProviderError(
+            ErrorKind.RETRYABLE,
+            UNREGISTERED_CODE,
+            f"storefront {message.source!r} has no registry entry at send time (dispatch admitted it: a "
+            "configuration race); retried until the entry is back, then parked in the DLQ for a redrive",
+        )
+    return store
+
+
+def with_store_sender(message: ChannelMessage, store: StoreEntry) -> ChannelMessage:
+    """The message with the storefront's own From, display name and Reply-To (an email; anything else as it is)."""
+    if message.email is None or not store.email_from:
+        return message
+    email = message.email.model_copy(
+        update={
+            "from_email": store.email_from,
+            "from_name": store.email_from_name or message.email.from_name,
+            "reply_to": store.reply_to or message.email.reply_to,
+        }
+    )
+    return message.model_copy(update={"email": email})
+
+
+class StorefrontRouter:
+    """A ProviderRouter that sends each message as its storefront, through the router it wraps."""
+
+    def __init__(self, inner: ProviderRouter, directory: StoreLookup, logger: Logger) -> None:
+        self.channel = inner.channel
+        self._inner = inner
+        self._directory = directory
+        self._logger = logger
+
+    def send(self, message: ChannelMessage) -> Accepted:
+        try:
+            store = entry_for(self._directory, message)
+        except ProviderError as missing:
+            self._logger.warning(
+                "storefront not in the registry at send time: retrying",
+                extra={"source": message.source, "error_code": missing.code},
+            )
+            raise
+        return self._inner.send(with_store_sender(message, store))
+
+
+class _Sends(Protocol):
+    def send(self, message: ChannelMessage) -> str | None: ...
+
+
+class StorefrontSendGrid:
+    """SendGrid with the storefront's key (`sendgrid_secret_id`, else the deployment's) and subuser."""
+
+    name = "sendgrid"
+    channel = Channel.EMAIL
+
+    def __init__(self, directory: StoreLookup, pool: ClientPool[_Sends], default_secret_id: str) -> None:
+        self._directory = directory
+        self._pool = pool
+        self._default = default_secret_id
+
+    def send(self, message: ChannelMessage) -> str | None:
+        store = entry_for(self._directory, message)
+        # The subuser shapes the client (SendGrid's On-Behalf-Of header), so it is part of the pool's key.
+        key = (store.sendgrid_secret_id or self._default, store.sendgrid_subuser or None)
+        return self._pool.get(key).call(lambda client: client.send(message))
+
+
+class _SendsSms(Protocol):
+    def send(
+        self, message: ChannelMessage, *, from_number: str | None = None, messaging_service_sid: str | None = None
+    ) -> str | None: ...
+
+
+class StorefrontTwilio:
+    """Twilio on the storefront's account (`twilio_secret_id`, else the deployment's), from its Messaging Service
+    or number (else the number in the account's secret)."""
+
+    name = "twilio"
+    channel = Channel.SMS
+
+    def __init__(self, directory: StoreLookup, pool: ClientPool[_SendsSms], default_secret_id: str) -> None:
+        self._directory = directory
+        self._pool = pool
+        self._default = default_secret_id
+
+    def send(self, message: ChannelMessage) -> str | None:
+        store = entry_for(self._directory, message)
+        client = self._pool.get(store.twilio_secret_id or self._default)
+        return client.call(
+            lambda twilio: twilio.send(
+                message,
+                from_number=store.sms_from or None,
+                messaging_service_sid=store.twilio_messaging_service_sid or None,
+            )
+        )
+
+
+class _SendsSes(Protocol):
+    def send(self, message: ChannelMessage, *, identity_arn: str | None = None) -> str | None: ...
+
+
+class StorefrontSes:
+    """SES as the storefront's identity: From is the entry's (StorefrontRouter put it on the message); an identity
+    given as an ARN is passed as FromEmailAddressIdentityArn (an identity another account authorised us to use)."""
+
+    name = "ses"
+    channel = Channel.EMAIL
+
+    def __init__(self, directory: StoreLookup, ses: _SendsSes) -> None:
+        self._directory = directory
+        self._ses = ses
+
+    def send(self, message: ChannelMessage) -> str | None:
+        identity = entry_for(self._directory, message).ses_identity or ""
+        return self._ses.send(message, identity_arn=identity if identity.startswith("arn:") else None)
