@@ -33,17 +33,12 @@ class Secrets:
             raise ValueError(f"secret {secret_id} must be a JSON object")
         return value
 
-    _secret = read
-
-    def sendgrid_api_key(self, secret_id: str) -> str:
-        return sendgrid_api_key(secret_id, self._secret(secret_id))
-
     def twilio_credentials(self, secret_id: str) -> TwilioCredentials:
-        return twilio_credentials(secret_id, self._secret(secret_id))
+        return twilio_credentials(secret_id, self.read(secret_id))
 
     def sendgrid_webhook_public_key(self, secret_id: str) -> str:
         """The Event Webhook verification key (base64 DER, as SendGrid's Mail Settings show it)."""
-        secret = self._secret(secret_id)
+        secret = self.read(secret_id)
         if not secret.get("public_key"):
             raise ValueError(f"secret {secret_id} has no public_key")
         return str(secret["public_key"])
