@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from herald.domain.notification import Channel, ChannelMessage
+from herald.domain.storefront import Storefront
 from herald.usecases.ports import Accepted, Claim, EventClaim, PlannedNotification, Rejection, ShipmentPosition
 
 
@@ -92,3 +93,24 @@ class CountingClient:
             return attribute(*args, **kwargs)
 
         return counted
+
+
+BENCH_SENDER_ID = "AIDAIT2UOQQY3AUEKVGXU"  # the SenderId dispatch is given (moto's, for every message)
+
+
+class EverySource:
+    """A storefront registry where every source is registered and published by BENCH_SENDER_ID."""
+
+    def __init__(self, email_from: str = "orders@acme.example", name: str = "Store") -> None:
+        self._email_from, self._name = email_from, name
+
+    def get(self, source: str) -> Storefront | None:
+        return Storefront(
+            source=source,
+            name=self._name,
+            email_from=self._email_from,
+            sendgrid_secret_id="herald/sendgrid",  # noqa: S106 - a secret's name, not a secret
+            twilio_secret_id="herald/twilio",  # noqa: S106 - a secret's name, not a secret
+            sms_from="+15005550006",
+            publishers=(BENCH_SENDER_ID,),
+        )

@@ -69,7 +69,7 @@ def _bodies(events: list[dict[str, Any]]) -> list[str]:
 
 def cpu_per_notification(event_types: list[str], count: int) -> dict[str, float]:
     """CPU microseconds of dispatch + send per notification, with every port faked."""
-    from fakes import FakeLedger, FakeProvider, FakeQueue
+    from fakes import BENCH_SENDER_ID, EverySource, FakeLedger, FakeProvider, FakeQueue
 
     from herald.domain.channel_registry import CHANNELS
     from herald.rendering.renderer import Renderer
@@ -78,9 +78,7 @@ def cpu_per_notification(event_types: list[str], count: int) -> dict[str, float]
     from herald.usecases.send import RetryPolicy, Sender
 
     ledger, queue = FakeLedger(), FakeQueue()
-    dispatcher = Dispatcher(
-        ledger, queue, Renderer(), from_email="orders@acme.example", default_store_name="Store", phone=LOCAL_PHONE_RULE
-    )
+    dispatcher = Dispatcher(ledger, queue, Renderer(), storefronts=EverySource(), phone=LOCAL_PHONE_RULE)
     senders = {
         channel: Sender(ledger, Direct(FakeProvider(channel)), lease_seconds=60, retry=RetryPolicy())
         for channel in CHANNELS
@@ -88,7 +86,7 @@ def cpu_per_notification(event_types: list[str], count: int) -> dict[str, float]
     bodies = [body for t in event_types for body in _bodies(_events(t, count, t.replace(".", "_")))]
     # Warm-up: template compilation and first-use caches belong to the cold start, not to each notification.
     warm = _bodies(_events(event_types[0], 3, "warm"))
-    dispatcher.complete([dispatcher.plan(body, "warm") for body in warm])
+    dispatcher.complete([dispatcher.plan(body, "warm", BENCH_SENDER_ID) for body in warm])
     for message in queue.messages:
         senders[message.channel].send(message, receive_count=1)
     queue.messages.clear()
@@ -96,7 +94,7 @@ def cpu_per_notification(event_types: list[str], count: int) -> dict[str, float]
     started = time.process_time()
     for start in range(0, len(bodies), BATCH):
         batch = bodies[start : start + BATCH]
-        dispatcher.complete([dispatcher.plan(body, f"m{start + i}") for i, body in enumerate(batch)])
+        dispatcher.complete([dispatcher.plan(body, f"m{start + i}", BENCH_SENDER_ID) for i, body in enumerate(batch)])
     dispatched = time.process_time()
     for message in queue.messages:
         senders[message.channel].send(message, receive_count=1)
@@ -116,7 +114,7 @@ def cpu_per_notification(event_types: list[str], count: int) -> dict[str, float]
 def aws_requests_per_event() -> dict[str, Any]:
     """For each sample type: AWS API calls per event (dispatch and send), counted over moto."""
     from _aws import bench_aws
-    from fakes import CountingClient, FakeProvider
+    from fakes import BENCH_SENDER_ID, CountingClient, EverySource, FakeProvider
 
     from herald.adapters.dynamodb_followup import DynamoDbFollowUps
     from herald.adapters.dynamodb_ledger import DynamoDbLedger
@@ -149,14 +147,13 @@ def aws_requests_per_event() -> dict[str, Any]:
                 ledger,
                 queue,
                 Renderer(),
-                from_email="o@acme.example",
-                default_store_name="S",
+                storefronts=EverySource("o@acme.example", "S"),
                 followups=followups,
                 deadline_seconds=0,  # due at once, so that the follow-up's reads are counted here too
                 phone=LOCAL_PHONE_RULE,
             )
             bodies = _bodies(_events(event_type, BATCH, f"count_{event_type.replace('.', '_')}"))
-            planned = [dispatcher.plan(body, f"m{i}") for i, body in enumerate(bodies)]
+            planned = [dispatcher.plan(body, f"m{i}", BENCH_SENDER_ID) for i, body in enumerate(bodies)]
             dispatcher.complete(planned)
             messages = [m for result in planned for m in result.messages]
             send_ledger = DynamoDbLedger(CountingClient(aws.dynamodb, send_counts, "dynamodb"), TABLE)

@@ -27,6 +27,10 @@ class FunctionSettings(BaseModel):
     function: ClassVar[str] = "herald"
 
     table_name: str = Field("herald-notifications", alias="HERALD_TABLE_NAME")
+    # The storefront registry: one SSM parameter per storefront under this path (adapters.ssm_storefronts).
+    storefronts_path: str = Field(
+        "/herald/herald/storefronts", alias="HERALD_STOREFRONTS_PATH", pattern=r"^/[A-Za-z0-9_.\-/]{1,900}$"
+    )
     ttl_days: int = Field(90, alias="HERALD_NOTIFICATION_TTL_DAYS", ge=1)
     tracing: bool = Field(False, alias="HERALD_TRACING")
 
@@ -74,10 +78,9 @@ class _ChannelQueuesSetting(BaseModel):
         return {channel: str(getattr(self, spec.queue_setting)) for channel, spec in CHANNELS.items()}
 
 
-class DispatchSettings(FunctionSettings, _FollowUpQueueSetting, _StoreSetting, _ChannelQueuesSetting):
+class DispatchSettings(FunctionSettings, _FollowUpQueueSetting, _ChannelQueuesSetting):
     function: ClassVar[str] = "dispatch"
 
-    email_from: str = Field("orders@herald.example", alias="HERALD_EMAIL_FROM")
     # How long an order confirmation may go without a delivery report before it is escalated (SQS delay: <= 900).
     deadline_seconds: int = Field(600, alias="HERALD_DELIVERY_DEADLINE_SECONDS", ge=0, le=900)
 

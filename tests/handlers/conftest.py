@@ -22,6 +22,7 @@ from herald_tools.local.standins.sendgrid import SendGridStandIn
 from herald_tools.local.standins.twilio import TwilioStandIn
 from herald_tools.local.tables import create_notifications_table
 from herald_tools.local.worker import LambdaContext, lambda_context
+from tests.storefronts import REGISTRY_PATH, SAMPLE_SOURCE, seed_registry, storefront
 
 REGION = "us-east-1"
 TABLE = "herald-test-notifications"
@@ -133,7 +134,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Env]:
         "HERALD_PROVIDER_TIMEOUT_SECONDS": "5",
         "HERALD_SENDGRID_SECRET_ID": "herald/sendgrid",
         "HERALD_TWILIO_SECRET_ID": "herald/twilio",
-        "HERALD_EMAIL_FROM": "orders@acme.example",
+        "HERALD_STOREFRONTS_PATH": REGISTRY_PATH,
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -162,6 +163,24 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Env]:
         monkeypatch.setenv("HERALD_DELIVERY_DEADLINE_SECONDS", "0")
         # The secondary providers: SES sends only from a verified identity (SNS needs nothing for SMS).
         boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity="acme.example")
+        # The samples' storefront, and the ones the tests publish as besides it.
+        seed_registry(
+            boto3.client("ssm", region_name=REGION),
+            REGISTRY_PATH,
+            *(
+                storefront(source)
+                for source in (
+                    SAMPLE_SOURCE,
+                    "storefront/acme",
+                    "storefront/shop",
+                    "storefront/other-shop",
+                    "storefront/other",
+                    "shop.eu",
+                    "acme",
+                    "shop",
+                )
+            ),
+        )
         secrets = boto3.client("secretsmanager", region_name=REGION)
         secrets.create_secret(Name="herald/sendgrid", SecretString=json.dumps({"api_key": SENDGRID_KEY}))
         secrets.create_secret(

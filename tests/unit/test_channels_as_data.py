@@ -12,6 +12,7 @@ from types import MappingProxyType
 
 import pytest
 from pydantic import BaseModel
+from tests.storefronts import MOTO_SENDER_ID, every_source
 
 from herald.contract.models import Customer, Envelope, EventType, event_data
 from herald.domain import policy
@@ -144,13 +145,12 @@ def dispatch(ledger: MemoryLedger, queues: ChannelQueues, name: str) -> None:
         ledger,
         queues,
         TemplateRenderer(),
-        from_email="orders@herald.example",
-        default_store_name="Our store",
+        storefronts=every_source(name="Our store", email_from="orders@herald.example"),
         clock=lambda: NOW,
         # The samples' customer phones are Twilio test numbers, which only the local wiring admits
         phone=accepting_twilio_test_numbers(to_e164),
     )
-    result = dispatcher.plan((EVENTS / name).read_text(), "sqs-1")
+    result = dispatcher.plan((EVENTS / name).read_text(), "sqs-1", MOTO_SENDER_ID)
     assert result.outcome is Outcome.DISPATCHED
     assert dispatcher.complete([result]) == set()
 

@@ -40,6 +40,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
 from moto import mock_aws
+from tests.storefronts import MOTO_SENDER_ID, REGISTRY_PATH, every_source, seed_registry, storefront
 
 from herald.adapters.sqs_queue import MAX_BATCH_BYTES
 from herald.contract.models import Envelope
@@ -155,13 +156,13 @@ def dispatch(body: str) -> Dispatched:
         ledger,
         queue,
         RENDERER,
-        from_email=FROM_EMAIL,
-        default_store_name=DEFAULT_STORE,
+        # Every source is registered here: these tests pin the contract's rules, not the registry's.
+        storefronts=every_source(name=DEFAULT_STORE, email_from=FROM_EMAIL),
         # The samples' phones are Twilio test numbers: read as locally, so that every SMS is rendered too.
         phone=accepting_twilio_test_numbers(to_e164),
         clock=lambda: NOW,
     )
-    result = dispatcher.plan(body, "sqs-message-1")
+    result = dispatcher.plan(body, "sqs-message-1", MOTO_SENDER_ID)
     redeliver = dispatcher.complete([result])
     return Dispatched(result, ledger, queue, redeliver)
 
@@ -440,7 +441,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         "POWERTOOLS_SERVICE_NAME": "herald-fuzz",
         "POWERTOOLS_LOG_LEVEL": "ERROR",  # thousands of "event rejected" lines would only slow the run
         "HERALD_TABLE_NAME": TABLE,
-        "HERALD_EMAIL_FROM": FROM_EMAIL,
+        "HERALD_STOREFRONTS_PATH": REGISTRY_PATH,
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -450,6 +451,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_notifications_table(dynamodb, TABLE)
+        seed_registry(boto3.client("ssm", region_name=REGION), REGISTRY_PATH, storefront(email_from=FROM_EMAIL))
         sqs = boto3.client("sqs", region_name=REGION)
         queues = {name: sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("email", "sms")}
         monkeypatch.setenv("HERALD_EMAIL_QUEUE_URL", queues["email"])
@@ -466,7 +468,7 @@ def _record(message_id: str, body: str) -> dict[str, Any]:
         "messageId": message_id,
         "receiptHandle": f"handle-{message_id}",
         "body": body,
-        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795000000000"},
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795000000000", "SenderId": MOTO_SENDER_ID},
         "messageAttributes": {},
         "md5OfBody": hashlib.md5(body.encode("utf-8", "surrogatepass"), usedforsecurity=False).hexdigest(),
         "eventSource": "aws:sqs",

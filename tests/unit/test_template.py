@@ -43,6 +43,7 @@ FUNCTIONS = {
 }
 GLOBAL_ENV = {
     "HERALD_TABLE_NAME",
+    "HERALD_STOREFRONTS_PATH",
     "HERALD_NOTIFICATION_TTL_DAYS",
     "LOG_LEVEL",
     "POWERTOOLS_METRICS_NAMESPACE",
@@ -54,8 +55,6 @@ FUNCTION_ENV = {
         "POWERTOOLS_SERVICE_NAME",
         "HERALD_EMAIL_QUEUE_URL",
         "HERALD_SMS_QUEUE_URL",
-        "HERALD_EMAIL_FROM",
-        "HERALD_DEFAULT_STORE_NAME",
         "HERALD_FOLLOWUP_QUEUE_URL",
         "HERALD_DELIVERY_DEADLINE_SECONDS",
     },
@@ -393,6 +392,16 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
     assert dispatch == {
         **{f"dynamodb:{a}": {table} for a in db_actions},
         "sqs:SendMessage": {queue("EmailQueue"), queue("SmsQueue"), queue("FollowupQueue")},
+        # The storefront registry's entries, and nothing else in Parameter Store.
+        "ssm:GetParameter": {
+            json.dumps(
+                {
+                    "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/herald/"
+                    "${AWS::StackName}/storefronts/*"
+                },
+                sort_keys=True,
+            )
+        },
     }
     # send-sms may also put a suppression item (Twilio's 21610); send-email writes nothing new.
     sender_db = {

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     # (nor phonenumbers).
     from herald.contract.models import Customer, Envelope
     from herald.domain.phone import PhoneRule
+    from herald.domain.storefront import Storefront
 
 
 class Unreachable(Exception):
@@ -41,17 +42,26 @@ class ReachOptions:
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """What dispatch's configuration adds to the event when rendering."""
+    """What the storefront's registry entry adds to the event when rendering: its sender, name and branding."""
 
-    from_email: str
-    default_store_name: str
+    storefront: Storefront
+
+    @property
+    def from_email(self) -> str:
+        return self.storefront.email_from
+
+    @property
+    def default_store_name(self) -> str:
+        return self.storefront.name
 
 
 class Renderer(Protocol):
     """The parts of herald.rendering.Renderer the production channels use."""
 
-    def email(self, event: Envelope, *, from_email: str, default_store_name: str) -> EmailContent: ...
-    def sms(self, event: Envelope, *, default_store_name: str) -> SmsContent: ...
+    def email(
+        self, event: Envelope, *, from_email: str, default_store_name: str, storefront: Storefront | None = None
+    ) -> EmailContent: ...
+    def sms(self, event: Envelope, *, default_store_name: str, storefront: Storefront | None = None) -> SmsContent: ...
 
 
 @dataclass(frozen=True)
@@ -91,11 +101,16 @@ def _phone_number(customer: Customer, options: ReachOptions) -> str:
 
 
 def _render_email(renderer: Renderer, event: Envelope, options: RenderOptions) -> BaseModel:
-    return renderer.email(event, from_email=options.from_email, default_store_name=options.default_store_name)
+    return renderer.email(
+        event,
+        from_email=options.from_email,
+        default_store_name=options.default_store_name,
+        storefront=options.storefront,
+    )
 
 
 def _render_sms(renderer: Renderer, event: Envelope, options: RenderOptions) -> BaseModel:
-    return renderer.sms(event, default_store_name=options.default_store_name)
+    return renderer.sms(event, default_store_name=options.default_store_name, storefront=options.storefront)
 
 
 # In the order channels are resolved, recorded and logged: email first, as before channels were data.

@@ -21,6 +21,7 @@ def _build() -> Dispatcher:
     from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
     from herald.adapters.sqs_followups import SqsFollowUpQueue
     from herald.adapters.sqs_queue import SqsChannelQueue
+    from herald.adapters.ssm_storefronts import SsmStorefronts
     from herald.config import DispatchSettings
     from herald.domain.phone import to_e164
     from herald.handlers.aws import aws_client
@@ -32,8 +33,7 @@ def _build() -> Dispatcher:
         DynamoDbLedger(dynamodb, config.table_name, ttl_days=config.ttl_days),
         SqsChannelQueue(sqs, config.channel_queue_urls()),
         Renderer(),
-        from_email=config.email_from,
-        default_store_name=config.default_store_name,
+        storefronts=SsmStorefronts(aws_client("ssm"), config.storefronts_path),
         suppressions=DynamoDbSuppressions(dynamodb, config.table_name),
         # Deadline checks for order confirmations; without a follow-up queue there is no escalation.
         followups=SqsFollowUpQueue(sqs, config.followup_queue_url) if config.followup_queue_url else None,
@@ -52,7 +52,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     results: list[DispatchResult] = []
 
     def plan(record: SQSRecord) -> None:
-        result = use_case.plan(record.body, record.message_id)
+        # SenderId: the IAM principal that sent the message, as SQS saw it (a publisher cannot choose it).
+        result = use_case.plan(record.body, record.message_id, record.attributes.sender_id)
         results.append(result)
         _report(result)
 

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateNotFound, pass_context
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PrefixLoader,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+    pass_context,
+)
 from jinja2.runtime import Context
 from pydantic_core import to_json
 
@@ -36,6 +45,7 @@ from herald.contract.models import (
 )
 from herald.domain.notification import EmailContent, SmsContent
 from herald.domain.policy import policy_for
+from herald.domain.storefront import Storefront
 from herald.rendering.formatting import Formatter, clip, one_line, timezone_named
 from herald.rendering.gsm import encoding_of, gsm_friendly, segment_count, without_symbols
 from herald.rendering.links import key_link, map_link
@@ -44,6 +54,11 @@ MAX_SMS_SEGMENTS = 2
 DEFAULT_LOCALE = "en-US"
 SUBJECT_MAX_CHARS = 200
 DEFAULT_TEMPLATES_ROOT = Path(__file__).resolve().parent / "templates"
+# A storefront's own templates (its registry entry's `template_overrides` names a folder here):
+# `overrides/<folder>/<locale>/<event type>/<file>`, each replacing the default file of that name. They extend
+# the locale's shared base and macros.
+DEFAULT_OVERRIDES_ROOT = Path(__file__).resolve().parent / "overrides"
+_OVERRIDES = "@overrides"
 # The rendered email travels JSON-encoded in one SQS message, which the SQS adapter budgets at 256 KiB with its
 # attributes (herald.adapters.sqs_queue.MAX_BATCH_BYTES, the classic SQS limit). The contract
 # bounds everything but the item lists to a few KiB, yet a 64 KiB event of 250 items named "&&&..." renders
@@ -66,18 +81,33 @@ class Branding:
     support_email: str | None
     support_url: str | None
     logo_url: str | None
+    primary_colour: str = "#18181b"
+    accent_colour: str = "#2563eb"
 
 
-def branding_for(event: Envelope, default_store_name: str) -> Branding:
-    """The event's `data.store` where it says something, the deployment's default name otherwise."""
+def branding_for(event: Envelope, default_store_name: str, storefront: Storefront | None = None) -> Branding:
+    """The event's `data.store` where it says something, else the storefront's registry entry (its name, logo
+    and colours), else the deployment's default name."""
     store = event_data(event).store
     name = one_line(store.name) if store is not None and store.name else ""
     support_email = store.support_email if store is not None else None
+    if not support_email and storefront is not None:
+        support_email = storefront.reply_to
+    logo_url = str(store.logo_url) if store is not None and store.logo_url else None
+    if logo_url is None and storefront is not None:
+        logo_url = storefront.branding.logo_url
+    colours = {}
+    if storefront is not None:  # only the registry sets colours: they go into style attributes
+        colours = {
+            "primary_colour": storefront.branding.primary_colour,
+            "accent_colour": storefront.branding.accent_colour,
+        }
     return Branding(
-        name=name or one_line(default_store_name),
+        name=name or one_line(storefront.name if storefront is not None else default_store_name),
         support_email=support_email if support_email and _PLAIN_EMAIL.match(support_email) else None,
         support_url=str(store.support_url) if store is not None and store.support_url else None,
-        logo_url=str(store.logo_url) if store is not None and store.logo_url else None,
+        logo_url=logo_url,
+        **colours,
     )
 
 
@@ -87,6 +117,8 @@ class _LocaleEnvironment(Environment):
     def join_path(self, template: str, parent: str) -> str:
         if "/" in template or "/" not in parent:
             return template
+        if parent.startswith(f"{_OVERRIDES}/"):  # @overrides/<folder>/<locale>/...: the locale's shared files
+            return f"{parent.split('/', 3)[2]}/{template}"
         return f"{parent.split('/', 1)[0]}/{template}"
 
 
@@ -110,11 +142,13 @@ def _clip_filter(context: Context, value: object, floor: int = 0, keep: int = 0)
 class Renderer:
     """Renders events with the templates under `templates_root` (the packaged ones by default)."""
 
-    def __init__(self, templates_root: Path | None = None) -> None:
+    def __init__(self, templates_root: Path | None = None, overrides_root: Path | None = None) -> None:
         root = Path(templates_root) if templates_root is not None else DEFAULT_TEMPLATES_ROOT
+        overrides = Path(overrides_root) if overrides_root is not None else DEFAULT_OVERRIDES_ROOT
         loader = FileSystemLoader(str(root))
+        override_loader = FileSystemLoader(str(overrides))
         options: dict[str, Any] = {
-            "loader": loader,
+            "loader": ChoiceLoader([loader, PrefixLoader({_OVERRIDES: override_loader})]),
             "undefined": StrictUndefined,  # a typo in a template fails loudly in tests, not silently in mail
             "trim_blocks": True,
             "lstrip_blocks": True,
@@ -126,6 +160,9 @@ class Renderer:
         for env in (self._html, self._text):
             env.filters["clip"] = _clip_filter
         self._names = frozenset(loader.list_templates())
+        self._override_names = frozenset(
+            f"{_OVERRIDES}/{name}" for name in (override_loader.list_templates() if overrides.is_dir() else [])
+        )
         self._locales = sorted({name.split("/", 1)[0] for name in self._names if "/" in name})
         self._by_lower = {locale.lower(): locale for locale in self._locales}
 
@@ -133,39 +170,50 @@ class Renderer:
         """The locale folders found under the templates root."""
         return list(self._locales)
 
-    def email(self, event: Envelope, *, from_email: str, default_store_name: str) -> EmailContent:
-        branding = branding_for(event, default_store_name)
+    def email(
+        self, event: Envelope, *, from_email: str, default_store_name: str, storefront: Storefront | None = None
+    ) -> EmailContent:
+        branding = branding_for(event, default_store_name, storefront)
         locale = self._locale_for(event, "subject.txt")
         folder = f"{locale}/{policy_for(event.type).templates}"
         items_shown: int | None = None  # every item
         while True:
             context = self._context(event, branding, locale, items_shown)
-            html = self._html.get_template(f"{folder}/body.html").render(context)
-            text = _tidy_text(self._text.get_template(f"{folder}/body.txt").render(context))
+            html = self._html.get_template(self._named(storefront, folder, "body.html")).render(context)
+            text = _tidy_text(self._text.get_template(self._named(storefront, folder, "body.txt")).render(context))
             if items_shown == 0 or len(to_json(html)) + len(to_json(text)) <= EMAIL_BODY_MAX_BYTES:
                 break
             items_shown = (_longest_item_list(event_data(event)) if items_shown is None else items_shown) // 2
-        subject = self._text.get_template(f"{folder}/subject.txt").render(context)
+        subject = self._text.get_template(self._named(storefront, folder, "subject.txt")).render(context)
         return EmailContent(
             subject=one_line(subject, SUBJECT_MAX_CHARS),
             html=html,
             text=text,
             from_email=from_email,
-            from_name=branding.name,
+            from_name=(storefront.email_from_name if storefront is not None else None) or branding.name,
             reply_to=branding.support_email,
         )
 
-    def sms(self, event: Envelope, *, default_store_name: str) -> SmsContent:
-        branding = branding_for(event, default_store_name)
+    def sms(self, event: Envelope, *, default_store_name: str, storefront: Storefront | None = None) -> SmsContent:
+        branding = branding_for(event, default_store_name, storefront)
         locale = self._locale_for(event, "sms.txt")
         context = self._context(event, branding, locale)
-        template = self._text.get_template(f"{locale}/{policy_for(event.type).templates}/sms.txt")
+        folder = f"{locale}/{policy_for(event.type).templates}"
+        template = self._text.get_template(self._named(storefront, folder, "sms.txt"))
         body = _render_sms(template, context, None, _SmsMode())
         if segment_count(body) > MAX_SMS_SEGMENTS:
             body = _shortest_fitting(template, context)
         return SmsContent(body=body, segments=segment_count(body), encoding=encoding_of(body))
 
     # --- internals ----------------------------------------------------------------------------
+
+    def _named(self, storefront: Storefront | None, folder: str, file_name: str) -> str:
+        """The storefront's own version of `folder/file_name` when its override folder has one, else the default."""
+        if storefront is not None and storefront.template_overrides:
+            name = f"{_OVERRIDES}/{storefront.template_overrides}/{folder}/{file_name}"
+            if name in self._override_names:
+                return name
+        return f"{folder}/{file_name}"
 
     def _locale_for(self, event: Envelope, file_name: str) -> str:
         """The first locale with this event type's template: exact tag, its language, another region of

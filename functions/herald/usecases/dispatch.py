@@ -20,6 +20,7 @@ from herald.domain.phone import PhoneRule, to_e164
 from herald.domain.policy import policy_for
 from herald.domain.quiet_hours import release_time
 from herald.domain.redundancy import DEFAULT_DEADLINE_SECONDS, escalated_at_deadline
+from herald.domain.storefront import Storefront
 from herald.domain.suppression import Suppression, blocks, strength, suppressed_reason
 from herald.usecases.ports import (
     ChannelQueue,
@@ -29,6 +30,7 @@ from herald.usecases.ports import (
     PlannedNotification,
     Rejection,
     ShipmentPosition,
+    StorefrontDirectory,
     SuppressionLookup,
 )
 
@@ -82,8 +84,7 @@ class Dispatcher:
         queue: ChannelQueue,
         renderer: Renderer,
         *,
-        from_email: str,
-        default_store_name: str,
+        storefronts: StorefrontDirectory,
         suppressions: SuppressionLookup | None = None,
         followups: FollowUpQueue | None = None,
         deadline_seconds: int = DEFAULT_DEADLINE_SECONDS,
@@ -97,13 +98,20 @@ class Dispatcher:
         self._queue = queue
         self._renderer = renderer
         self._suppressions = suppressions
-        self._render_options = RenderOptions(from_email=from_email, default_store_name=default_store_name)
+        self._storefronts = storefronts
         self._clock = clock
 
-    def plan(self, body: str, message_id: str) -> DispatchResult:
-        """Everything up to the enqueue, for one message. Raises only on infrastructure errors."""
+    def plan(self, body: str, message_id: str, sender_id: str | None) -> DispatchResult:
+        """Everything up to the enqueue, for one message. Raises only on infrastructure errors.
+
+        `sender_id` is the principal SQS says sent the message (the record's SenderId attribute): it must be one
+        of the publishers the event's storefront lists in the registry.
+        """
         try:
             event = parse_event(body)
+            # Before the claim: an event refused here must not take the (source, id) of the storefront it
+            # pretends to be, or the real event with that id would then be dropped as a duplicate.
+            storefront = self._admitted(event, sender_id)
         except EventRejected as rejected:
             self._ledger.record_rejection(
                 Rejection(
@@ -142,12 +150,12 @@ class Dispatcher:
                 suppressed_by=blocked[decision.channel],
             )
             if decision.channel in blocked
-            else self._plan_one(event, decision)
+            else self._plan_one(event, decision, storefront)
             for decision in decisions
         ]
         # A suppressed fallback is simply not kept: it could never be sent.
         planned += [
-            replace(self._plan_one(event, fallback), standby=True)
+            replace(self._plan_one(event, fallback, storefront), standby=True)
             for fallback in fallbacks
             if fallback.channel not in blocked
         ]
@@ -216,7 +224,26 @@ class Dispatcher:
                 blocked[channel] = max(stopping, key=lambda s: strength(s.signal))
         return blocked
 
-    def _plan_one(self, event: Envelope, decision: ChannelDecision) -> PlannedNotification:
+    def _admitted(self, event: Envelope, sender_id: str | None) -> Storefront:
+        """The event's storefront, when it is registered and the sender may publish as it; else EventRejected."""
+        storefront = self._storefronts.get(event.source)
+        if storefront is None:
+            raise EventRejected(
+                f"source {event.source!r} is not a registered storefront (herald stores add)",
+                source=event.source,
+                event_id=event.id,
+                event_type=event.type.value,
+            )
+        if not storefront.publisher_allowed(sender_id):
+            raise EventRejected(
+                f"publisher {sender_id or '(unknown)'} may not publish as {event.source!r}",
+                source=event.source,
+                event_id=event.id,
+                event_type=event.type.value,
+            )
+        return storefront
+
+    def _plan_one(self, event: Envelope, decision: ChannelDecision, storefront: Storefront) -> PlannedNotification:
         if not decision.send or decision.recipient is None:
             return PlannedNotification(None, decision.channel, event.id, decision.skipped_reason)
         data = event_data(event)
@@ -226,7 +253,14 @@ class Dispatcher:
             # Quiet hours: a non-urgent message in the customer's night is queued now with a "not before" time;
             # the sender keeps it invisible on the queue until then (no function waits).
             non_urgent = data.notify.non_urgent if data.notify else False
-            release = release_time(event.type.value, non_urgent, data.customer.timezone, self._clock())
+            # The customer's time zone, else the storefront's: its customers mostly live where it sells.
+            release = release_time(
+                event.type.value,
+                non_urgent,
+                data.customer.timezone or storefront.timezone,
+                self._clock(),
+                (storefront.quiet_hours.start, storefront.quiet_hours.end),
+            )
             not_before = release.isoformat() if release else None
         # Validated from fields: the content goes under the field its channel names (email, sms, or a newer one's).
         message = ChannelMessage.model_validate(
@@ -240,7 +274,7 @@ class Dispatcher:
                 "order_id": data.order.id,
                 "order_number": data.order.number,
                 "to": decision.recipient,
-                spec.content_field: spec.render(self._renderer, event, self._render_options),
+                spec.content_field: spec.render(self._renderer, event, RenderOptions(storefront)),
                 "not_before": not_before,
             }
         )

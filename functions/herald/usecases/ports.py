@@ -14,6 +14,7 @@ from herald.domain.suppression import Suppression
 
 if TYPE_CHECKING:  # the senders share these ports and never load the contract models
     from herald.contract.models import Envelope
+    from herald.domain.storefront import Storefront
 
 
 class EventClaim(StrEnum):
@@ -66,6 +67,14 @@ class Claim:
     attempts: int
     lease_remaining_seconds: int = 0
     error_code: str | None = None  # refused because it failed: the provider's code recorded then
+
+
+class StorefrontDirectory(Protocol):
+    """The storefront registry (adapters.ssm_storefronts; domain.storefront.StaticStorefronts in tests)."""
+
+    def get(self, source: str) -> Storefront | None:
+        """The entry of `source`, or None when it is not registered. Raises when the registry cannot answer."""
+        ...
 
 
 class DispatchLedger(Protocol):

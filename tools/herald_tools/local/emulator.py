@@ -52,8 +52,10 @@ class LocalAws:
         from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
         from herald_tools.local.atomic_writes import make_dynamodb_writes_atomic
+        from herald_tools.local.sender_ids import name_senders_by_access_key
 
         make_dynamodb_writes_atomic()  # conditional writes hold under concurrent requests, as in DynamoDB
+        name_senders_by_access_key()  # SenderId names the publisher's IAM user, as SQS does
         # werkzeug logs every request at INFO: thousands of lines a minute once pollers run.
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._requested_port, verbose=False)

@@ -27,6 +27,7 @@ import herald
 import herald_tools
 from herald_tools.local.emulator import LocalAws
 from herald_tools.local.httpapi import LocalHttpApi, start_http_api
+from herald_tools.local.sender_ids import LOCAL_OPERATOR_SENDER_ID
 from herald_tools.local.stack import LocalFunction, LocalStack, deploy
 from herald_tools.local.worker import READY
 
@@ -47,6 +48,15 @@ _INHERITED_ENV = (
     "COVERAGE_PROCESS_START",
 )
 # Seconds a worker gets, beyond its function's timeout, to finish its batches in flight on stop.
+# The template's parameters a local deployment cannot leave to their defaults: the default storefront (the demo's
+# events come from storefront/acme-outdoor) sends from the Twilio stand-in's number and is published by the
+# local operator, whom the emulator names as SQS names a principal (herald_tools.local.sender_ids).
+LOCAL_PARAMETERS = {
+    "DefaultStorefrontSource": "storefront/acme-outdoor",
+    "DefaultStoreName": "Acme Outdoor",
+    "DefaultStorefrontSmsFrom": "+15005550006",  # Twilio's test "valid sender" (the stand-in's number)
+    "DefaultStorefrontPublisherIds": LOCAL_OPERATOR_SENDER_ID,
+}
 _STOP_GRACE_SECONDS = 5.0
 _SETTLE_POLL_SECONDS = 0.2
 # How often the supervisor looks for a worker that died, and how long it waits after a replacement failed.
@@ -91,7 +101,7 @@ class LocalRuntime:
         ready_timeout: float = 60.0,
     ) -> None:
         self.template = template
-        self.parameters = dict(parameters)
+        self.parameters = {**LOCAL_PARAMETERS, **parameters}
         self.extra_env = dict(extra_env)
         self.log_dir = log_dir
         self.pythonpath = list(pythonpath or [])

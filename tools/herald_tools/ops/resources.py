@@ -140,7 +140,10 @@ def write_local_state(path: Path, *, endpoint_url: str, region: str, stack: str,
     """The file `--local` reads: the emulator's endpoint, region and the stack's outputs."""
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {"endpoint_url": endpoint_url, "region": region, "stack": stack, "outputs": outputs}
-    path.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    # Written whole, then renamed: a script that waits for the file to exist never reads half of it.
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    partial.replace(path)
 
 
 def _normalised(name: str) -> str:
