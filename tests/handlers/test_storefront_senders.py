@@ -1,21 +1,21 @@
 """Per-storefront sending: the real senders over moto and the stand-ins, with two storefronts in the registry.
 
 Each storefront has its own SendGrid key (one with a subuser), its own Twilio account, and its own sender:
-the stand-ins record which key or account took each message.
+the stand-ins record which key or account took each message. The registry is the real one (SSM, in moto).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
 
-from herald.handlers import dispatch, send_email, send_sms, wiring
+from herald.adapters.ssm_storefronts import SsmStorefronts
+from herald.handlers import dispatch, send_email, send_sms
 from herald.handlers.storefront_senders import UNREGISTERED_CODE
+from tests.storefronts import REGISTRY_PATH, storefront
 
 from .conftest import REGION, Env, sample
 
@@ -26,58 +26,33 @@ ACME_TOKEN, BIRCH_TOKEN = "acme-token", "birch-token"
 ACME_SERVICE = "MG" + "a" * 32
 BIRCH_NUMBER = "+15017122661"
 
-
-@dataclass(frozen=True)
-class Entry:
-    """The fields of a registry entry the senders read."""
-
-    source: str
-    email_from: str | None = None
-    email_from_name: str | None = None
-    reply_to: str | None = None
-    sendgrid_secret_id: str | None = None
-    sendgrid_subuser: str | None = None
-    ses_identity: str | None = None
-    twilio_secret_id: str | None = None
-    twilio_messaging_service_sid: str | None = None
-    sms_from: str | None = None
-
-
-class Registry:
-    def __init__(self, *entries: Entry) -> None:
-        self.entries = {e.source: e for e in entries}
-
-    def get(self, source: str) -> Entry | None:
-        return self.entries.get(source)
-
-
-REGISTRY = Registry(
-    Entry(
-        ACME,
-        email_from="orders@acme.example",
-        email_from_name="Acme Outdoor",
-        reply_to="help@acme.example",
-        sendgrid_secret_id="herald/sendgrid/acme",
-        sendgrid_subuser="acme",
-        ses_identity="acme.example",
-        twilio_secret_id="herald/twilio/acme",
-        twilio_messaging_service_sid=ACME_SERVICE,
-    ),
-    Entry(
-        BIRCH,
-        email_from="hello@birch.example",
-        email_from_name="Birch & Co",
-        sendgrid_secret_id="herald/sendgrid/birch",
-        ses_identity="birch.example",
-        twilio_secret_id="herald/twilio/birch",
-        sms_from=BIRCH_NUMBER,
-    ),
+ACME_ENTRY = storefront(
+    ACME,
+    email_from="orders@acme.example",
+    email_from_name="Acme Outdoor",
+    reply_to="help@acme.example",
+    sendgrid_secret_id="herald/sendgrid/acme",
+    sendgrid_subuser="acme",
+    ses_identity="acme.example",
+    twilio_secret_id="herald/twilio/acme",
+    twilio_messaging_service_sid=ACME_SERVICE,
+    sms_from=None,
+)
+BIRCH_ENTRY = storefront(
+    BIRCH,
+    name="Birch & Co",
+    email_from="hello@birch.example",
+    email_from_name="Birch & Co",
+    sendgrid_secret_id="herald/sendgrid/birch",
+    ses_identity="birch.example",
+    twilio_secret_id="herald/twilio/birch",
+    sms_from=BIRCH_NUMBER,
 )
 
 
 @pytest.fixture
-def stores(env: Env) -> Iterator[Registry]:
-    """Two storefronts: their secrets in Secrets Manager, their keys and accounts at the stand-ins."""
+def stores(env: Env) -> SsmStorefronts:
+    """Two storefronts in the registry, their secrets in Secrets Manager, their keys and accounts at the stand-ins."""
     secrets = boto3.client("secretsmanager", region_name=REGION)
     for secret_id, value in {
         "herald/sendgrid/acme": {"api_key": ACME_KEY},
@@ -91,10 +66,10 @@ def stores(env: Env) -> Iterator[Registry]:
     env.twilio.add_account(ACME_SID, ACME_TOKEN)
     env.twilio.add_account(BIRCH_SID, BIRCH_TOKEN)
     boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity="birch.example")
-    registry = Registry(*REGISTRY.entries.values())
-    uninstall = wiring.decorate_ports(lambda name, value: registry if name == wiring.PORT_STOREFRONTS else value)
-    yield registry
-    uninstall()
+    registry = SsmStorefronts(boto3.client("ssm", region_name=REGION), REGISTRY_PATH)
+    registry.put(ACME_ENTRY)
+    registry.put(BIRCH_ENTRY)
+    return registry
 
 
 def _dispatched(env: Env, *events: dict[str, Any]) -> None:
@@ -102,7 +77,9 @@ def _dispatched(env: Env, *events: dict[str, Any]) -> None:
     assert env.deliver("order-events", dispatch.handler)["batchItemFailures"] == []
 
 
-def test_each_storefront_sends_with_its_own_sender_through_its_own_credentials(env: Env, stores: Registry) -> None:
+def test_each_storefront_sends_with_its_own_sender_through_its_own_credentials(
+    env: Env, stores: SsmStorefronts
+) -> None:
     # Given an order from each of two storefronts
     _dispatched(
         env,
@@ -134,10 +111,12 @@ def test_each_storefront_sends_with_its_own_sender_through_its_own_credentials(e
     assert len(env.outbox.emails()) == 2
 
 
-def test_a_storefront_missing_from_the_registry_at_send_time_is_retried_not_failed(env: Env, stores: Registry) -> None:
+def test_a_storefront_missing_from_the_registry_at_send_time_is_retried_not_failed(
+    env: Env, stores: SsmStorefronts
+) -> None:
     # Given an order dispatched for Birch, whose entry is then removed (a configuration race)
     _dispatched(env, sample("order.placed", id="evt_birch_gone", source=BIRCH))
-    del stores.entries[BIRCH]
+    boto3.client("ssm", region_name=REGION).delete_parameter(Name=stores.name_of(BIRCH))
     # When the senders run
     email = env.deliver("email", send_email.handler)
     sms = env.deliver("sms", send_sms.handler)
@@ -150,8 +129,11 @@ def test_a_storefront_missing_from_the_registry_at_send_time_is_retried_not_fail
     assert env.outbox.sms() == []
     circuits = [i for i in env.items() if i["pk"]["S"].startswith("CIRCUIT#")]
     assert circuits == []
-    # When the entry is back and the retries come
-    stores.entries[BIRCH] = REGISTRY.entries[BIRCH]
+    # When the entry is back and the retries come to sandboxes that read it again (a sandbox remembers a missing
+    # entry for a minute: new sandboxes stand for that minute passing)
+    stores.put(BIRCH_ENTRY)
+    send_email.root.reset()
+    send_sms.root.reset()
     env.make_visible("email")
     env.make_visible("sms")
     assert env.deliver("email", send_email.handler)["batchItemFailures"] == []

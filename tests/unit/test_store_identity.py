@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from tests.messages import channel_message
+from tests.storefronts import storefront
 
 from herald.adapters.ses_email import SesEmail
 from herald.domain.notification import Channel
-from herald.handlers.storefront_senders import DeploymentEntry, StorefrontSes, with_store_sender
+from herald.domain.storefront import StaticStorefronts
+from herald.handlers.storefront_senders import StorefrontSes, with_store_sender
 
 ARN = "arn:aws:ses:us-east-1:111122223333:identity/acme.example"
 
@@ -22,18 +24,10 @@ class RecordingSes:
         return {"MessageId": "ses-1"}
 
 
-class OneEntry:
-    def __init__(self, entry: DeploymentEntry) -> None:
-        self.entry = entry
-
-    def get(self, source: str) -> DeploymentEntry | None:
-        return self.entry if source == self.entry.source else None
-
-
 def test_an_email_takes_its_storefronts_from_name_and_reply_to() -> None:
     # Given an email rendered with the deployment's From, and its storefront's entry
     message = channel_message(Channel.EMAIL)
-    entry = DeploymentEntry(
+    entry = storefront(
         message.source, email_from="shop@acme.example", email_from_name="Acme", reply_to="help@acme.example"
     )
     # When the sender puts the storefront's identity on it
@@ -48,18 +42,20 @@ def test_an_email_takes_its_storefronts_from_name_and_reply_to() -> None:
     assert sent.model_dump(exclude={"email"}) == message.model_dump(exclude={"email"})
 
 
-def test_an_entry_without_a_from_keeps_the_rendered_one() -> None:
-    # Given an entry with nothing of its own / When applied / Then the message is as dispatch rendered it
-    message = channel_message(Channel.EMAIL)
-    assert with_store_sender(message, DeploymentEntry(message.source)) == message
+def test_an_sms_is_left_as_it_is() -> None:
+    # Given an SMS and its storefront's entry / When applied / Then the message is as dispatch rendered it
+    message = channel_message(Channel.SMS)
+    assert with_store_sender(message, storefront(message.source)) == message
 
 
 def test_ses_sends_as_an_identity_given_by_arn_and_infers_a_plain_one() -> None:
     # Given SES behind two entries: one names its identity by ARN (another account's), one by domain
     message = channel_message(Channel.EMAIL)
     client = RecordingSes()
-    by_arn = StorefrontSes(OneEntry(DeploymentEntry(message.source, ses_identity=ARN)), SesEmail(client))
-    by_domain = StorefrontSes(OneEntry(DeploymentEntry(message.source, ses_identity="acme.example")), SesEmail(client))
+    by_arn = StorefrontSes(StaticStorefronts([storefront(message.source, ses_identity=ARN)]), SesEmail(client))
+    by_domain = StorefrontSes(
+        StaticStorefronts([storefront(message.source, ses_identity="acme.example")]), SesEmail(client)
+    )
     # When each sends
     by_arn.send(message)
     by_domain.send(message)

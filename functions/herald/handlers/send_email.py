@@ -27,11 +27,10 @@ def _build() -> SenderGraph:
     from herald.handlers.routing import Lazy, routed, secondary_client
     from herald.handlers.secrets import Secrets, sendgrid_api_key
     from herald.handlers.storefront_senders import StorefrontRouter, StorefrontSendGrid, StorefrontSes, storefronts
-    from herald.handlers.wiring import PORT_STOREFRONTS, port
 
     config = SendEmailSettings.from_environment()
     secrets = Secrets(aws_client("secretsmanager"))
-    directory = port(PORT_STOREFRONTS, storefronts(config))
+    directory = storefronts(config)
 
     def sendgrid_client(key: Hashable) -> RotatingClient[SendGridEmail]:
         secret_id, subuser = cast(tuple[str, str | None], key)
@@ -44,7 +43,7 @@ def _build() -> SenderGraph:
         # Built on the first send with this key, again whenever the secret's value changes (handlers/credentials.py).
         return RotatingClient("sendgrid", secret_id, secrets.read, build, logger)
 
-    sendgrid = StorefrontSendGrid(directory, ClientPool(sendgrid_client), config.sendgrid_secret_id)
+    sendgrid = StorefrontSendGrid(directory, ClientPool(sendgrid_client))
     configuration_set = config.ses_configuration_set or None
     ses = Lazy(
         "ses",

@@ -31,11 +31,10 @@ def _build() -> SenderGraph:
     from herald.handlers.routing import Lazy, routed, secondary_client
     from herald.handlers.secrets import Secrets, twilio_credentials
     from herald.handlers.storefront_senders import StorefrontRouter, StorefrontTwilio, storefronts
-    from herald.handlers.wiring import PORT_STOREFRONTS, port
 
     config = SendSmsSettings.from_environment()
     secrets = Secrets(aws_client("secretsmanager"))
-    directory = port(PORT_STOREFRONTS, storefronts(config))
+    directory = storefronts(config)
 
     def twilio_client(key: Hashable) -> RotatingClient[TwilioSms]:
         secret_id = str(key)
@@ -54,7 +53,7 @@ def _build() -> SenderGraph:
         # Built on the first send on this account, again whenever the secret's value changes (handlers/credentials.py).
         return RotatingClient("twilio", secret_id, secrets.read, build, logger)
 
-    twilio = StorefrontTwilio(directory, ClientPool(twilio_client), config.twilio_secret_id)
+    twilio = StorefrontTwilio(directory, ClientPool(twilio_client))
     sns = Lazy(
         "sns",
         Channel.SMS,

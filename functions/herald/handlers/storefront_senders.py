@@ -14,7 +14,6 @@ the sender picks, and an operator's correction applies to the messages already q
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from aws_lambda_powertools import Logger
@@ -22,79 +21,34 @@ from aws_lambda_powertools import Logger
 from herald.domain.errors import ErrorKind, ProviderError
 from herald.domain.notification import Channel, ChannelMessage
 from herald.handlers.credentials import ClientPool
-from herald.usecases.ports import Accepted, ProviderRouter
+from herald.usecases.ports import Accepted, ProviderRouter, StorefrontDirectory
 
 if TYPE_CHECKING:
     from herald.config import SenderSettings
+    from herald.domain.storefront import Storefront
 
 UNREGISTERED_CODE = "herald:storefront-unregistered"
+REGISTRY_UNREADABLE_CODE = "herald:registry-unreadable"
 
 
-class StoreEntry(Protocol):
-    """What the senders read of a storefront's registry entry (herald.domain.storefront.Storefront)."""
+def storefronts(config: SenderSettings) -> StorefrontDirectory:
+    """The registry a sender reads: SSM Parameter Store
+    through Powertools' cache, as dispatch reads it."""
+    from herald.adapters.ssm_storefronts import SsmStorefronts
+    from herald.handlers.aws import aws_client
 
-    @property
-    def source(self) -> str: ...
-    @property
-    def email_from(self) -> str | None: ...
-    @property
-    def email_from_name(self) -> str | None: ...
-    @property
-    def reply_to(self) -> str | None: ...
-    @property
-    def sendgrid_secret_id(self) -> str | None: ...
-    @property
-    def sendgrid_subuser(self) -> str | None: ...
-    @property
-    def ses_identity(self) -> str | None: ...
-    @property
-    def twilio_secret_id(self) -> str | None: ...
-    @property
-    def twilio_messaging_service_sid(self) -> str | None: ...
-    @property
-    def sms_from(self) -> str | None: ...
+    return SsmStorefronts(aws_client("ssm"), config.storefronts_path)
 
 
-class StoreLookup(Protocol):
-    """The registry as the senders use it (herald.usecases.ports.StorefrontDirectory): None, not registered."""
-
-    def get(self, source: str) -> StoreEntry | None: ...
-
-
-@dataclass(frozen=True)
-class DeploymentEntry:
-    """An entry with nothing of its own: the deployment's secrets, and the From dispatch rendered."""
-
-    source: str
-    email_from: str | None = None
-    email_from_name: str | None = None
-    reply_to: str | None = None
-    sendgrid_secret_id: str | None = None
-    sendgrid_subuser: str | None = None
-    ses_identity: str | None = None
-    twilio_secret_id: str | None = None
-    twilio_messaging_service_sid: str | None = None
-    sms_from: str | None = None
-
-
-class OneStore:
-    """The lookup of a deployment without a registry: every storefront sends as the deployment."""
-
-    def get(self, source: str) -> StoreEntry | None:
-        return DeploymentEntry(source)
-
-
-def storefronts(config: SenderSettings) -> StoreLookup:
-    """The registry a sender reads (a port: `wiring.PORT_STOREFRONTS`).
-
-    Until the registry's adapter (herald.adapters.ssm_storefronts.SsmStorefronts, on the settings'
-    HERALD_STOREFRONTS_PATH) is merged and wired here, every storefront sends as the deployment (`OneStore`).
-    """
-    return OneStore()
-
-
-def entry_for(directory: StoreLookup, message: ChannelMessage) -> StoreEntry:
-    store = directory.get(message.source)
+def entry_for(directory: StorefrontDirectory, message: ChannelMessage) -> Storefront:
+    try:
+        store = directory.get(message.source)
+    except Exception as error:
+        # The registry could not answer (SSM throttled or denied, an entry the model refuses): a fault of our
+        # configuration, not of the message. Retryable, with the reason on the notification, so nothing is lost.
+        raise ProviderError(
+            ErrorKind.RETRYABLE, REGISTRY_UNREADABLE_CODE, f"storefront {message.source!r}: {error}"
+        ) from error
     if store is None:
         raise ProviderError(
             ErrorKind.RETRYABLE,
@@ -105,7 +59,7 @@ def entry_for(directory: StoreLookup, message: ChannelMessage) -> StoreEntry:
     return store
 
 
-def with_store_sender(message: ChannelMessage, store: StoreEntry) -> ChannelMessage:
+def with_store_sender(message: ChannelMessage, store: Storefront) -> ChannelMessage:
     """The message with the storefront's own From, display name and Reply-To (an email; anything else as it is)."""
     if message.email is None or not store.email_from:
         return message
@@ -122,7 +76,7 @@ def with_store_sender(message: ChannelMessage, store: StoreEntry) -> ChannelMess
 class StorefrontRouter:
     """A ProviderRouter that sends each message as its storefront, through the router it wraps."""
 
-    def __init__(self, inner: ProviderRouter, directory: StoreLookup, logger: Logger) -> None:
+    def __init__(self, inner: ProviderRouter, directory: StorefrontDirectory, logger: Logger) -> None:
         self.channel = inner.channel
         self._inner = inner
         self._directory = directory
@@ -145,20 +99,19 @@ class _Sends(Protocol):
 
 
 class StorefrontSendGrid:
-    """SendGrid with the storefront's key (`sendgrid_secret_id`, else the deployment's) and subuser."""
+    """SendGrid with the storefront's key (`sendgrid_secret_id`) and subuser."""
 
     name = "sendgrid"
     channel = Channel.EMAIL
 
-    def __init__(self, directory: StoreLookup, pool: ClientPool[_Sends], default_secret_id: str) -> None:
+    def __init__(self, directory: StorefrontDirectory, pool: ClientPool[_Sends]) -> None:
         self._directory = directory
         self._pool = pool
-        self._default = default_secret_id
 
     def send(self, message: ChannelMessage) -> str | None:
         store = entry_for(self._directory, message)
         # The subuser shapes the client (SendGrid's On-Behalf-Of header), so it is part of the pool's key.
-        key = (store.sendgrid_secret_id or self._default, store.sendgrid_subuser or None)
+        key = (store.sendgrid_secret_id, store.sendgrid_subuser or None)
         return self._pool.get(key).call(lambda client: client.send(message))
 
 
@@ -169,20 +122,19 @@ class _SendsSms(Protocol):
 
 
 class StorefrontTwilio:
-    """Twilio on the storefront's account (`twilio_secret_id`, else the deployment's), from its Messaging Service
-    or number (else the number in the account's secret)."""
+    """Twilio on the storefront's account (`twilio_secret_id`), from its Messaging Service or number (else the
+    number in the account's secret)."""
 
     name = "twilio"
     channel = Channel.SMS
 
-    def __init__(self, directory: StoreLookup, pool: ClientPool[_SendsSms], default_secret_id: str) -> None:
+    def __init__(self, directory: StorefrontDirectory, pool: ClientPool[_SendsSms]) -> None:
         self._directory = directory
         self._pool = pool
-        self._default = default_secret_id
 
     def send(self, message: ChannelMessage) -> str | None:
         store = entry_for(self._directory, message)
-        client = self._pool.get(store.twilio_secret_id or self._default)
+        client = self._pool.get(store.twilio_secret_id)
         return client.call(
             lambda twilio: twilio.send(
                 message,
@@ -203,7 +155,7 @@ class StorefrontSes:
     name = "ses"
     channel = Channel.EMAIL
 
-    def __init__(self, directory: StoreLookup, ses: _SendsSes) -> None:
+    def __init__(self, directory: StorefrontDirectory, ses: _SendsSes) -> None:
         self._directory = directory
         self._ses = ses
 

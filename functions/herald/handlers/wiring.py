@@ -27,7 +27,6 @@ PortDecorator = Callable[[str, Any], Any]
 # The ports a root offers to decorators (a decorator returns the port unchanged for a name it does not know).
 PORT_LEDGER = "ledger"  # a sender's NotificationLedger (claim, mark_sent, ...)
 PORT_PROVIDER_ROUTER = "provider_router"  # a sender's ProviderRouter (primary with failover)
-PORT_STOREFRONTS = "storefronts"  # the senders' storefront registry (StorefrontDirectory)
 PORT_PHONE_RULE = "phone_rule"  # dispatch's PhoneRule: a customer's phone to E.164, or PhoneNotUsable
 
 _roots: list[Root[Any]] = []
