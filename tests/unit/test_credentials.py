@@ -149,3 +149,42 @@ def test_the_pool_builds_one_client_per_key() -> None:
     # When clients are asked for by key / Then the same key gives the same client, another key another
     assert pool.get("a") is pool.get("a")
     assert pool.get("a") is not pool.get("b")
+
+
+def test_a_cached_read_that_raced_a_forced_read_does_not_bring_the_refused_key_back() -> None:
+    # Given a client on k1; the provider now accepts only k2, which the store holds (the cache still says k1)
+    vault, valid, built = Vault("k1"), {"k1"}, []
+    client = rotating(vault, valid, built)
+    client.call(Client.send)
+    valid.clear()
+    valid.add("k2")
+    vault.stored = "k2"
+    # and a send whose cached read returns k1 only after another send's forced read found k2
+    reading, forced_done = threading.Event(), threading.Event()
+    plain_read = vault.read
+
+    def racing_read(secret_id: str, force: bool) -> dict[str, Any]:
+        if not force and not reading.is_set():
+            reading.set()
+            stale = {"api_key": vault.cached}
+            assert forced_done.wait(10), "the other send never re-read the secret"
+            return stale
+        return plain_read(secret_id, force)
+
+    client._read = racing_read
+    late: list[str] = []
+
+    def send_late(c: Client) -> str:
+        late.append(c.key)
+        return c.send()
+
+    racer = threading.Thread(target=lambda: client.call(send_late))
+    racer.start()
+    assert reading.wait(10)
+    # When the other send is refused, re-reads the secret and sends with k2, and then the stale read returns
+    assert client.call(Client.send) == "sent with k2"
+    forced_done.set()
+    racer.join()
+    # Then the late send used k2 at once: the client was not rebuilt from the stale k1
+    assert late == ["k2"]
+    assert built == ["k1", "k2"]

@@ -78,9 +78,13 @@ class RotatingClient(Generic[C_co]):
             raise
 
     def _current(self) -> tuple[C_co, int, int]:
+        with self._lock:
+            forced_before = self._forced
         value = self._fetch(force=False)
         with self._lock:
-            if self._client is None or value != self._value:
+            # A read past the cache that happened meanwhile makes this cached value possibly older than the
+            # client's: rebuilding from it would put the refused key back. Keep the client then.
+            if self._client is None or (value != self._value and self._forced == forced_before):
                 self._rebuild(value)
             assert self._client is not None
             return self._client, self._version, self._forced
