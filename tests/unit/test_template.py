@@ -387,21 +387,22 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
     def queue(name: str) -> str:
         return json.dumps({"Fn::GetAtt": [name, "Arn"]}, sort_keys=True)
 
+    registry = {
+        json.dumps(
+            {
+                "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/herald/"
+                "${AWS::StackName}/storefronts/*"
+            },
+            sort_keys=True,
+        )
+    }
     dispatch = actions("DispatchFunction")
     db_actions = {"GetItem", "PutItem", "UpdateItem", "Query", "BatchWriteItem", "BatchGetItem"}
     assert dispatch == {
         **{f"dynamodb:{a}": {table} for a in db_actions},
         "sqs:SendMessage": {queue("EmailQueue"), queue("SmsQueue"), queue("FollowupQueue")},
         # The storefront registry's entries, and nothing else in Parameter Store.
-        "ssm:GetParameter": {
-            json.dumps(
-                {
-                    "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/herald/"
-                    "${AWS::StackName}/storefronts/*"
-                },
-                sort_keys=True,
-            )
-        },
+        "ssm:GetParameter": registry,
     }
     # send-sms may also put a suppression item (Twilio's 21610); send-email writes nothing new.
     sender_db = {
@@ -416,12 +417,15 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
         assert allowed["sqs:ChangeMessageVisibility"] == {queue(own_queue)}
         # A provider's refusal asks the follow-up function for the other channel.
         assert allowed["sqs:SendMessage"] == {queue("FollowupQueue")}
+        # Each message is sent as its storefront's entry says: the registry, and nothing else in Parameter Store.
+        assert allowed["ssm:GetParameter"] == registry
         secondary = "ses:SendEmail" if sender == "SendEmailFunction" else "sns:Publish"
         assert set(allowed) == {
             *(f"dynamodb:{a}" for a in sender_db[sender]),
             "sqs:ChangeMessageVisibility",
             "sqs:SendMessage",
             "secretsmanager:GetSecretValue",
+            "ssm:GetParameter",
             secondary,
         }
     followup = actions("FollowupFunction")
