@@ -624,30 +624,36 @@ def stores_list(
 
     Exit code: 0 when every entry is valid, 1 when any is not.
     """
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
     from herald_tools.ops.stores import list_entries, sms_sender
 
-    _, directory = _storefronts("list", stack, local, region)
-    rows = list_entries(directory)
+    resources, directory = _storefronts("list", stack, local, region)
+    rows = list_entries(directory, resources.client("ssm"))
     broken = [row for row in rows if row.entry is None]
     if as_json:
         typer.echo(json.dumps([row.to_json() for row in rows], indent=2, ensure_ascii=False))
         raise typer.Exit(EXIT_REJECTED if broken else EXIT_OK)
-    table = Table(title="Storefronts", title_justify="left")
-    for column in ("source", "name", "email from", "SMS sender"):
-        table.add_column(column, overflow="fold")
-    table.add_column("publishers", justify="right")
+    # Few borders and folded cells: a row reads whole at 80 columns (a Messaging Service SID is 34 characters).
+    table = Table(title="Storefronts", title_justify="left", box=box.SIMPLE_HEAD, expand=True)
+    for column, ratio in (("source", 3), ("name", 2), ("email from", 3), ("SMS sender", 3)):
+        table.add_column(column, overflow="fold", ratio=ratio)
+    table.add_column("publishers", justify="right", no_wrap=True)
     for row in rows:
         if row.entry is None:
-            table.add_row(row.name, f"INVALID: {row.problems}", "-", "-", "-", style="red")
+            table.add_row(row.name.removeprefix(directory.name_of("")), "INVALID (below)", "-", "-", "-", style="red")
         else:
             e = row.entry
             table.add_row(e.source, e.name, e.email_from, sms_sender(e), str(len(e.publishers)))
     # The terminal's width (80 in a pipe): the columns fold rather than run off the screen.
     console = Console(highlight=False)
     console.print(table)
+    for row in broken:  # below the table: a problem list is too long for a cell at 80 columns
+        console.print(f"INVALID {row.name}:", markup=False, style="red")
+        for line in row.problems:
+            console.print(f"  {line}", markup=False, style="red")
     console.print(f"{len(rows)} entries, {len(broken)} invalid", markup=False)
     raise typer.Exit(EXIT_REJECTED if broken else EXIT_OK)
 
@@ -673,7 +679,8 @@ def stores_show(
         typer.echo(f"herald stores show: {exc}", err=True)
         raise typer.Exit(EXIT_REJECTED) from None
     if entry is None:
-        typer.echo(f"herald stores show: no storefront {source!r} in the registry ({directory.name_of(source)})", err=True)
+        where = directory.name_of(source)
+        typer.echo(f"herald stores show: no storefront {source!r} in the registry ({where})", err=True)
         raise typer.Exit(EXIT_REJECTED)
     typer.echo(entry_for_show(entry))
 
@@ -697,7 +704,7 @@ def stores_check(
 
     resources, directory = _storefronts("check", stack, local, region)
     if source is None:
-        rows = list_entries(directory)
+        rows = list_entries(directory, resources.client("ssm"))
     else:
         try:
             entry = directory.get(source)

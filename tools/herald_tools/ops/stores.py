@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from herald.adapters.ssm_storefronts import SsmStorefronts, StorefrontEntryInvalid
+from herald.adapters.ssm_storefronts import SsmStorefronts
 from herald.domain.storefront import Storefront
 
 # The keys Herald reads from each secret (herald.handlers.secrets).
@@ -67,7 +67,8 @@ def read_entry_file(path: Path) -> dict[str, Any]:
         import yaml
 
         try:
-            value = yaml.load(text, Loader=_entry_yaml_loader())  # a SafeLoader (below)
+            # S506: the loader is a SafeLoader subclass (below): no arbitrary objects are built.
+            value = yaml.load(text, Loader=_entry_yaml_loader())  # noqa: S506
         except yaml.YAMLError as error:
             raise StoresError(f"{path} is not valid YAML: {error}") from None
     if not isinstance(value, dict):
@@ -139,26 +140,31 @@ def add(directory: SsmStorefronts, entry: Storefront, *, replace: bool) -> None:
 
 @dataclass(frozen=True)
 class Listed:
-    """One row of `herald stores list`: an entry, or the parameter the model refuses and why."""
+    """One row of `herald stores list`: an entry, or the parameter the model refuses and why (one line a field)."""
 
     name: str  # the SSM parameter
     entry: Storefront | None
-    problems: str | None = None
+    problems: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         if self.entry is not None:
             return {"parameter": self.name, "entry": self.entry.model_dump(mode="json")}
-        return {"parameter": self.name, "problems": self.problems}
+        return {"parameter": self.name, "problems": list(self.problems)}
 
 
-def list_entries(directory: SsmStorefronts) -> list[Listed]:
+def list_entries(directory: SsmStorefronts, ssm: Any) -> list[Listed]:
+    """Every parameter under the registry's path. Read here rather than through `directory.entries()`, which
+    joins a broken entry's problems into one string: an operator reads them one field a line."""
+    from pydantic import ValidationError
+
     rows = []
-    for item in directory.entries():
-        if isinstance(item, Storefront):
-            rows.append(Listed(directory.name_of(item.source), item))
-        else:
-            name, problems = item
-            rows.append(Listed(name, None, problems))
+    prefix = directory.name_of("").rstrip("/")
+    for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=prefix, Recursive=True):
+        for parameter in page["Parameters"]:
+            try:
+                rows.append(Listed(parameter["Name"], Storefront.model_validate_json(parameter["Value"])))
+            except ValidationError as error:
+                rows.append(Listed(parameter["Name"], None, tuple(problem_lines(error))))
     return rows
 
 
@@ -182,13 +188,11 @@ class Check:
     detail: str
 
 
-def check_entries(
-    entries: Iterable[Listed], *, secretsmanager: Any, sesv2: Any
-) -> list[Check]:
+def check_entries(entries: Iterable[Listed], *, secretsmanager: Any, sesv2: Any) -> list[Check]:
     checks: list[Check] = []
     for row in entries:
         if row.entry is None:
-            checks.append(Check(row.name, "entry", False, f"the model refuses it: {row.problems}"))
+            checks.append(Check(row.name, "entry", False, f"the model refuses it: {'; '.join(row.problems)}"))
             continue
         checks.extend(check_entry(row.entry, secretsmanager=secretsmanager, sesv2=sesv2))
     return checks
