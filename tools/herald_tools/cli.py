@@ -257,7 +257,7 @@ def demo(
     raise typer.Exit(1 if run.problems else 0)
 
 
-# --- operators: herald timeline, herald dlq, herald local -------------------------------------------
+# --- operators: herald timeline, herald dlq, herald stores, herald local -------------------------------------------
 
 if TYPE_CHECKING:
     from herald_tools.ops.resources import StackResources
@@ -518,6 +518,209 @@ def dlq_redrive(
     for message_id, why in result.failed:
         console.print(f"  not moved: {message_id}: {why}", markup=False, style="red")
     raise typer.Exit(EXIT_REJECTED if result.failed else EXIT_OK)
+
+
+stores_app = typer.Typer(
+    help="The storefront registry: one entry per storefront (its senders, secrets' names and publishers).",
+    no_args_is_help=True,
+)
+app.add_typer(stores_app, name="stores")
+
+
+def _storefronts(command: str, stack: str | None, local: bool, region: str | None) -> Any:
+    from herald.adapters.ssm_storefronts import SsmStorefronts
+    from herald_tools.ops.stores import registry_path
+
+    resources = _ops_resources(f"stores {command}", stack, local, region)
+    if not resources.stack:
+        typer.echo(f"herald stores {command}: error: the stack's name is unknown (.herald/local.json)", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    return resources, SsmStorefronts(resources.client("ssm"), registry_path(resources.stack))
+
+
+@stores_app.command("add")
+def stores_add(
+    file: Annotated[
+        Path | None, typer.Option("--file", metavar="FILE", help="The entry as a JSON or YAML mapping of fields.")
+    ] = None,
+    source: Annotated[str | None, typer.Option(help="The events' CloudEvents source, e.g. storefront/acme.")] = None,
+    name: Annotated[str | None, typer.Option(help="The store's name, as customers read it.")] = None,
+    email_from: Annotated[str | None, typer.Option(metavar="ADDRESS", help="The address emails come from.")] = None,
+    email_from_name: Annotated[str | None, typer.Option(metavar="NAME", help="The name emails come from.")] = None,
+    reply_to: Annotated[str | None, typer.Option(metavar="ADDRESS", help="Where customers' replies go.")] = None,
+    sendgrid_secret_id: Annotated[
+        str | None, typer.Option(metavar="SECRET", help="The Secrets Manager secret with SendGrid's api_key.")
+    ] = None,
+    ses_identity: Annotated[
+        str | None, typer.Option(metavar="IDENTITY", help="The SES identity (default: --email-from's domain).")
+    ] = None,
+    twilio_secret_id: Annotated[
+        str | None,
+        typer.Option(metavar="SECRET", help="The Secrets Manager secret with Twilio's account_sid and auth_token."),
+    ] = None,
+    sms_from: Annotated[str | None, typer.Option(metavar="E164", help="The number SMS come from.")] = None,
+    messaging_service_sid: Annotated[
+        str | None, typer.Option(metavar="MG...", help="The Twilio Messaging Service SMS come from.")
+    ] = None,
+    publisher: Annotated[
+        list[str] | None,
+        typer.Option(metavar="SENDER_ID", help="An SQS SenderId allowed to publish as this source (repeat it)."),
+    ] = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite the source's existing entry.")] = False,
+    stack: StackOption = None,
+    local: LocalOption = False,
+    region: RegionOption = None,
+) -> None:
+    """Add a storefront to the registry, from --file and/or options (options win over the file's fields).
+
+    The entry is validated before anything is written. Exit code: 0 when written, 1 when the source already has
+    an entry (give --replace), 2 on an invalid entry or a usage error.
+    """
+    from herald_tools.ops.stores import EntryExists, EntryInvalid, StoresError, add, build_entry, read_entry_file
+
+    options = {
+        "source": source,
+        "name": name,
+        "email_from": email_from,
+        "email_from_name": email_from_name,
+        "reply_to": reply_to,
+        "sendgrid_secret_id": sendgrid_secret_id,
+        "ses_identity": ses_identity,
+        "twilio_secret_id": twilio_secret_id,
+        "sms_from": sms_from,
+        "twilio_messaging_service_sid": messaging_service_sid,
+        "publishers": publisher,
+    }
+    try:
+        entry = build_entry(read_entry_file(file) if file else None, options)
+    except StoresError as exc:
+        typer.echo(f"herald stores add: error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    except EntryInvalid as invalid:
+        typer.echo("herald stores add: the entry is invalid, nothing was written:", err=True)
+        for line in invalid.problems:
+            typer.echo(f"  {line}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    _, directory = _storefronts("add", stack, local, region)
+    try:
+        add(directory, entry, replace=replace)
+    except EntryExists as exc:
+        typer.echo(f"herald stores add: {exc}", err=True)
+        raise typer.Exit(EXIT_REJECTED) from None
+    except StoresError as exc:
+        typer.echo(f"herald stores add: error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+    typer.echo(f"{'replaced' if replace else 'added'} {entry.source} at {directory.name_of(entry.source)}")
+
+
+@stores_app.command("list")
+def stores_list(
+    stack: StackOption = None,
+    local: LocalOption = False,
+    region: RegionOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Every storefront in the registry; an entry the model refuses is listed with its problems.
+
+    Exit code: 0 when every entry is valid, 1 when any is not.
+    """
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from herald_tools.ops.stores import list_entries, sms_sender
+
+    resources, directory = _storefronts("list", stack, local, region)
+    rows = list_entries(directory, resources.client("ssm"))
+    broken = [row for row in rows if row.entry is None]
+    if as_json:
+        typer.echo(json.dumps([row.to_json() for row in rows], indent=2, ensure_ascii=False))
+        raise typer.Exit(EXIT_REJECTED if broken else EXIT_OK)
+    # Few borders and folded cells: a row reads whole at 80 columns (a Messaging Service SID is 34 characters).
+    table = Table(title="Storefronts", title_justify="left", box=box.SIMPLE_HEAD, expand=True)
+    for column, ratio in (("source", 3), ("name", 2), ("email from", 3), ("SMS sender", 3)):
+        table.add_column(column, overflow="fold", ratio=ratio)
+    table.add_column("publishers", justify="right", no_wrap=True)
+    for row in rows:
+        if row.entry is None:
+            table.add_row(row.name.removeprefix(directory.name_of("")), "INVALID (below)", "-", "-", "-", style="red")
+        else:
+            e = row.entry
+            table.add_row(e.source, e.name, e.email_from, sms_sender(e), str(len(e.publishers)))
+    # The terminal's width (80 in a pipe): the columns fold rather than run off the screen.
+    console = Console(highlight=False)
+    console.print(table)
+    for row in broken:  # below the table: a problem list is too long for a cell at 80 columns
+        console.print(f"INVALID {row.name}:", markup=False, style="red")
+        for line in row.problems:
+            console.print(f"  {line}", markup=False, style="red")
+    console.print(f"{len(rows)} entries, {len(broken)} invalid", markup=False)
+    raise typer.Exit(EXIT_REJECTED if broken else EXIT_OK)
+
+
+@stores_app.command("show")
+def stores_show(
+    source: Annotated[str, typer.Argument(metavar="SOURCE", help="The storefront's CloudEvents source.")],
+    stack: StackOption = None,
+    local: LocalOption = False,
+    region: RegionOption = None,
+) -> None:
+    """One storefront's entry as JSON (it names its secrets; it holds none).
+
+    Exit code: 0 with the entry, 1 when the source has no entry or the model refuses it.
+    """
+    from herald.adapters.ssm_storefronts import StorefrontEntryInvalid
+    from herald_tools.ops.stores import entry_for_show, show
+
+    _, directory = _storefronts("show", stack, local, region)
+    try:
+        entry = show(directory, source)
+    except StorefrontEntryInvalid as exc:
+        typer.echo(f"herald stores show: {exc}", err=True)
+        raise typer.Exit(EXIT_REJECTED) from None
+    if entry is None:
+        where = directory.name_of(source)
+        typer.echo(f"herald stores show: no storefront {source!r} in the registry ({where})", err=True)
+        raise typer.Exit(EXIT_REJECTED)
+    typer.echo(entry_for_show(entry))
+
+
+@stores_app.command("check")
+def stores_check(
+    source: Annotated[
+        str | None, typer.Argument(metavar="[SOURCE]", help="One storefront (default: every entry).")
+    ] = None,
+    stack: StackOption = None,
+    local: LocalOption = False,
+    region: RegionOption = None,
+) -> None:
+    """Whether each storefront can send: the secrets it names exist with their keys (values are never shown),
+    its SES identity is verified for sending, and someone may publish for it.
+
+    Exit code: 0 when every check passes, 1 when any fails (or the source has no entry).
+    """
+    from herald.adapters.ssm_storefronts import StorefrontEntryInvalid
+    from herald_tools.ops.stores import Listed, check_entries, list_entries
+
+    resources, directory = _storefronts("check", stack, local, region)
+    if source is None:
+        rows = list_entries(directory, resources.client("ssm"))
+    else:
+        try:
+            entry = directory.get(source)
+        except StorefrontEntryInvalid as exc:
+            typer.echo(f"FAIL {source}: entry: {exc}", err=True)
+            raise typer.Exit(EXIT_REJECTED) from None
+        if entry is None:
+            typer.echo(f"herald stores check: no storefront {source!r} in the registry", err=True)
+            raise typer.Exit(EXIT_REJECTED)
+        rows = [Listed(directory.name_of(source), entry)]
+    checks = check_entries(rows, secretsmanager=resources.client("secretsmanager"), sesv2=resources.client("sesv2"))
+    for c in checks:
+        typer.echo(f"{'PASS' if c.ok else 'FAIL'} {c.source}: {c.what}: {c.detail}")
+    failed = [c for c in checks if not c.ok]
+    typer.echo(f"{len(checks) - len(failed)} passed, {len(failed)} failed")
+    raise typer.Exit(EXIT_REJECTED if failed or not checks else EXIT_OK)
 
 
 local_app = typer.Typer(
