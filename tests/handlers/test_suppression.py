@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import boto3
 import pytest
 
 from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
 from herald.domain.notification import Channel
 from herald.domain.suppression import ANY_SOURCE, SuppressionSignal
 from herald.handlers import dispatch, send_email, send_sms, webhooks
+from tests.storefronts import REGISTRY_PATH, seed_registry, storefront
 
 from .conftest import REGION, TABLE, TWILIO_FROM, Env, sample
 from .test_webhooks import (
@@ -300,3 +302,26 @@ def test_without_a_base_url_no_status_callback_is_requested(env: Env) -> None:
     publish(env, "order.placed", "evt_callback_2")
     (accepted,) = env.twilio.accepted
     assert accepted["status_callback"] is None
+
+
+def test_help_answers_with_the_name_and_help_text_of_the_storefront_the_number_belongs_to(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two storefronts on one deployment, each with its own number; the second's entry has its own help text
+    globex_number = "+15005550011"
+    seed_registry(
+        boto3.client("ssm", region_name="us-east-1"),
+        REGISTRY_PATH,
+        storefront("storefront/globex", name="Globex Garden", help_text="{store}: call 0800 555 0199"),
+    )
+    numbers = {TWILIO_FROM: SOURCE, globex_number: "storefront/globex"}
+    monkeypatch.setenv("HERALD_SMS_SOURCE_BY_NUMBER", json.dumps(numbers))
+    monkeypatch.setenv("HERALD_SMS_HELP_TEXT", "{store} support: help@acme.example")
+    webhooks.root.reset()
+    # When the customer texts HELP to each number
+    globex = text("HELP", sid="SM" + "a1" * 16, to=globex_number)
+    acme = text("HELP", sid="SM" + "a2" * 16)
+    # Then each answer names its own storefront: Globex from its entry, Acme (no help text of its own) with the
+    # deployment's text and its entry's name
+    assert "<Message>Globex Garden: call 0800 555 0199</Message>" in globex["body"]
+    assert "<Message>Acme Outdoor support: help@acme.example</Message>" in acme["body"]

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from herald.domain.delivery_states import DeliveryState, OptOutSignal
 from herald.domain.notification import Channel
 from herald.domain.suppression import ANY_SOURCE, Keyword, Suppression, SuppressionSignal, help_text, parse_keyword
 from herald.usecases.delivery_status import ApplyOutcome, DeliveryResult, InboundMessage, InboundReceipt
+
+if TYPE_CHECKING:
+    from herald.usecases.ports import StorefrontDirectory
 
 
 class SuppressionStore(Protocol):
@@ -53,7 +56,8 @@ class SmsKeywords:
 
     STOP and START get no reply of Herald's: Twilio answers them itself (its default opt-out handling, which also
     blocks sending to the number until START); a second answer would be refused by Twilio anyway (error 21610).
-    HELP is answered with the storefront's help text.
+    HELP is answered with the storefront's help text and name from its registry entry (`storefronts`), else the
+    deployment's (`help_template`, `store_name`).
     """
 
     def __init__(
@@ -64,8 +68,10 @@ class SmsKeywords:
         default_source: str | None,
         help_template: str | None,
         store_name: str,
+        storefronts: StorefrontDirectory | None = None,
         clock: Clock = _now,
     ) -> None:
+        self._storefronts = storefronts
         self._store = store
         self._sources = {number.strip(): source for number, source in source_by_number.items()}
         self._default = default_source or None
@@ -82,7 +88,7 @@ class SmsKeywords:
             return None
         source = self.source_for(message.to)
         if keyword is Keyword.HELP:
-            return help_text(self._help, self._store_name)
+            return self._help_for(source)
         if receipt.handled or not self._store.claim_keyword(
             source, message.from_.strip(), received_at_us=receipt.received_at_us, message_sid=message.message_sid
         ):
@@ -101,6 +107,12 @@ class SmsKeywords:
             return None
         self._store.lift(source, Channel.SMS, message.from_.strip(), signals={SuppressionSignal.KEYWORD})
         return None
+
+    def _help_for(self, source: str) -> str:
+        entry = self._storefronts.get(source) if self._storefronts is not None and source != ANY_SOURCE else None
+        if entry is None:
+            return help_text(self._help, self._store_name)
+        return help_text(entry.help_text or self._help, entry.name)
 
 
 _OPT_OUT_SIGNALS = {
