@@ -660,12 +660,17 @@ def _content_case(attack: Attack, event: dict[str, Any], check: Callable[[bytes,
 
 
 def _injected_headers(raw: bytes, _html: str) -> list[str]:
+    """Headers the CR/LF made: a Bcc header, or any header line of the stored message that starts `Bcc:`
+    (a folded line starts with white space and is part of the header before it: text, not a header)."""
     message = email.message_from_bytes(raw, policy=email.policy.default)
-    problems = [f"header {name}: {value}" for name, value in message.items() if name.lower() == "bcc"]
-    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
-    if b"evil.example" in head:
-        problems.append("evil.example in the message's headers")
-    return problems
+    if message.get_all("Bcc"):
+        return [f"a Bcc header: {message.get_all('Bcc')}"]
+    head = raw.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+    return [
+        f"header line {line.decode(errors='replace')!r}"
+        for line in head.split(b"\n")
+        if line.lower().startswith(b"bcc:")
+    ]
 
 
 def _crlf_case(where: str) -> Callable[[Attack], Outcome]:
