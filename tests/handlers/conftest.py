@@ -178,6 +178,7 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Env]:
                     "shop.eu",
                     "acme",
                     "shop",
+                    "shop#a",  # tests/handlers/test_key_safety.py: two sources whose keys used to collide
                 )
             ),
         )

@@ -179,7 +179,7 @@ def test_only_the_first_in_transit_scan_is_notified(env: Env) -> None:
     _dispatch_all(env, "shipment-events")
 
     # When a second scan (newer) arrives
-    second = sample("shipment.in_transit", id="evt_second_scan", time="2099-01-01T00:00:00Z")
+    second = sample("shipment.in_transit", id="evt_second_scan", time="2026-11-01T00:00:00Z")
     env.publish("shipment-events", [json.dumps(second)])
     _dispatch_all(env, "shipment-events")
 

@@ -24,12 +24,13 @@ from typing import Any
 
 from herald.adapters.dynamodb_values import Item, condition_held, num_attr, str_attr
 from herald.domain.circuit import CircuitState, CircuitStatus, epoch_seconds
+from herald.domain.keys import key
 
 LAST_ERROR_MAX_CHARS = 200
 
 
 def circuit_pk(channel: str) -> str:
-    return f"CIRCUIT#{channel}"
+    return key("CIRCUIT", channel)
 
 
 def _int(item: Item, name: str) -> int | None:

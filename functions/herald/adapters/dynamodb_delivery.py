@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from herald.adapters.dynamodb_ledger import notification_sk, order_pk
 from herald.adapters.dynamodb_values import Item, condition_held, conditional_failed, num_attr, old_item, str_attr
 from herald.domain.delivery_states import ProviderStatus, rank
+from herald.domain.keys import key as key_of
 from herald.domain.masking import mask_recipient
 from herald.usecases.delivery_status import ApplyOutcome, InboundMessage, NotificationRef
 
@@ -178,7 +179,7 @@ class DynamoDbDelivery:
             self._db.put_item,
             TableName=self._table,
             Item={
-                "pk": str_attr(f"WEBHOOK#{key}"),
+                "pk": str_attr(key_of("WEBHOOK", key)),
                 "sk": str_attr("REPLAY"),
                 "kind": str_attr("webhook_replay_guard"),
                 "expires_at": num_attr(expires_at),
@@ -191,8 +192,8 @@ class DynamoDbDelivery:
     def record_inbound(self, message: InboundMessage, now: datetime) -> bool:
         """Record an inbound SMS once per MessageSid. False when it was recorded already."""
         item: Item = {
-            "pk": str_attr(f"INBOUND#{message.to}"),
-            "sk": str_attr(f"SMS#{message.message_sid}"),
+            "pk": str_attr(key_of("INBOUND", message.to)),
+            "sk": str_attr(key_of("SMS", message.message_sid)),
             "kind": str_attr("inbound_sms"),
             "message_sid": str_attr(message.message_sid),
             "to": str_attr(message.to),

@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from herald.adapters.dynamodb_ledger import notification_sk, order_pk
+from herald.adapters.dynamodb_ledger import notification_sk, notification_sk_prefix, order_pk
 from herald.adapters.dynamodb_values import (
     Item,
     condition_held,
@@ -22,8 +22,9 @@ from herald.adapters.dynamodb_values import (
     str_attr,
     text,
 )
+from herald.domain.keys import split_key
 from herald.domain.masking import mask_recipient
-from herald.domain.notification import ESCALATION_SUFFIX, ChannelMessage, NotificationStatus
+from herald.domain.notification import ESCALATION_PART, ChannelMessage, NotificationStatus
 from herald.domain.redundancy import NotificationView
 from herald.usecases.followup import RecordedNotification
 
@@ -43,14 +44,14 @@ class DynamoDbFollowUps:
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": {
                 ":pk": str_attr(order_pk(source, order_id)),
-                ":prefix": str_attr(f"NOTIF#{event_id}#"),
+                ":prefix": str_attr(notification_sk_prefix(event_id)),
             },
         }
         recorded = []
         while True:
             page = self._db.query(**kwargs)
             for item in page.get("Items", []):
-                # The prefix alone would also match an event id that continues with "#...".
+                # Belt and braces: the escaped prefix already matches this event's notifications only.
                 if text(item, "event_id") == event_id:
                     recorded.append(_recorded(item))
             if "LastEvaluatedKey" not in page:
@@ -142,7 +143,7 @@ def _recorded(item: Item) -> RecordedNotification:
             channel=text(item, "channel") or "",
             status=text(item, "status") or "",
             delivery_status=text(item, "delivery_status"),
-            escalation=(text(item, "sk") or "").endswith(ESCALATION_SUFFIX),
+            escalation=split_key(text(item, "sk") or "")[-1] == ESCALATION_PART,
             route_reason=text(item, "route_reason"),
         ),
         message=ChannelMessage.model_validate_json(body) if body else None,

@@ -4,7 +4,8 @@ One table, two access patterns:
 - "claim this one notification": pk=ORDER#<source>#<order id>, sk=NOTIF#<event id>#<channel>, conditional writes;
 - "all messages of order X": Query pk=ORDER#<source>#<order id> (events and notifications together).
 Shipment progress lives at pk=SHIPMENT#<source>#<shipment id>, sk=STATE; rejected events at pk=REJECTED#<source>.
-Every item carries `expires_at` (epoch seconds) for the table's TTL.
+Every item carries `expires_at` (epoch seconds) for the table's TTL. Every key is built by domain.keys.key, which
+escapes `#` inside a part: an order id or a source holding `#` cannot reach another order's items.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from herald.adapters.dynamodb_values import Item, conditional_failed, num_attr, old_item, put_if_absent, str_attr, text
+from herald.domain.keys import key, key_prefix
 from herald.domain.masking import mask_recipient
-from herald.domain.notification import ESCALATION_SUFFIX, ChannelMessage, NotificationStatus
+from herald.domain.notification import ESCALATION_PART, ChannelMessage, NotificationStatus
 from herald.usecases.ports import Accepted, Claim, EventClaim, PlannedNotification, Rejection, ShipmentPosition
 
 if TYPE_CHECKING:
@@ -25,16 +27,29 @@ if TYPE_CHECKING:
 
 
 def order_pk(source: str, order_id: str) -> str:
-    return f"ORDER#{source}#{order_id}"
+    return key("ORDER", source, order_id)
 
 
 def notification_sk(event_id: str, channel: str, *, escalation: bool = False) -> str:
     # An escalation is its own notification (sent at most once), beside the one it escalates.
-    return f"NOTIF#{event_id}#{channel}" + (ESCALATION_SUFFIX if escalation else "")
+    return key("NOTIF", event_id, channel, *([ESCALATION_PART] if escalation else []))
+
+
+def notification_sk_prefix(event_id: str) -> str:
+    """The start of every notification sort key of one event (its channels and their escalations)."""
+    return key_prefix("NOTIF", event_id)
 
 
 def event_sk(event_id: str) -> str:
-    return f"EVENT#{event_id}"
+    return key("EVENT", event_id)
+
+
+def shipment_pk(source: str, shipment_id: str) -> str:
+    return key("SHIPMENT", source, shipment_id)
+
+
+def rejection_pk(source: str | None) -> str:
+    return key("REJECTED", source or "unknown")
 
 
 class DynamoDbLedger:
@@ -81,8 +96,8 @@ class DynamoDbLedger:
 
     def record_rejection(self, rejection: Rejection) -> None:
         item: Item = {
-            "pk": str_attr(f"REJECTED#{rejection.source or 'unknown'}"),
-            "sk": str_attr(f"{rejection.received_at.isoformat()}#{rejection.message_id}"),
+            "pk": str_attr(rejection_pk(rejection.source)),
+            "sk": str_attr(key(rejection.received_at.isoformat(), rejection.message_id)),
             "kind": str_attr("rejection"),
             "reason": str_attr(rejection.reason),
             "message_id": str_attr(rejection.message_id),
@@ -98,27 +113,30 @@ class DynamoDbLedger:
         self._db.put_item(TableName=self._table, Item=item)
 
     def advance_shipment(self, position: ShipmentPosition) -> str | None:
+        """Move the shipment's state to this event, or say why it is superseded.
+
+        Ordered by rank first (domain.policy: a delivery is after an out-for-delivery whatever times their
+        publishers wrote); the event's time only orders statuses of one rank (a late copy of an earlier attempt),
+        and the contract keeps it at most a day ahead of Herald's clock.
+        """
         names = {"#rank": "rank", "#t": "event_time_ms", "#last": "last_event_id"}
         values: Item = {
             ":rank": num_attr(position.rank),
             ":t": num_attr(int(position.time.timestamp() * 1000)),
             ":id": str_attr(position.event_id),
         }
-        condition = "attribute_not_exists(sk) OR #last = :id OR (#rank <= :rank AND #t <= :t)"
+        later = "(#rank < :rank OR (#rank = :rank AND #t <= :t))"
         update = "SET #rank = :rank, #t = :t, #last = :id"
         if position.first_only_key:
             names["#first"] = f"first_{position.first_only_key}"
-            condition = (
-                "attribute_not_exists(sk) OR #last = :id OR "
-                "(#rank <= :rank AND #t <= :t AND (attribute_not_exists(#first) OR #first = :id))"
-            )
+            later = f"({later} AND (attribute_not_exists(#first) OR #first = :id))"
             update += ", #first = if_not_exists(#first, :id)"
         try:
             self._db.update_item(
                 TableName=self._table,
-                Key={"pk": str_attr(f"SHIPMENT#{position.source}#{position.shipment_id}"), "sk": str_attr("STATE")},
+                Key={"pk": str_attr(shipment_pk(position.source, position.shipment_id)), "sk": str_attr("STATE")},
                 UpdateExpression=update,
-                ConditionExpression=condition,
+                ConditionExpression=f"attribute_not_exists(sk) OR #last = :id OR {later}",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -134,8 +152,10 @@ class DynamoDbLedger:
         last = current.get("last_event_id", {}).get("S", "?")
         rank = int(current.get("rank", {}).get("N", 0))
         time_ms = int(current.get("event_time_ms", {}).get("N", 0))
-        if rank > position.rank or time_ms > int(position.time.timestamp() * 1000):
+        if rank > position.rank:
             return f"shipment already notified of a later status (event {last})"
+        if rank == position.rank and time_ms > int(position.time.timestamp() * 1000):
+            return f"shipment already notified of a status of the same stage reported later (event {last})"
         first = current.get(f"first_{position.first_only_key}", {}).get("S") if position.first_only_key else None
         return f"{position.first_only_key} already notified for this shipment (event {first})"
 

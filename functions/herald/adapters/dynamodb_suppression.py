@@ -7,6 +7,11 @@ recorded after an unsubscribe wins and an unsubscribe arriving after a hard boun
 
 Suppressions carry no TTL: an opt-out holds until the customer lifts it (START), however long that takes.
 The recipient is in the key in plain: dispatch has to find it from the address it is about to write to.
+
+Keys are built by domain.keys (a `#` or `\\` inside a source or an address is escaped). Before that, they were
+joined raw: a suppression of a source or an address holding `#` may still sit at its old key, so reads also look
+there, and lifting removes both (`_legacy_key`; never written any more). The every-storefront scope is
+`SUPPRESS#*`, as before: `*` is a source the contract refuses, so no event's data can be recorded under it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from herald.adapters.dynamodb_values import Item, condition_held, str_attr
+from herald.domain.keys import key, split_key
 from herald.domain.notification import Channel
 from herald.domain.suppression import ANY_SOURCE, Suppression, SuppressionSignal, recipient_key, strength
 
@@ -23,7 +29,22 @@ MAX_BATCH_ATTEMPTS = 5  # BatchGetItem may leave keys unprocessed under throttli
 
 
 def suppression_pk(source: str) -> str:
-    return f"SUPPRESS#{source}"
+    return key("SUPPRESS", source)
+
+
+def _key(source: str, channel: Channel, recipient: str) -> Item:
+    return {"pk": str_attr(suppression_pk(source)), "sk": str_attr(recipient_key(channel, recipient))}
+
+
+def _legacy_key(source: str, channel: Channel, recipient: str) -> Item | None:
+    """Where the same suppression was written before keys were escaped; None when that is the same key.
+
+    Only a source or an address holding `#` or `\\` differs (an E.164 number never does). An opt-out recorded
+    there must still stop messages, so it is read (and lifted) until an operator moves such items.
+    """
+    value = recipient.strip().lower() if channel is Channel.EMAIL else recipient.strip()
+    old: Item = {"pk": str_attr("SUPPRESS#" + source), "sk": str_attr(channel.value + "#" + value)}
+    return None if old == _key(source, channel, recipient) else old
 
 
 class DynamoDbSuppressions:
@@ -65,14 +86,19 @@ class DynamoDbSuppressions:
         values = {f":s{i}": str_attr(signal.value) for i, signal in enumerate(signals)}
         if not values:
             return False
-        return condition_held(
-            self._db.delete_item,
-            TableName=self._table,
-            Key={"pk": str_attr(suppression_pk(source)), "sk": str_attr(recipient_key(channel, recipient))},
-            ConditionExpression=f"attribute_exists(sk) AND #signal IN ({', '.join(values)})",
-            ExpressionAttributeNames={"#signal": "signal"},
-            ExpressionAttributeValues=values,
-        )
+        removed = False
+        for item_key in (_key(source, channel, recipient), _legacy_key(source, channel, recipient)):
+            if item_key is None:
+                continue
+            removed |= condition_held(
+                self._db.delete_item,
+                TableName=self._table,
+                Key=item_key,
+                ConditionExpression=f"attribute_exists(sk) AND #signal IN ({', '.join(values)})",
+                ExpressionAttributeNames={"#signal": "signal"},
+                ExpressionAttributeValues=values,
+            )
+        return removed
 
     # --- reading (dispatch) ---------------------------------------------------------------------
 
@@ -83,9 +109,11 @@ class DynamoDbSuppressions:
         """
         sources = [source] if source == ANY_SOURCE else [source, ANY_SOURCE]
         keys = [
-            {"pk": str_attr(suppression_pk(s)), "sk": str_attr(recipient_key(channel, recipient))}
+            item_key
             for channel, recipient in recipients.items()
             for s in sources
+            for item_key in (_key(s, channel, recipient), _legacy_key(s, channel, recipient))
+            if item_key is not None
         ]
         found: dict[Channel, list[Suppression]] = {}
         if not keys:
@@ -104,17 +132,21 @@ class DynamoDbSuppressions:
         raise RuntimeError("DynamoDB left suppression keys unprocessed after retries")
 
     def get(self, source: str, channel: Channel, recipient: str) -> Suppression | None:
-        response = self._db.get_item(
-            TableName=self._table,
-            Key={"pk": str_attr(suppression_pk(source)), "sk": str_attr(recipient_key(channel, recipient))},
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
-        return _from_item(item) if item else None
+        for item_key in (_key(source, channel, recipient), _legacy_key(source, channel, recipient)):
+            if item_key is None:
+                continue
+            item = self._db.get_item(TableName=self._table, Key=item_key, ConsistentRead=True).get("Item")
+            if item:
+                return _from_item(item)
+        return None
 
 
 def _from_item(item: Item) -> Suppression:
-    channel_name, _, recipient = item["sk"]["S"].partition("#")
+    parts = split_key(item["sk"]["S"])
+    if len(parts) == 2:
+        channel_name, recipient = parts
+    else:  # an item at its legacy key: the address after the first `#`, raw
+        channel_name, _, recipient = item["sk"]["S"].partition("#")
     return Suppression(
         source=item["source"]["S"],
         channel=Channel(channel_name),

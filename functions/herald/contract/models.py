@@ -8,7 +8,7 @@ tests/unit/test_schema_compatibility.py fails on an incompatible change.
 from __future__ import annotations
 
 import unicodedata
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -25,9 +25,14 @@ from pydantic import (
 )
 
 from herald.contract.event_types import EventType
+from herald.contract.sources import RESERVED_SOURCES
 
 MAX_EVENT_BYTES = 64 * 1024
 """An event larger than this is rejected: SQS allows 256 KiB, but no honest order event needs it."""
+
+MAX_FUTURE_SKEW = timedelta(hours=24)
+"""How far ahead of Herald's clock an event's `time` may be: a storefront's clock may be wrong by minutes, and a
+shipment's later events are ordered by `time` within a rank; an event "from 2099" is refused (contract.parsing)."""
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
@@ -311,6 +316,9 @@ class Envelope(ContractModel):
         # as "storefront/acme", so we accept any reference without whitespace or control chars.
         if any(ord(c) < 0x20 for c in value):
             raise ValueError("must be a URI-reference")
+        # Not in the JSON Schema's pattern: the v1 schema stays as published (docs/decisions.md).
+        if value in RESERVED_SOURCES:
+            raise ValueError(f"{value!r} is reserved: it names every storefront in suppressions, never one publisher")
         return value
 
     @property

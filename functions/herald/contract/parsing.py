@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 
 from pydantic import ValidationError
 
-from herald.contract.models import HERALD_EVENT_ADAPTER, MAX_EVENT_BYTES, Envelope, EventType
+from herald.contract.models import HERALD_EVENT_ADAPTER, MAX_EVENT_BYTES, MAX_FUTURE_SKEW, Envelope, EventType
 
 _TYPE_VALUES = frozenset(t.value for t in EventType)
 # The JSON escape \ud800 decodes to a lone surrogate: a valid Python str, but not encodable as UTF-8.
@@ -43,11 +44,12 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
 
 
-def parse_event(body: str | bytes) -> Envelope:
+def parse_event(body: str | bytes, *, now: datetime | None = None) -> Envelope:
     """Validate one CloudEvents JSON body against the contract.
 
     Raises EventRejected with a human-readable reason (and whatever identity could be read)
-    for bad JSON, oversized bodies, unknown types and missing or wrong fields.
+    for bad JSON, oversized bodies, unknown types and missing or wrong fields; and, given `now` (the caller's
+    clock: dispatch passes its own), for a `time` more than MAX_FUTURE_SKEW ahead of it.
     """
     raw = body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body
     if len(raw) > MAX_EVENT_BYTES:
@@ -66,11 +68,20 @@ def parse_event(body: str | bytes) -> Envelope:
     if identity["event_type"] not in _TYPE_VALUES:
         raise EventRejected(f"unknown event type {identity['event_type']!r}", **identity)
     try:
-        return HERALD_EVENT_ADAPTER.validate_python(document)
+        event = HERALD_EVENT_ADAPTER.validate_python(document)
     except ValidationError as exc:
         raise EventRejected(f"invalid {identity['event_type']} event: {_describe(exc)}", **identity) from None
     except RecursionError:
         raise EventRejected("event is nested too deeply", **identity) from None
+    if now is not None and event.time > now + MAX_FUTURE_SKEW:
+        # A time a publisher chose orders a shipment's statuses within a rank: one far ahead would freeze them.
+        hours = int(MAX_FUTURE_SKEW.total_seconds() // 3600)
+        raise EventRejected(
+            f"time {event.time.isoformat()} is more than {hours} h ahead of Herald's clock ({now.isoformat()}):"
+            " an event's time is when it happened",
+            **identity,
+        )
+    return event
 
 
 def _text_or_none(value: object) -> str | None:

@@ -69,9 +69,9 @@ class NotificationStatus(StrEnum):
 
 FINAL_STATUSES = frozenset({NotificationStatus.SENT, NotificationStatus.FAILED})
 
-# A deadline escalation is recorded beside the notification it escalates, under the same key plus this suffix:
+# A deadline escalation is recorded beside the notification it escalates, under the same key plus this last part:
 # the ledger writes it, the timeline and the follow-up read it to tell an escalation from its original.
-ESCALATION_SUFFIX = "#escalation"
+ESCALATION_PART = "escalation"
 
 
 def notification_id(source: str, event_id: str, channel: Channel | str) -> str:

@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from herald.contract.sources import EVERY_STOREFRONT
+from herald.domain.keys import key
 from herald.domain.notification import Channel
 from herald.domain.policy import POLICIES, policy_for
 
@@ -50,8 +52,11 @@ SIGNAL_SCOPE: dict[SuppressionSignal, Scope] = {
 TRANSACTIONAL_EVENT_TYPES = frozenset(t.value for t, policy in POLICIES.items() if policy.transactional)
 """The record of a purchase: what the customer paid, that it was cancelled, that money came back."""
 
-ANY_SOURCE = "*"
-"""The source of a suppression that holds for every storefront: STOP sent to a number no storefront is mapped to."""
+ANY_SOURCE = EVERY_STOREFRONT
+"""The source of a suppression that holds for every storefront: STOP sent to a number no storefront is mapped to.
+
+A value the contract refuses as an event's `source` (contract.sources), so no publisher's data can be recorded
+under it."""
 
 
 def scope(signal: SuppressionSignal) -> Scope:
@@ -68,7 +73,8 @@ def is_transactional(event_type: str) -> bool:
 
 
 def recipient_key(channel: Channel, recipient: str) -> str:
-    """The sort key of a suppression: `sms#<E.164>` or `email#<address, lower-cased>`.
+    """The sort key of a suppression: `sms#<E.164>` or `email#<address, lower-cased>` (domain.keys escapes a `#`
+    in the address: `email#a\\#b@example.com`).
 
     Email addresses are compared case-insensitively: providers and customers change the case of the domain and,
     in practice, of the local part too; a suppression missed over a capital letter is a message sent against a
@@ -77,7 +83,7 @@ def recipient_key(channel: Channel, recipient: str) -> str:
     value = recipient.strip()
     if channel is Channel.EMAIL:
         value = value.lower()
-    return f"{channel.value}#{value}"
+    return key(channel.value, value)
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,7 @@ class Dispatcher:
         of the publishers the event's storefront lists in the registry.
         """
         try:
-            event = parse_event(body)
+            event = parse_event(body, now=self._clock())
             # Before the claim: an event refused here must not take the (source, id) of the storefront it
             # pretends to be, or the real event with that id would then be dropped as a duplicate.
             storefront = self._admitted(event, sender_id)

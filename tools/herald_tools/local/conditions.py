@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from herald.adapters.dynamodb_circuit import circuit_pk, state_from_item
-from herald.adapters.dynamodb_suppression import suppression_pk
 from herald.domain.circuit import CircuitState, CircuitStatus
-from herald.domain.notification import NotificationStatus
+from herald.domain.keys import key_prefix
+from herald.domain.notification import Channel, NotificationStatus
+from herald.domain.suppression import recipient_key
 
 DEFAULT_TIMEOUT_SECONDS = 90.0  # generous: a loaded 2-core machine takes several times a quiet one's time
 POLL_SECONDS = 0.1
@@ -89,7 +90,7 @@ class Deployment:
 
     def suppressed(self, channel: str, recipient: str) -> bool:
         """Whether an opt-out of `recipient` on `channel` is recorded, for any storefront."""
-        items = self._scan({"sk": f"{channel}#{recipient}"}, pk_prefix=suppression_pk(""))
+        items = self._scan({"sk": recipient_key(Channel(channel), recipient)}, pk_prefix=key_prefix("SUPPRESS"))
         return bool(items)
 
     def _scan(self, equal: dict[str, str], *, pk_prefix: str | None = None) -> list[dict[str, Any]]:

@@ -413,8 +413,10 @@ def _rejections(dynamodb: Any, table: str) -> dict[str, str]:
 
 
 def _event_status(ledger: Any, source: str, order_id: str, event_id: str) -> dict[str, str]:
+    from herald.adapters.dynamodb_ledger import event_sk  # with the ledger, loaded only when the demo reads it
+
     for raw_item in ledger.order_items(source, order_id):
-        if raw_item["sk"]["S"] == f"EVENT#{event_id}":
+        if raw_item["sk"]["S"] == event_sk(event_id):
             return {k: next(iter(v.values())) for k, v in raw_item.items()}
     return {}
 
