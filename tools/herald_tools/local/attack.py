@@ -581,6 +581,8 @@ def key_collision(attack: Attack) -> Outcome:
         return Outcome(False, None, None, 0, str(error))
     if first_record.get("kind") == "rejection":
         return Outcome(bool(first_record.get("reason")), None, None, 0, f"rejected: {first_record.get('reason')}")
+    # The first's delivery reports land before the snapshot: what changes after it is the second event's doing.
+    attack.setup.sendgrid.callbacks.wait_idle(60.0)
     started = time.perf_counter()
     before = {k: v for k, v in attack.snapshot().items() if v.get("source", {}).get("S") == sources[0]}
     attack.publish(second)
