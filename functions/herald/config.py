@@ -63,6 +63,15 @@ class _StoreSetting(BaseModel):
     default_store_name: str = Field("Our store", alias="HERALD_DEFAULT_STORE_NAME")
 
 
+class _UnsubscribeSetting(BaseModel):
+    """One-click unsubscribe links (RFC 8058): the send-email function signs them, the webhooks function verifies."""
+
+    # A secret {"keys": ["<at least 32 characters>", ...]}: the first signs, every one verifies.
+    unsubscribe_secret_id: str = Field("herald/unsubscribe", alias="HERALD_UNSUBSCRIBE_SECRET_ID")
+    # How long a link works after its email is sent (CAN-SPAM asks for at least 30 days).
+    unsubscribe_link_days: int = Field(60, alias="HERALD_UNSUBSCRIBE_LINK_DAYS", ge=30, le=3650)
+
+
 class _ChannelQueuesSetting(BaseModel):
     """The channel queues, for the functions that queue messages (dispatch, follow-up): every one is required, or
     the messages of the missing channel would fail one by one at run time."""
@@ -101,8 +110,12 @@ class SenderSettings(FunctionSettings, _FollowUpQueueSetting):
     failover_probe_seconds: int = Field(30, alias="HERALD_FAILOVER_PROBE_SECONDS", ge=1)
 
 
-class SendEmailSettings(SenderSettings):
+class SendEmailSettings(SenderSettings, _UnsubscribeSetting):
     function: ClassVar[str] = "send-email"
+
+    # The webhooks HTTP API's base URL, where one-click unsubscribe links point (/unsubscribe/<token>).
+    # Unset: emails carry no List-Unsubscribe (only a deployment without the API, such as a benchmark).
+    webhooks_base_url: str | None = Field(None, alias="HERALD_WEBHOOKS_BASE_URL")
 
     # Where the credentials live (a Secrets Manager secret id), never the secret itself.
     sendgrid_secret_id: str = Field("herald/sendgrid", alias="HERALD_SENDGRID_SECRET_ID")
@@ -123,7 +136,7 @@ class SendSmsSettings(SenderSettings):
     sns_origination_number: str | None = Field(None, alias="HERALD_SNS_ORIGINATION_NUMBER")
 
 
-class WebhooksSettings(FunctionSettings, _FollowUpQueueSetting, _StoreSetting):
+class WebhooksSettings(FunctionSettings, _FollowUpQueueSetting, _StoreSetting, _UnsubscribeSetting):
     function: ClassVar[str] = "webhooks"
 
     twilio_secret_id: str = Field("herald/twilio", alias="HERALD_TWILIO_SECRET_ID")

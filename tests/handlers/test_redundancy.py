@@ -8,6 +8,7 @@ that no channel reports delivered by the deadline is escalated through each chan
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import boto3
@@ -353,10 +354,12 @@ def test_a_repeated_identical_failure_report_asks_again_and_still_sends_once(
     dispatched(env, event)
     env.deliver("email", send_email.handler)
     follow_up(env)  # the deadline check
-    # When SendGrid posts the very same bounce twice (our first answer may have been lost)
+    # When SendGrid posts the very same bounce twice (our first answer may have been lost); SendGrid signs each
+    # attempt anew, so the retry carries a later timestamp (the same timestamp and body would be a replay)
     bounce = sendgrid_event(BOUNCE, event, env, "bounce")
-    post_sendgrid(signer, [bounce])
-    post_sendgrid(signer, [bounce])
+    now = int(time.time())
+    assert post_sendgrid(signer, [bounce], timestamp=now - 1)["statusCode"] == 200
+    assert post_sendgrid(signer, [bounce], timestamp=now)["statusCode"] == 200
     # Then each post asked for the fallback, and the SMS still goes out once
     assert env.depth("followup") == 2
     follow_up(env)

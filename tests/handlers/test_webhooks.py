@@ -238,10 +238,12 @@ def test_out_of_order_and_repeated_sendgrid_events_never_move_the_state_back(env
         sendgrid_event(base, placed, env, n) for n in ("processed", "deferred", "delivered")
     )
     # Given delivered arriving first
-    post_sendgrid(signer, [delivered])
-    # When deferred and processed arrive late, and delivered again in a later post (new signature, same event)
+    now = int(time.time())
+    post_sendgrid(signer, [delivered], timestamp=now - 1)
+    # When deferred and processed arrive late, and delivered again in a later post (signed anew, a later
+    # timestamp: the same timestamp and body would be refused as a replay)
     response = post_sendgrid(signer, [deferred, processed])
-    again = post_sendgrid(signer, [delivered])
+    again = post_sendgrid(signer, [delivered], timestamp=now)
     # Then the state stays delivered; the late reports are history, the repeat is recorded once
     assert json.loads(response["body"]) == {"events": 2, "recorded": 2}
     assert json.loads(again["body"]) == {"events": 1, "duplicate": 1}
@@ -327,7 +329,7 @@ def test_replayed_sendgrid_post_is_refused_403_and_changes_nothing(env: Env, sig
     response = call(http_event(SENDGRID_PATH, body, headers))
     # Then it is refused, and the table is exactly as the first post left it
     assert response["statusCode"] == 403
-    assert "already used" in json.loads(response["body"])["message"]
+    assert "already applied" in json.loads(response["body"])["message"]
     assert snapshot(env) == after_first
     # And the replay record expires on its own (TTL)
     (guard,) = [i for i in after_first if i["pk"]["S"].startswith("WEBHOOK#")]

@@ -158,3 +158,34 @@ def test_forged_sendgrid_event_posts_are_refused(runtime: tuple[LocalRuntime, ec
     genuine = signed(runtime[1])
     assert _post(url, body, genuine) == 200
     assert _post(url, body, genuine) == 403
+
+
+def test_one_click_unsubscribe_link_is_served_by_the_local_api(
+    runtime: tuple[LocalRuntime, ec.EllipticCurvePrivateKey],
+) -> None:
+    from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
+    from herald.domain.notification import Channel
+    from herald.webhooks.unsubscribe_token import UnsubscribeTokens
+
+    local, _ = runtime
+    # Given the deployment's unsubscribe key and a link signed with it, as the email sender signs one
+    key = "local-unsubscribe-key-" + "x" * 20
+    env = local.stack.function("WebhooksFunction").environment
+    local.aws.client("secretsmanager").create_secret(
+        Name=env["HERALD_UNSUBSCRIBE_SECRET_ID"], SecretString=json.dumps({"keys": [key]})
+    )
+    token = UnsubscribeTokens([key], lifetime_seconds=3600).issue("storefront/acme", "email", "jo@example.com")
+    url = f"{local.webhooks_url}/unsubscribe/{token}"
+    forged = f"{local.webhooks_url}/unsubscribe/{token[:-4]}AAAA"
+    # When it is opened, then posted as a mail client's one-click button posts it (and a forged one too)
+    with urllib.request.urlopen(url, timeout=30) as page:  # noqa: S310 - loopback
+        assert page.status == 200
+        assert b'name="List-Unsubscribe" value="One-Click"' in page.read()
+    assert _post(forged, b"List-Unsubscribe=One-Click", FORM) == 403
+    assert _post(url, b"List-Unsubscribe=One-Click", FORM) == 200
+    # Then the address is unsubscribed from that storefront's non-transactional email
+    table = local.stack.outputs["NotificationsTableName"]
+    suppressions = DynamoDbSuppressions(local.aws.client("dynamodb"), table)
+    recorded = suppressions.get("storefront/acme", Channel.EMAIL, "jo@example.com")
+    assert recorded is not None
+    assert recorded.reason == "one-click unsubscribe"

@@ -22,6 +22,10 @@ def test_routes_come_from_the_translated_templates_http_api() -> None:
     by_key = {route.route_key: route for route in routes}
     for path in ("/webhooks/sendgrid/events", "/webhooks/twilio/status", "/webhooks/twilio/inbound"):
         assert by_key[f"POST {path}"] == Route("WebhooksApi", "POST", path, "WebhooksFunction", iam=False)
+    # And the one-click unsubscribe routes (issue 9) are the webhooks function's, so the local API serves them
+    for method in ("GET", "POST"):
+        route = by_key[f"{method} /unsubscribe/{{token}}"]
+        assert (route.function, route.iam) == ("WebhooksFunction", False)
     timeline = by_key["GET /orders/{source}/{order_id}/timeline"]
     assert (timeline.function, timeline.iam) == ("TimelineFunction", True)
     assert served_function(routes) == "WebhooksFunction"

@@ -13,6 +13,7 @@ import pytest
 
 from herald.contract.models import HERALD_EVENT_ADAPTER, DelayReason, Envelope, EventType, ExceptionKind
 from herald.domain.notification import EmailContent
+from herald.domain.suppression import OPT_OUT_LINE
 from herald.rendering.formatting import Formatter
 from herald.rendering.gsm import segment_count
 from herald.rendering.renderer import MAX_SMS_SEGMENTS, SUBJECT_MAX_CHARS, Branding, Renderer, branding_for
@@ -784,3 +785,24 @@ def test_templates_are_compiled_once_and_served_from_memory(tmp_path: Path) -> N
 def test_amounts_are_shown_with_their_currency(currency: str | None, amount: str, shown: str) -> None:
     # Given an amount of an order in this currency, When formatted, Then it reads as money
     assert Formatter(tz=UTC, currency=currency).money(amount) == shown
+
+
+@pytest.mark.parametrize("event_type", SMS_TYPES, ids=lambda t: t.value)
+@pytest.mark.parametrize(("name", "store"), [("Jane " * 30, "Acme Outdoor " * 8), ("Jane 🌲 Doe " * 8, "Acme 🏔️ " * 8)])
+def test_first_sms_with_the_opt_out_line_fits_the_segment_budget(
+    renderer: Renderer, event_type: EventType, name: str, store: str
+) -> None:
+    # Given an event whose free text is as long as the contract allows (in GSM-7, and in UCS-2 with emoji)
+    event = _long_everything(event_type, name=name, store=store)
+
+    # When the SMS is rendered
+    sms = renderer.sms(event, default_store_name=DEFAULT_STORE)
+
+    # Then its first-SMS form ends with the opt-out line, keeps the link whole and fits the same two segments
+    assert sms.opt_out_body is not None
+    assert sms.opt_out_body.endswith(" Reply STOP to opt out.")
+    assert sms.opt_out_segments == segment_count(sms.opt_out_body) <= MAX_SMS_SEGMENTS
+    assert _key_link_in(sms.opt_out_body, event_type)
+    # And the plain form, which every later SMS sends, carries no line and fits too
+    assert OPT_OUT_LINE not in sms.body
+    assert sms.segments == segment_count(sms.body) <= MAX_SMS_SEGMENTS

@@ -65,6 +65,8 @@ FUNCTION_ENV = {
         "HERALD_FAILOVER_THRESHOLD",
         "HERALD_FAILOVER_PROBE_SECONDS",
         "HERALD_SES_CONFIGURATION_SET",
+        "HERALD_WEBHOOKS_BASE_URL",
+        "HERALD_UNSUBSCRIBE_SECRET_ID",
     },
     "SendSmsFunction": {
         "POWERTOOLS_SERVICE_NAME",
@@ -84,6 +86,7 @@ FUNCTION_ENV = {
         "HERALD_SMS_HELP_TEXT",
         "HERALD_DEFAULT_STORE_NAME",
         "HERALD_FOLLOWUP_QUEUE_URL",
+        "HERALD_UNSUBSCRIBE_SECRET_ID",
     },
     "TimelineFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_TIMELINE_OPERATOR_IDS"},
     "FollowupFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_EMAIL_QUEUE_URL", "HERALD_SMS_QUEUE_URL"},
@@ -356,10 +359,14 @@ def test_senders_read_only_their_own_provider_secret(template: dict[str, Any]) -
         statements = functions[name]["Properties"]["Policies"][0]["Statement"]
         secret_statements = [s for s in statements if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])]
         assert len(secret_statements) == 1
-        assert secret_statements[0]["Resource"] == {
+        resources = secret_statements[0]["Resource"]
+        own = {
             "Fn::Sub": f"arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}"
             f":secret:${{{parameter}}}-*"
         }
+        # The email sender also signs one-click unsubscribe links, with the key of its own secret.
+        unsubscribe = {"Fn::Sub": own["Fn::Sub"].replace(parameter, "UnsubscribeSecretId")}
+        assert resources == ([own, unsubscribe] if name == "SendEmailFunction" else own)
     dispatch = json.dumps(functions["DispatchFunction"]["Properties"]["Policies"])
     assert "secretsmanager" not in dispatch
 
@@ -634,8 +641,12 @@ def test_webhooks_function_serves_the_three_provider_routes_on_the_http_api(temp
         ("POST", "/webhooks/sendgrid/events"),
         ("POST", "/webhooks/twilio/status"),
         ("POST", "/webhooks/twilio/inbound"),
+        # one-click unsubscribe (RFC 8058): the POST records, the GET only shows the confirmation form
+        ("POST", "/unsubscribe/{token}"),
+        ("GET", "/unsubscribe/{token}"),
     }
-    assert len(function["Events"]) == 3
+    assert len(function["Events"]) == 5
+    assert function["Environment"]["Variables"]["HERALD_UNSUBSCRIBE_SECRET_ID"] == {"Ref": "UnsubscribeSecretId"}
     # And its settings come from parameters: the key's secret name and the freshness tolerance (300 s default)
     env = function["Environment"]["Variables"]
     assert env["HERALD_SENDGRID_WEBHOOK_SECRET_ID"] == {"Ref": "SendGridWebhookSecretId"}
@@ -695,6 +706,7 @@ def test_webhooks_function_may_only_read_update_and_guard_records_and_read_its_t
     assert allowed["secretsmanager:GetSecretValue"] == [
         {"Fn::Sub": prefix + "${SendGridWebhookSecretId}-*"},
         {"Fn::Sub": prefix + "${TwilioSecretId}-*"},
+        {"Fn::Sub": prefix + "${UnsubscribeSecretId}-*"},
     ]
 
 
@@ -707,8 +719,10 @@ def test_samtranslator_turns_the_webhook_routes_into_an_http_api_invoking_the_fu
     (api,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Api"]
     paths = api["Body"]["paths"]
     webhook_paths = {"/webhooks/sendgrid/events", "/webhooks/twilio/status", "/webhooks/twilio/inbound"}
-    assert set(paths) == webhook_paths | {TIMELINE_PATH}
+    assert set(paths) == webhook_paths | {TIMELINE_PATH, UNSUBSCRIBE_PATH}
     assert all(set(paths[path]) == {"post"} for path in webhook_paths)
+    assert set(paths[UNSUBSCRIBE_PATH]) == {"get", "post"}
+    assert all("security" not in operation for operation in paths[UNSUBSCRIBE_PATH].values())
     # And only the timeline route asks for a SigV4 signature; the provider routes have no AWS authorizer
     assert set(paths[TIMELINE_PATH]) == {"get"}
     assert paths[TIMELINE_PATH]["get"]["security"] == [{"AWS_IAM": []}]
@@ -716,7 +730,10 @@ def test_samtranslator_turns_the_webhook_routes_into_an_http_api_invoking_the_fu
     # And API Gateway may invoke the webhooks function for each provider route, the timeline function for its own
     permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
     invoked = sorted(p["FunctionName"]["Ref"] for p in permissions)
-    assert invoked == ["TimelineFunction"] + ["WebhooksFunction"] * 3
+    assert invoked == ["TimelineFunction"] + ["WebhooksFunction"] * 5
+
+
+UNSUBSCRIBE_PATH = "/unsubscribe/{token}"
 
 
 # --- timeline ----------------------------------------------------------------------------------------
@@ -760,3 +777,17 @@ def test_timeline_function_serves_one_iam_authorised_get_route_and_may_only_quer
             },
         },
     ]
+
+
+def test_webhooks_function_has_reserved_concurrency_from_a_parameter(template: dict[str, Any]) -> None:
+    # Given the template; Then the webhooks function reserves (and is capped at) WebhooksReservedConcurrency,
+    # unless an operator sets it to -1
+    parameter = template["Parameters"]["WebhooksReservedConcurrency"]
+    assert parameter["Default"] > 0
+    reserved = template["Resources"]["WebhooksFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    assert reserved == {
+        "Fn::If": ["ReservesWebhooksConcurrency", {"Ref": "WebhooksReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert template["Conditions"]["ReservesWebhooksConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "WebhooksReservedConcurrency"}, -1]}]
+    }

@@ -37,16 +37,27 @@ TWILIO_VECTORS = json.loads((FIXTURES / "twilio_request_validator_test_vectors.j
 
 
 class MemoryGuard:
-    """A replay guard in memory: what DynamoDbDelivery.first_use does with a conditional put."""
+    """A replay guard in memory: what DynamoDbDelivery.seen / first_use do with a read and a conditional put."""
 
     def __init__(self) -> None:
-        self.seen: dict[str, int] = {}
+        self.records: dict[str, int] = {}
+
+    def seen(self, key: str) -> bool:
+        return key in self.records
 
     def first_use(self, key: str, *, expires_at: int) -> bool:
-        if key in self.seen:
+        if key in self.records:
             return False
-        self.seen[key] = expires_at
+        self.records[key] = expires_at
         return True
+
+
+def _admit(verifier: SendGridWebhookVerifier, guard: MemoryGuard, headers: dict[str, str], body: bytes) -> Any:
+    """What the handler does around its apply: check, refuse a replay, (apply,) record."""
+    request = verifier.check(headers, body)
+    verifier.refuse_replay(request, guard)
+    verifier.record(request, guard)
+    return request
 
 
 def _sendgrid_cases() -> list[Any]:
@@ -80,21 +91,21 @@ def test_sendgrid_verifier_admits_published_vectors_at_their_time_and_refuses_th
     # Given a verifier whose clock reads the vector's signing time (a non-numeric timestamp: any time)
     now = int(case["timestamp"]) if case["timestamp"].isdigit() else 1_600_000_000
     guard = MemoryGuard()
-    verifier = SendGridWebhookVerifier(case["public_key"], replay_guard=guard, clock=lambda: now)
+    verifier = SendGridWebhookVerifier(case["public_key"], clock=lambda: now)
     headers = {SIGNATURE_HEADER: case["signature"], TIMESTAMP_HEADER: case["timestamp"]}
     body = case["raw_payload"].encode("utf-8")
     # When the request is verified
     if expected:
-        verified = verifier.verify(headers, body)
-        # Then a valid one is admitted and its signature remembered for the replay window
+        verified = _admit(verifier, guard, headers, body)
+        # Then a valid one is admitted and remembered for the replay window
         assert verified.timestamp == now
-        assert list(guard.seen) == [verified.replay_key]
+        assert list(guard.records) == [verified.replay_key]
     else:
         # Then an invalid one is refused as forged (403) and nothing is remembered
         with pytest.raises(SignatureInvalid) as refused:
-            verifier.verify(headers, body)
+            _admit(verifier, guard, headers, body)
         assert refused.value.status_code == 403
-        assert guard.seen == {}
+        assert guard.records == {}
 
 
 def test_sendgrid_python_vector_needs_its_trailing_crlf() -> None:
@@ -123,24 +134,24 @@ def signer() -> tuple[str, Any]:
 def test_sendgrid_request_without_signature_or_timestamp_is_unauthenticated(signer: tuple[str, Any]) -> None:
     public_key, sign = signer
     guard = MemoryGuard()
-    verifier = SendGridWebhookVerifier(public_key, replay_guard=guard, clock=lambda: 1_700_000_000)
+    verifier = SendGridWebhookVerifier(public_key, clock=lambda: 1_700_000_000)
     headers = sign("1700000000", b"[]")
     # Given requests missing either header (or both)
     for missing in ({}, {SIGNATURE_HEADER: headers[SIGNATURE_HEADER]}, {TIMESTAMP_HEADER: headers[TIMESTAMP_HEADER]}):
         # Then each is refused as unauthenticated (401), and nothing is remembered
         with pytest.raises(SignatureMissing) as refused:
-            verifier.verify(missing, b"[]")
+            _admit(verifier, guard, missing, b"[]")
         assert refused.value.status_code == 401
-    assert guard.seen == {}
+    assert guard.records == {}
 
 
 def test_sendgrid_headers_are_found_whatever_their_case(signer: tuple[str, Any]) -> None:
     # Given a correctly signed request whose header names API Gateway lower-cased
     public_key, sign = signer
     headers = {k.lower(): v for k, v in sign("1700000000", b"[]").items()}
-    verifier = SendGridWebhookVerifier(public_key, replay_guard=MemoryGuard(), clock=lambda: 1_700_000_000)
+    verifier = SendGridWebhookVerifier(public_key, clock=lambda: 1_700_000_000)
     # Then it is admitted
-    assert verifier.verify(headers, b"[]").timestamp == 1_700_000_000
+    assert verifier.check(headers, b"[]").timestamp == 1_700_000_000
 
 
 @pytest.mark.parametrize(("age", "admitted"), [(0, True), (300, True), (301, False), (-300, True), (-301, False)])
@@ -152,25 +163,25 @@ def test_sendgrid_timestamp_must_be_within_the_tolerance_either_way(
     now = 1_700_000_000
     headers = sign(str(now - age), b"[]")
     guard = MemoryGuard()
-    verifier = SendGridWebhookVerifier(public_key, replay_guard=guard, clock=lambda: now)
+    verifier = SendGridWebhookVerifier(public_key, clock=lambda: now)
     # Then it is admitted only inside the tolerance; outside, refused as stale (403) and not remembered
     if admitted:
-        verifier.verify(headers, b"[]")
-        assert len(guard.seen) == 1
+        _admit(verifier, guard, headers, b"[]")
+        assert len(guard.records) == 1
     else:
         with pytest.raises(SignatureStale) as refused:
-            verifier.verify(headers, b"[]")
+            _admit(verifier, guard, headers, b"[]")
         assert refused.value.status_code == 403
-        assert guard.seen == {}
+        assert guard.records == {}
 
 
 def test_sendgrid_tolerance_is_configurable(signer: tuple[str, Any]) -> None:
     # Given a 60 s tolerance and a request signed 61 s ago
     public_key, sign = signer
-    verifier = SendGridWebhookVerifier(public_key, replay_guard=MemoryGuard(), tolerance_seconds=60, clock=lambda: 61)
+    verifier = SendGridWebhookVerifier(public_key, tolerance_seconds=60, clock=lambda: 61)
     # Then it is stale
     with pytest.raises(SignatureStale):
-        verifier.verify(sign("0", b"[]"), b"[]")
+        verifier.check(sign("0", b"[]"), b"[]")
 
 
 def test_sendgrid_same_signed_request_twice_is_a_replay(signer: tuple[str, Any]) -> None:
@@ -178,24 +189,24 @@ def test_sendgrid_same_signed_request_twice_is_a_replay(signer: tuple[str, Any])
     public_key, sign = signer
     headers = sign("1700000000", b'[{"event":"delivered"}]')
     guard = MemoryGuard()
-    verifier = SendGridWebhookVerifier(public_key, replay_guard=guard, clock=lambda: 1_700_000_010)
-    verified = verifier.verify(headers, b'[{"event":"delivered"}]')
+    verifier = SendGridWebhookVerifier(public_key, clock=lambda: 1_700_000_010)
+    verified = _admit(verifier, guard, headers, b'[{"event":"delivered"}]')
     # When it is played again
     with pytest.raises(SignatureReplayed) as refused:
-        verifier.verify(headers, b'[{"event":"delivered"}]')
+        _admit(verifier, guard, headers, b'[{"event":"delivered"}]')
     # Then it is refused (403), and the guard's record outlives the window in which the timestamp is fresh
     assert refused.value.status_code == 403
-    assert guard.seen[verified.replay_key] > 1_700_000_000 + 300
+    assert guard.records[verified.replay_key] > 1_700_000_000 + 300
 
 
 @pytest.mark.parametrize("signature", ["not base64!", "", "AAAA", base64.b64encode(b"\x30\x02\x00\x00").decode()])
 def test_sendgrid_malformed_signature_is_forged_not_an_error(signer: tuple[str, Any], signature: str) -> None:
     public_key, _ = signer
-    verifier = SendGridWebhookVerifier(public_key, replay_guard=MemoryGuard(), clock=lambda: 1_700_000_000)
+    verifier = SendGridWebhookVerifier(public_key, clock=lambda: 1_700_000_000)
     headers = {SIGNATURE_HEADER: signature or " ", TIMESTAMP_HEADER: "1700000000"}
     # Then a signature that is not base64 DER of an ECDSA signature is refused, never raised as a crash
     with pytest.raises(SignatureInvalid):
-        verifier.verify(headers, b"[]")
+        verifier.check(headers, b"[]")
 
 
 def test_sendgrid_key_must_be_a_p256_public_key() -> None:
@@ -406,3 +417,58 @@ def test_twilio_statuses_map_to_states_with_their_error_code(status: str, state:
     result = twilio_status(fields)
     assert result.state is state
     assert result.error_code == ("30003" if state in FAILED_DELIVERY else None)
+
+
+# --- bounds and linear time ---------------------------------------------------------------------------
+
+
+def test_twilio_signature_is_the_sdks_for_repeated_and_many_fields() -> None:
+    # Given a form with repeated names, shared prefixes, unicode and empty values, and 500 more fields
+    from twilio.request_validator import RequestValidator
+
+    pairs = [("To", "+1"), ("Body", "é ok"), ("B", ""), ("Body", "a"), ("Bo", "dy")]
+    pairs += [(f"F{i}", str(i % 7)) for i in range(500)]
+    form = FormParams(pairs)
+    # When the SDK computes its signature over the same URL and form
+    expected = RequestValidator(TOKEN).compute_signature(URL, form)
+    # Then Herald's verifier admits exactly that signature, and refuses it for a changed value
+    _twilio(URL, form, expected)
+    with pytest.raises(SignatureInvalid):
+        _twilio(URL, FormParams([*pairs[:-1], ("F499", "x")]), expected)
+
+
+@pytest.mark.parametrize(
+    ("size", "encoded", "refused"),
+    [(1024, False, False), (1025, False, True), (1024, True, False), (1025, True, True), (1022, True, False)],
+)
+def test_body_bound_is_read_from_the_encoded_length(size: int, encoded: bool, refused: bool) -> None:
+    from herald.webhooks.limits import BodyLimits, BodyTooLarge, bounded_body
+
+    limits = BodyLimits(max_bytes=1024)
+    raw = b"x" * size
+    body = base64.b64encode(raw).decode() if encoded else raw.decode()
+    # Given a body of `size` bytes against a 1 KiB bound; Then it is admitted whole or refused with 413
+    if refused:
+        with pytest.raises(BodyTooLarge) as error:
+            bounded_body(body, base64_encoded=encoded, limits=limits)
+        assert error.value.status_code == 413
+    else:
+        assert bounded_body(body, base64_encoded=encoded, limits=limits) == raw
+
+
+def test_multibyte_text_is_bounded_by_its_bytes_not_its_characters() -> None:
+    from herald.webhooks.limits import BodyLimits, BodyTooLarge, bounded_body
+
+    # Given 600 two-byte characters (1,200 bytes) against a 1 KiB bound; Then they are too large
+    with pytest.raises(BodyTooLarge):
+        bounded_body("é" * 600, base64_encoded=False, limits=BodyLimits(max_bytes=1024))
+
+
+def test_field_bound_counts_form_fields() -> None:
+    from herald.webhooks.limits import BodyLimits, BodyTooLarge, bounded_body
+
+    limits = BodyLimits(max_bytes=4096, max_fields=3)
+    # Given three fields, then four; Then three are admitted and four refused
+    assert bounded_body("a=1&b=2&c=3", base64_encoded=False, limits=limits) == b"a=1&b=2&c=3"
+    with pytest.raises(BodyTooLarge, match="3 form fields"):
+        bounded_body("a=1&b=2&c=3&d=4", base64_encoded=False, limits=limits)

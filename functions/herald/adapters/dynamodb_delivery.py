@@ -21,11 +21,19 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from herald.adapters.dynamodb_ledger import notification_sk, order_pk
-from herald.adapters.dynamodb_values import Item, condition_held, conditional_failed, num_attr, old_item, str_attr
+from herald.adapters.dynamodb_values import (
+    Item,
+    condition_held,
+    conditional_failed,
+    num_attr,
+    old_item,
+    put_if_absent,
+    str_attr,
+)
 from herald.domain.delivery_states import ProviderStatus, rank
 from herald.domain.keys import key as key_of
-from herald.domain.masking import mask_recipient
-from herald.usecases.delivery_status import ApplyOutcome, InboundMessage, NotificationRef
+from herald.domain.masking import mask_recipient, mask_text
+from herald.usecases.delivery_status import ApplyOutcome, InboundMessage, InboundReceipt, NotificationRef
 
 PROVIDER_MESSAGE_INDEX = "by_provider_message_id"
 MAX_HISTORY = 50  # a message opened hundreds of times must not grow its item towards DynamoDB's 400 KB
@@ -174,6 +182,15 @@ class DynamoDbDelivery:
 
     # --- replay guard ---------------------------------------------------------------------------
 
+    def seen(self, key: str) -> bool:
+        response = self._db.get_item(
+            TableName=self._table,
+            Key={"pk": str_attr(key_of("WEBHOOK", key)), "sk": str_attr("REPLAY")},
+            ConsistentRead=True,
+            ProjectionExpression="pk",
+        )
+        return "Item" in response
+
     def first_use(self, key: str, *, expires_at: int) -> bool:
         return condition_held(
             self._db.put_item,
@@ -189,8 +206,10 @@ class DynamoDbDelivery:
 
     # --- inbound messages -----------------------------------------------------------------------
 
-    def record_inbound(self, message: InboundMessage, now: datetime) -> bool:
-        """Record an inbound SMS once per MessageSid. False when it was recorded already."""
+    def record_inbound(self, message: InboundMessage, now: datetime) -> InboundReceipt:
+        """Record an inbound SMS once per MessageSid; a repeat reads back when it was first received and whether
+        its keyword was handled. The record's TTL (the table's, 90 days by default) is far beyond Twilio's
+        retries (seconds to minutes, connection overrides included)."""
         item: Item = {
             "pk": str_attr(key_of("INBOUND", message.to)),
             "sk": str_attr(key_of("SMS", message.message_sid)),
@@ -201,14 +220,29 @@ class DynamoDbDelivery:
             # (opt-out look-ups hash the recipient the same way).
             "from_masked": str_attr(mask_recipient(message.from_)),
             "from_hash": str_attr(phone_hash(message.from_)),
-            "body": str_attr(message.body[:1600]),
+            # What the customer typed may quote an address or a number: stored masked, as logs are.
+            "body": str_attr(mask_text(message.body[:1600])),
             "received_at": str_attr(now.isoformat()),
+            "received_at_us": num_attr(_microseconds(now)),
             "expires_at": num_attr(int(now.timestamp()) + self._ttl_seconds),
         }
         if message.account_sid:
             item["account_sid"] = str_attr(message.account_sid)
-        return condition_held(
-            self._db.put_item, TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(sk)"
+        existing = put_if_absent(self._db, self._table, item)
+        if existing is None:
+            return InboundReceipt(first=True, received_at_us=_microseconds(now), handled=False)
+        # Recorded before this change carried no received_at_us: its first arrival is unknown, so it sorts first.
+        first_seen = int(existing.get("received_at_us", {}).get("N", "0"))
+        return InboundReceipt(first=False, received_at_us=first_seen, handled="handled_at" in existing)
+
+    def mark_inbound_handled(self, message: InboundMessage, now: datetime) -> None:
+        """The message's handlers ran to the end: a repeat of it changes nothing."""
+        self._db.update_item(
+            TableName=self._table,
+            Key={"pk": str_attr(key_of("INBOUND", message.to)), "sk": str_attr(key_of("SMS", message.message_sid))},
+            UpdateExpression="SET handled_at = :now",
+            ConditionExpression="attribute_exists(sk)",
+            ExpressionAttributeValues={":now": str_attr(now.isoformat())},
         )
 
     # --- reading --------------------------------------------------------------------------------
@@ -224,6 +258,10 @@ class DynamoDbDelivery:
             "pk": str_attr(order_pk(ref.source, ref.order_id)),
             "sk": str_attr(notification_sk(ref.event_id, ref.channel)),
         }
+
+
+def _microseconds(moment: datetime) -> int:
+    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
 
 
 def phone_hash(number: str) -> str:

@@ -11,14 +11,14 @@ escapes `#` inside a part: an order id or a source holding `#` cannot reach anot
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from herald.adapters.dynamodb_values import Item, conditional_failed, num_attr, old_item, put_if_absent, str_attr, text
 from herald.domain.keys import key, key_prefix
-from herald.domain.masking import mask_recipient
+from herald.domain.masking import mask_recipient, mask_text
 from herald.domain.notification import ESCALATION_PART, ChannelMessage, NotificationStatus
 from herald.usecases.ports import Accepted, Claim, EventClaim, PlannedNotification, Rejection, ShipmentPosition
 
@@ -99,7 +99,7 @@ class DynamoDbLedger:
             "pk": str_attr(rejection_pk(rejection.source)),
             "sk": str_attr(key(rejection.received_at.isoformat(), rejection.message_id)),
             "kind": str_attr("rejection"),
-            "reason": str_attr(rejection.reason),
+            "reason": str_attr(mask_text(rejection.reason)),
             "message_id": str_attr(rejection.message_id),
             "expires_at": num_attr(self._expires(rejection.received_at)),
         }
@@ -126,7 +126,10 @@ class DynamoDbLedger:
             ":id": str_attr(position.event_id),
         }
         later = "(#rank < :rank OR (#rank = :rank AND #t <= :t))"
-        update = "SET #rank = :rank, #t = :t, #last = :id"
+        # The state item expires with the records of the shipment's latest event (the table's TTL), refreshed
+        # by each event that advances it: no shipment's state outlives the notifications it ordered.
+        values[":expires"] = num_attr(self._expires(datetime.now(UTC)))
+        update = "SET #rank = :rank, #t = :t, #last = :id, expires_at = :expires"
         if position.first_only_key:
             names["#first"] = f"first_{position.first_only_key}"
             later = f"({later} AND (attribute_not_exists(#first) OR #first = :id))"
@@ -225,7 +228,7 @@ class DynamoDbLedger:
         update = "SET #status = :status, finished_at = :now"
         if reason:
             update += ", reason = :reason"
-            values[":reason"] = str_attr(reason)
+            values[":reason"] = str_attr(mask_text(reason))
         self._db.update_item(
             TableName=self._table,
             Key={"pk": str_attr(order_pk(event.source, _order(event).id)), "sk": str_attr(event_sk(event.id))},
@@ -310,7 +313,7 @@ class DynamoDbLedger:
             {
                 ":status": str_attr(NotificationStatus.FAILED.value),
                 ":code": str_attr(code),
-                ":reason": str_attr(reason[:500]),
+                ":reason": str_attr(mask_text(reason)[:500]),
                 ":now": str_attr(now.isoformat()),
             },
         )
@@ -323,7 +326,7 @@ class DynamoDbLedger:
             {
                 ":status": str_attr(status.value),
                 ":code": str_attr(code),
-                ":reason": str_attr(reason[:500]),
+                ":reason": str_attr(mask_text(reason)[:500]),
                 ":now": str_attr(now.isoformat()),
             },
         )

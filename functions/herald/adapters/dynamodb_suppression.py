@@ -5,6 +5,9 @@ with `signal` (keyword, unsubscribe, group_unsubscribe, spamreport, bounce), `re
 item per (source, channel, recipient): a stronger signal replaces a weaker one, never the reverse, so a hard bounce
 recorded after an unsubscribe wins and an unsubscribe arriving after a hard bounce changes nothing.
 
+Beside each SMS recipient's suppression, `keyword#sms#<E.164>` keeps the latest keyword message applied for it
+(`received_at_us`, `message_sid`), so an older STOP or START is never applied over a newer one.
+
 Suppressions carry no TTL: an opt-out holds until the customer lifts it (START), however long that takes.
 The recipient is in the key in plain: dispatch has to find it from the address it is about to write to.
 
@@ -76,6 +79,32 @@ class DynamoDbSuppressions:
             Item=item,
             ConditionExpression="attribute_not_exists(sk) OR strength <= :strength",
             ExpressionAttributeValues={":strength": item["strength"]},
+        )
+
+    def claim_keyword(self, source: str, recipient: str, *, received_at_us: int, message_sid: str) -> bool:
+        """Record (received_at_us, message_sid) as the recipient's latest keyword unless a newer one is there.
+
+        The same message claims again (its retry after a failure part way re-applies it); two messages received in
+        the same microsecond are ordered by MessageSid, so every sandbox agrees which is the latest.
+        Left as is: the claim and the suppression write that follows are two writes, so two keywords of one number
+        handled at the same moment by two sandboxes could apply in the other order (a transaction would close it).
+        """
+        return condition_held(
+            self._db.update_item,
+            TableName=self._table,
+            Key={
+                "pk": str_attr(suppression_pk(source)),
+                "sk": str_attr("keyword#" + recipient_key(Channel.SMS, recipient)),
+            },
+            UpdateExpression="SET received_at_us = :at, message_sid = :sid, kind = :kind",
+            ConditionExpression=(
+                "attribute_not_exists(sk) OR received_at_us < :at OR (received_at_us = :at AND message_sid <= :sid)"
+            ),
+            ExpressionAttributeValues={
+                ":at": {"N": str(received_at_us)},
+                ":sid": str_attr(message_sid),
+                ":kind": str_attr("keyword_order"),
+            },
         )
 
     def lift(self, source: str, channel: Channel, recipient: str, *, signals: Collection[SuppressionSignal]) -> bool:

@@ -7,10 +7,11 @@ from urllib.error import URLError
 
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import CustomArg, From, Mail, ReplyTo, To
+from sendgrid.helpers.mail import CustomArg, From, Header, Mail, ReplyTo, To
 
 from herald.domain.errors import ErrorKind, ProviderError, classify_sendgrid
 from herald.domain.notification import Channel, ChannelMessage
+from herald.domain.unsubscribe import list_unsubscribe_headers
 
 
 class SendGridEmail:
@@ -35,6 +36,8 @@ class SendGridEmail:
         )
         if content.reply_to:
             mail.reply_to = ReplyTo(content.reply_to)
+        for name, value in list_unsubscribe_headers(content.list_unsubscribe).items():
+            mail.header = Header(name, value)
         # Custom args come back on every Event Webhook post: they link delivery events to the notification.
         for key, value in (
             ("notification_id", message.notification_id),

@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from herald.adapters.aws_errors import provider_error
 from herald.domain.errors import ErrorKind, ProviderError
 from herald.domain.notification import Channel, ChannelMessage
+from herald.domain.unsubscribe import list_unsubscribe_headers
 
 CHARSET = "UTF-8"
 TAG_VALUE_MAX = 256
@@ -51,10 +52,15 @@ class SesEmail:
             body["Text"] = {"Data": content.text, "Charset": CHARSET}
         if content.html:
             body["Html"] = {"Data": content.html, "Charset": CHARSET}
+        simple: dict[str, Any] = {"Subject": {"Data": content.subject, "Charset": CHARSET}, "Body": body}
+        headers = list_unsubscribe_headers(content.list_unsubscribe)
+        if headers:
+            # SES v2 Simple content takes custom headers (botocore >= 1.34.x; no need for Raw MIME).
+            simple["Headers"] = [{"Name": name, "Value": value} for name, value in headers.items()]
         request: dict[str, Any] = {
             "FromEmailAddress": sender or content.from_email,
             "Destination": {"ToAddresses": [message.to]},
-            "Content": {"Simple": {"Subject": {"Data": content.subject, "Charset": CHARSET}, "Body": body}},
+            "Content": {"Simple": simple},
             # Tags come back on every event the configuration set publishes: they link it to the notification.
             "EmailTags": _tags(message),
         }

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from herald.domain.masking import mask_text
 from herald.domain.notification import Channel
 
 
@@ -158,7 +159,8 @@ def sendgrid_status(event: dict[str, Any]) -> ProviderStatus:
         state=state,
         occurred_at=int(timestamp) if isinstance(timestamp, int | float) else None,
         error_code=str(code) if code else None,
-        reason=str(reason) if reason else None,
+        # Free text from the provider (an SMTP reply quotes the address): masked before it is stored anywhere.
+        reason=mask_text(str(reason)) if reason else None,
         opt_out=opt_out,
         recipient=str(event["email"]) if isinstance(event.get("email"), str) and event["email"] else None,
     )
@@ -210,5 +212,5 @@ def twilio_status(params: dict[str, str]) -> ProviderStatus:
         event_key=f"twilio:{sid}:{name}",
         state=_TWILIO_STATUSES.get(name),
         error_code=error_code,
-        reason=params.get("ErrorMessage") or None,
+        reason=mask_text(params["ErrorMessage"]) if params.get("ErrorMessage") else None,
     )

@@ -88,6 +88,9 @@ class EmailContent(BaseModel):
     from_email: str
     from_name: str | None = None
     reply_to: str | None = None
+    # The one-click unsubscribe URL (RFC 8058) of a non-transactional email: set by the email sender just before
+    # the provider call (usecases.unsubscribe), never by dispatch; the providers send it as List-Unsubscribe.
+    list_unsubscribe: str | None = None
 
 
 class SmsContent(BaseModel):
@@ -96,6 +99,10 @@ class SmsContent(BaseModel):
     body: str
     segments: int
     encoding: Literal["GSM-7", "UCS-2"]
+    # The same message followed by domain.suppression.OPT_OUT_LINE, fitted to the same segment budget: what the
+    # storefront's first SMS to a number sends (usecases.opt_out_notice). Absent in messages queued before it.
+    opt_out_body: str | None = None
+    opt_out_segments: int | None = None
 
 
 class ChannelMessage(BaseModel):

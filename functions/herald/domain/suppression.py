@@ -155,6 +155,9 @@ _KEYWORDS: dict[str, Keyword] = {
     "HELP": Keyword.HELP,
 }
 
+OPT_OUT_LINE = "Reply STOP to opt out."
+"""Said by the first SMS a storefront sends to a number (CTIA: the first message tells how to opt out)."""
+
 DEFAULT_HELP_TEXT = (
     "{store}: order and delivery updates. Reply STOP to stop these texts, START to resume. Msg&data rates may apply."
 )

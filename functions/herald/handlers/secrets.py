@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from herald.webhooks.unsubscribe_token import UnsubscribeTokens
 
 SECRET_MAX_AGE_SECONDS = 300  # a rotated secret is picked up within five minutes, without a redeploy
 
@@ -51,3 +55,18 @@ class Secrets:
         if not secret.get("public_key"):
             raise ValueError(f"secret {secret_id} has no public_key")
         return str(secret["public_key"])
+
+    def unsubscribe_keys(self, secret_id: str) -> list[str]:
+        """The one-click unsubscribe links' keys ({"keys": [...]}, the signing key first)."""
+        keys = self._secret(secret_id).get("keys")
+        if not isinstance(keys, list) or not keys or not all(isinstance(key, str) and key for key in keys):
+            raise ValueError(f"secret {secret_id} has no keys (a list of strings)")
+        return keys
+
+
+def unsubscribe_tokens(secrets: Secrets, secret_id: str, link_days: int) -> Callable[[], UnsubscribeTokens]:
+    """The one-click links' signer, from the keys as they are at each call (Powertools caches the secret for
+    SECRET_MAX_AGE_SECONDS, so a rotated key is picked up without a redeploy)."""
+    from herald.webhooks.unsubscribe_token import UnsubscribeTokens
+
+    return lambda: UnsubscribeTokens(secrets.unsubscribe_keys(secret_id), lifetime_seconds=link_days * 86_400)

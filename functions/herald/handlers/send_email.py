@@ -25,11 +25,19 @@ def _build() -> SenderGraph:
     from herald.handlers.secrets import Secrets
 
     config = SendEmailSettings.from_environment()
-    api_key = Secrets(aws_client("secretsmanager")).sendgrid_api_key(config.sendgrid_secret_id)
+    secrets = Secrets(aws_client("secretsmanager"))
+    api_key = secrets.sendgrid_api_key(config.sendgrid_secret_id)
     sendgrid = SendGridEmail(api_key, host=config.sendgrid_api_host, timeout=config.provider_timeout_seconds)
     configuration_set = config.ses_configuration_set or None
     ses = Lazy("ses", Channel.EMAIL, lambda: SesEmail(secondary_client("sesv2"), configuration_set=configuration_set))
     router = routed(sendgrid, ses, config, logger)
+    if config.webhooks_base_url:
+        from herald.handlers.secrets import unsubscribe_tokens
+        from herald.usecases.unsubscribe import UnsubscribeLinks
+
+        # Non-transactional emails carry a signed one-click unsubscribe link, whichever provider sends them.
+        tokens = unsubscribe_tokens(secrets, config.unsubscribe_secret_id, config.unsubscribe_link_days)
+        router = UnsubscribeLinks(router, tokens, config.webhooks_base_url)
     return sender_graph(config, router, on_failed=FallbackRequests(config.followup_queue_url))
 
 

@@ -21,6 +21,7 @@ logger = build_logger()
 
 def _build() -> SenderGraph:
     """The send-sms function's composition root: Twilio, SNS behind it, the ledger, what follows a refusal."""
+    from herald.adapters.dynamodb_opt_out_notices import DynamoDbOptOutNotices
     from herald.adapters.sns_sms import SnsSms
     from herald.adapters.twilio_sms import TwilioSms
     from herald.config import SendSmsSettings
@@ -28,6 +29,7 @@ def _build() -> SenderGraph:
     from herald.handlers.fallback import FallbackRequests
     from herald.handlers.routing import Lazy, routed, secondary_client
     from herald.handlers.secrets import Secrets
+    from herald.usecases.opt_out_notice import OptOutNotice
 
     config = SendSmsSettings.from_environment()
     credentials = Secrets(aws_client("secretsmanager")).twilio_credentials(config.twilio_secret_id)
@@ -54,7 +56,12 @@ def _build() -> SenderGraph:
         suppress(message, result)
         fallback(message, result)
 
-    return sender_graph(config, routed(twilio, sns, config, logger), on_failed=after_refusal)
+    # The storefront's first SMS to a number says how to opt out, whichever provider sends it.
+    router = OptOutNotice(
+        routed(twilio, sns, config, logger),
+        DynamoDbOptOutNotices(aws_client("dynamodb"), table_name, ttl_days=config.ttl_days),
+    )
+    return sender_graph(config, router, on_failed=after_refusal)
 
 
 class OptOuts:

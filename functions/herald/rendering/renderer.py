@@ -46,6 +46,7 @@ from herald.contract.models import (
 from herald.domain.notification import EmailContent, SmsContent
 from herald.domain.policy import policy_for
 from herald.domain.storefront import Storefront
+from herald.domain.suppression import OPT_OUT_LINE
 from herald.rendering.formatting import Formatter, clip, one_line, timezone_named
 from herald.rendering.gsm import encoding_of, gsm_friendly, segment_count, without_symbols
 from herald.rendering.links import key_link, map_link
@@ -200,10 +201,17 @@ class Renderer:
         context = self._context(event, branding, locale)
         folder = f"{locale}/{policy_for(event.type).templates}"
         template = self._text.get_template(self._named(storefront, folder, "sms.txt"))
-        body = _render_sms(template, context, None, _SmsMode())
-        if segment_count(body) > MAX_SMS_SEGMENTS:
-            body = _shortest_fitting(template, context)
-        return SmsContent(body=body, segments=segment_count(body), encoding=encoding_of(body))
+        body = _fitted_sms(template, context, "")
+        # The storefront's first SMS to a number also says how to opt out; which SMS is first is decided when it
+        # is sent (usecases.opt_out_notice), so both are rendered here, each fitted to the segment budget.
+        first = _fitted_sms(template, context, OPT_OUT_LINE)
+        return SmsContent(
+            body=body,
+            segments=segment_count(body),
+            encoding=encoding_of(body),
+            opt_out_body=first,
+            opt_out_segments=segment_count(first),
+        )
 
     # --- internals ----------------------------------------------------------------------------
 
@@ -319,17 +327,28 @@ _SMS_MODES = (
 )
 
 
-def _render_sms(template: Template, context: dict[str, Any], clip_limit: int | None, mode: _SmsMode) -> str:
+def _fitted_sms(template: Template, context: dict[str, Any], suffix: str) -> str:
+    """The SMS (followed by `suffix`, when given) fitted to MAX_SMS_SEGMENTS."""
+    body = _render_sms(template, context, None, _SmsMode(), suffix)
+    if segment_count(body) > MAX_SMS_SEGMENTS:
+        body = _shortest_fitting(template, context, suffix)
+    return body
+
+
+def _render_sms(
+    template: Template, context: dict[str, Any], clip_limit: int | None, mode: _SmsMode, suffix: str = ""
+) -> str:
     options = {
         "clip_limit": clip_limit,
         "compact": mode.compact,
         "clip_floors": mode.floors,
         "clip_symbols": mode.symbols,
     }
-    return _tidy_text(gsm_friendly(template.render({**context, **options})), blank_lines=False)
+    text = _tidy_text(gsm_friendly(template.render({**context, **options})), blank_lines=False)
+    return f"{text} {suffix}" if suffix else text
 
 
-def _shortest_fitting(template: Template, context: dict[str, Any]) -> str:
+def _shortest_fitting(template: Template, context: dict[str, Any], suffix: str = "") -> str:
     """The SMS that says the most while fitting MAX_SMS_SEGMENTS.
 
     Only what the template marks `|clip` (names, reasons, details) is shortened and only what it puts
@@ -340,27 +359,29 @@ def _shortest_fitting(template: Template, context: dict[str, Any]) -> str:
     real segment count reported.
     """
     for step in _SMS_MODES:
-        found = [_largest_budget(template, context, mode) for mode in step]
+        found = [_largest_budget(template, context, mode, suffix) for mode in step]
         fitting = [result for result in found if result is not None]
         if fitting:
             # max() keeps the first of equals: emoji are only dropped when that buys more text.
             return max(fitting, key=lambda result: result[0])[1]
-    return _render_sms(template, context, 0, _SMS_MODES[-1][-1])
+    return _render_sms(template, context, 0, _SMS_MODES[-1][-1], suffix)
 
 
-def _largest_budget(template: Template, context: dict[str, Any], mode: _SmsMode) -> tuple[int, str] | None:
+def _largest_budget(
+    template: Template, context: dict[str, Any], mode: _SmsMode, suffix: str = ""
+) -> tuple[int, str] | None:
     """The largest free-text budget that fits, with its message; None when not even 0 fits.
 
     A smaller budget never makes a longer message (and can only turn UCS-2 into GSM-7), so the
     fitting budgets are a range starting at 0 and a binary search finds its end.
     """
-    best = _render_sms(template, context, 0, mode)
+    best = _render_sms(template, context, 0, mode, suffix)
     if segment_count(best) > MAX_SMS_SEGMENTS:
         return None
     low, high = 0, _CLIP_CEILING
     while low < high:
         middle = (low + high + 1) // 2
-        candidate = _render_sms(template, context, middle, mode)
+        candidate = _render_sms(template, context, middle, mode, suffix)
         if segment_count(candidate) <= MAX_SMS_SEGMENTS:
             low, best = middle, candidate
         else:

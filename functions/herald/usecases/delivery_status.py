@@ -64,8 +64,22 @@ class DeliveryLedger(Protocol):
     def apply_status(self, ref: NotificationRef, status: ProviderStatus, now: datetime) -> ApplyOutcome: ...
 
 
+@dataclass(frozen=True)
+class InboundReceipt:
+    """What the ledger knows of an inbound message as it is received."""
+
+    first: bool  # this request recorded it; False: a repeat of a MessageSid already recorded
+    # When Herald first received this MessageSid (epoch microseconds): the order of a customer's messages.
+    # Twilio's inbound webhook carries no timestamp and a MessageSid is random, so first arrival is what orders
+    # them; a repeat keeps its first arrival, so it is never newer than a message that came after it.
+    received_at_us: int
+    handled: bool  # its handlers ran to the end once: a repeat must change nothing
+
+
 class InboundLedger(Protocol):
-    def record_inbound(self, message: InboundMessage, now: datetime) -> bool: ...
+    def record_inbound(self, message: InboundMessage, now: datetime) -> InboundReceipt: ...
+
+    def mark_inbound_handled(self, message: InboundMessage, now: datetime) -> None: ...
 
 
 Listener = Callable[[DeliveryResult], None]
@@ -134,8 +148,9 @@ class DeliveryStatusService:
         return self.apply(status, link=link, provider_message_ids=[sid] if sid else [])
 
 
-InboundHandler = Callable[[InboundMessage], str | None]
-"""Extension point for inbound SMS (STOP/START/HELP, issue 3 section 2): returns a reply text, or None."""
+InboundHandler = Callable[[InboundMessage, InboundReceipt], str | None]
+"""Extension point for inbound SMS (STOP/START/HELP, issue 3 section 2): returns a reply text, or None.
+A handler changes state only for a receipt not yet `handled`, and orders its changes by `received_at_us`."""
 
 
 class InboundService:
@@ -153,10 +168,15 @@ class InboundService:
         self._clock = clock
 
     def receive(self, message: InboundMessage) -> tuple[bool, str | None]:
-        """(first time seen, reply text). A repeated webhook is recorded once and answered the same way."""
-        first = self._ledger.record_inbound(message, self._clock())
+        """(first time seen, reply text). A repeated webhook is recorded once and answered the same way; its
+        handlers' changes are made once: the message is marked handled only after they all returned, so a
+        failure part way leaves Twilio's retry to finish the work."""
+        receipt = self._ledger.record_inbound(message, self._clock())
+        reply: str | None = None
         for handler in self._handlers:
-            reply = handler(message)
+            reply = handler(message, receipt)
             if reply is not None:
-                return first, reply
-        return first, None
+                break
+        if not receipt.handled:
+            self._ledger.mark_inbound_handled(message, self._clock())
+        return receipt.first, reply

@@ -17,11 +17,16 @@ from typing import Protocol
 from herald.domain.delivery_states import DeliveryState, OptOutSignal
 from herald.domain.notification import Channel
 from herald.domain.suppression import ANY_SOURCE, Keyword, Suppression, SuppressionSignal, help_text, parse_keyword
-from herald.usecases.delivery_status import ApplyOutcome, DeliveryResult, InboundMessage
+from herald.usecases.delivery_status import ApplyOutcome, DeliveryResult, InboundMessage, InboundReceipt
 
 
 class SuppressionStore(Protocol):
     def suppress(self, suppression: Suppression) -> bool: ...
+
+    def claim_keyword(self, source: str, recipient: str, *, received_at_us: int, message_sid: str) -> bool:
+        """Record this message as the recipient's latest keyword unless a newer one is recorded (atomically).
+        True when it is the latest (again, for the same message), False when a newer keyword was applied."""
+        ...
 
     def lift(
         self, source: str, channel: Channel, recipient: str, *, signals: Collection[SuppressionSignal]
@@ -41,6 +46,10 @@ class SmsKeywords:
     The number that received the message names the storefront (`source_by_number`, else `default_source`).
     A number mapped to no storefront, with no default, makes STOP hold for every storefront (ANY_SOURCE): a
     customer who texts STOP must not get another text from this deployment, whichever storefront sends it.
+
+    Each keyword changes the suppression once per MessageSid (a repeated webhook, `receipt.handled`, changes
+    nothing), and never undoes a newer one: the messages are ordered by when Herald first received them (Twilio's
+    inbound webhook has no timestamp), and a keyword older than the latest one applied for the number is ignored.
 
     STOP and START get no reply of Herald's: Twilio answers them itself (its default opt-out handling, which also
     blocks sending to the number until START); a second answer would be refused by Twilio anyway (error 21610).
@@ -67,11 +76,17 @@ class SmsKeywords:
     def source_for(self, number: str) -> str:
         return self._sources.get(number.strip()) or self._default or ANY_SOURCE
 
-    def __call__(self, message: InboundMessage) -> str | None:
+    def __call__(self, message: InboundMessage, receipt: InboundReceipt) -> str | None:
         keyword = parse_keyword(message.body)
         if keyword is None:
             return None
         source = self.source_for(message.to)
+        if keyword is Keyword.HELP:
+            return help_text(self._help, self._store_name)
+        if receipt.handled or not self._store.claim_keyword(
+            source, message.from_.strip(), received_at_us=receipt.received_at_us, message_sid=message.message_sid
+        ):
+            return None
         if keyword is Keyword.STOP:
             self._store.suppress(
                 Suppression(
@@ -84,10 +99,8 @@ class SmsKeywords:
                 )
             )
             return None
-        if keyword is Keyword.START:
-            self._store.lift(source, Channel.SMS, message.from_.strip(), signals={SuppressionSignal.KEYWORD})
-            return None
-        return help_text(self._help, self._store_name)
+        self._store.lift(source, Channel.SMS, message.from_.strip(), signals={SuppressionSignal.KEYWORD})
+        return None
 
 
 _OPT_OUT_SIGNALS = {
@@ -126,13 +139,18 @@ class EmailOptOuts:
             signal = SuppressionSignal.BOUNCE
         if signal is None:
             return
-        self._store.suppress(
+        self.record(result.source, status.recipient, signal, reason=status.reason or status.event)
+
+    def record(self, source: str, address: str, signal: SuppressionSignal, *, reason: str) -> bool:
+        """Record an email opt-out of `address` for `source`: SendGrid's reports and the one-click link
+        (usecases.unsubscribe) both come through here. False when a stronger one was already recorded."""
+        return self._store.suppress(
             Suppression(
-                source=result.source,
+                source=source,
                 channel=Channel.EMAIL,
-                recipient=status.recipient.strip().lower(),
+                recipient=address.strip().lower(),
                 signal=signal,
-                reason=(status.reason or status.event)[:300],
+                reason=reason[:300],
                 at=self._clock().isoformat(),
             )
         )

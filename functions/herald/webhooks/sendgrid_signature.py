@@ -65,6 +65,10 @@ def signature_is_valid(key: ec.EllipticCurvePublicKey, signature: str, timestamp
 
 
 class ReplayGuard(Protocol):
+    def seen(self, key: str) -> bool:
+        """True when `key` was recorded (a consistent read)."""
+        ...
+
     def first_use(self, key: str, *, expires_at: int) -> bool:
         """Record `key`; True the first time, False if it was recorded before (atomically)."""
         ...
@@ -72,28 +76,40 @@ class ReplayGuard(Protocol):
 
 @dataclass(frozen=True)
 class VerifiedRequest:
+    """A request whose signature verified and whose timestamp is fresh."""
+
     timestamp: int
+    # What identifies the request: a hash of the signed content (timestamp + body), not of the signature.
+    # An ECDSA signature is not unique: (r, s) and (r, n - s) both verify, a DER or base64 text can be written
+    # more than one way (unused trailing bits, padding), and a new signature can be made over the same content.
+    # Any of them over the same content is the same request.
     replay_key: str
+    # The record only has to outlive the tolerance: after that the timestamp check refuses the request.
+    expires_at: int
 
 
 class SendGridWebhookVerifier:
-    """Admits a request only if its signature verifies, its timestamp is fresh and it was not seen before."""
+    """Admits a request only if its signature verifies and its timestamp is fresh (`check`); with a ReplayGuard,
+    refuses a request whose signed content was applied before (`refuse_replay`) and records it once applied
+    (`record`).
+
+    A request is recorded only after its events were applied (`record`): an apply that failed leaves no record,
+    so SendGrid's retry of the identical request is admitted and applied.
+    """
 
     def __init__(
         self,
         public_key: str | ec.EllipticCurvePublicKey,
         *,
-        replay_guard: ReplayGuard,
         tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._key = load_public_key(public_key) if isinstance(public_key, str) else public_key
-        self._guard = replay_guard
         self._tolerance = tolerance_seconds
         self._clock = clock
 
-    def check(self, headers: Mapping[str, str], body: bytes) -> int:
-        """Signature and freshness only (no record). Returns the signed timestamp (epoch seconds)."""
+    def check(self, headers: Mapping[str, str], body: bytes) -> VerifiedRequest:
+        """Signature and freshness only (reads and records nothing)."""
         signature, timestamp = _header(headers, SIGNATURE_HEADER), _header(headers, TIMESTAMP_HEADER)
         if not signature or not timestamp:
             raise SignatureMissing("SendGrid signature or timestamp header missing")
@@ -106,23 +122,20 @@ class SendGridWebhookVerifier:
         # Both directions: a timestamp from the future would stay "fresh" for longer than the tolerance.
         if abs(self._clock() - signed_at) > self._tolerance:
             raise SignatureStale(f"SendGrid timestamp {signed_at} is outside the {self._tolerance}s tolerance")
-        return signed_at
+        content = hashlib.sha256(timestamp.encode("utf-8") + body).hexdigest()
+        return VerifiedRequest(signed_at, "sendgrid:" + content, signed_at + 2 * self._tolerance + 60)
 
-    def admit(self, headers: Mapping[str, str], signed_at: int) -> VerifiedRequest:
-        """Record the (already checked) signature as used; refuse it if it was used before.
+    @staticmethod
+    def refuse_replay(request: VerifiedRequest, guard: ReplayGuard) -> None:
+        """SignatureReplayed when this signed content was applied before (a read: records nothing)."""
+        if guard.seen(request.replay_key):
+            raise SignatureReplayed("SendGrid request already applied (same timestamp and body)")
 
-        The record only has to outlive the tolerance: after that the timestamp check refuses the request.
-        SendGrid signs every delivery attempt anew (a retry hours later would otherwise be stale), so a
-        repeated signature is always a replay, never a legitimate retry.
-        """
-        signature = _header(headers, SIGNATURE_HEADER) or ""
-        replay_key = "sendgrid:" + hashlib.sha256(signature.strip().encode("utf-8")).hexdigest()
-        if not self._guard.first_use(replay_key, expires_at=signed_at + 2 * self._tolerance + 60):
-            raise SignatureReplayed("SendGrid signature already used")
-        return VerifiedRequest(signed_at, replay_key)
-
-    def verify(self, headers: Mapping[str, str], body: bytes) -> VerifiedRequest:
-        return self.admit(headers, self.check(headers, body))
+    @staticmethod
+    def record(request: VerifiedRequest, guard: ReplayGuard) -> bool:
+        """Record the request as applied; False when a concurrent copy recorded it first (both applied its
+        events, which the ledger makes harmless: each event is recorded on its notification once)."""
+        return guard.first_use(request.replay_key, expires_at=request.expires_at)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

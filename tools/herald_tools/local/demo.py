@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import Any
 
 from herald.contract.parsing import EventRejected, parse_event
@@ -175,6 +176,9 @@ def prepare(runtime: Any, provider_setup: Providers) -> LocalPublisher:
         ("HERALD_TWILIO_SECRET_ID", "herald/twilio", provider_setup.twilio_secret),
     ):
         secrets.create_secret(Name=_function_env(runtime, variable, default), SecretString=json.dumps(value))
+    # The one-click unsubscribe links' key: random per local deployment, as an operator creates it (infra/README).
+    unsubscribe_secret = _function_env(runtime, "HERALD_UNSUBSCRIBE_SECRET_ID", "herald/unsubscribe")
+    secrets.create_secret(Name=unsubscribe_secret, SecretString=json.dumps({"keys": [token_urlsafe(32)]}))
     _wire_callbacks(runtime, provider_setup)
     verify_ses_sender(runtime)
     return register_second_storefront(
