@@ -97,6 +97,8 @@ def test_masking_keeps_logs_useful_without_personal_data() -> None:
         (429, 20429, ErrorKind.RETRYABLE),
         (500, None, ErrorKind.RETRYABLE),
         (503, None, ErrorKind.RETRYABLE),
+        (401, 20003, ErrorKind.RETRYABLE),  # the auth token was rotated or revoked
+        (401, None, ErrorKind.RETRYABLE),
     ],
 )
 def test_twilio_errors_are_sorted(status: int, code: int | None, kind: ErrorKind) -> None:
@@ -107,8 +109,8 @@ def test_twilio_errors_are_sorted(status: int, code: int | None, kind: ErrorKind
     ("status", "kind"),
     [
         (400, ErrorKind.PERMANENT),
-        (401, ErrorKind.PERMANENT),
-        (403, ErrorKind.PERMANENT),
+        (401, ErrorKind.RETRYABLE),  # the key was rotated or revoked: the account's fault, not the message's
+        (403, ErrorKind.RETRYABLE),
         (413, ErrorKind.PERMANENT),
         (429, ErrorKind.RETRYABLE),
         (500, ErrorKind.RETRYABLE),

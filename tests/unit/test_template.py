@@ -353,20 +353,30 @@ def test_environment_variable_names_are_exactly_what_each_function_reads(templat
     assert global_names <= read_by_any, global_names - read_by_any
 
 
+def _statements(function: dict[str, Any]) -> list[dict[str, Any]]:
+    """A function's inline statements; one kept behind a condition (Fn::If) is read as its statement."""
+    found = []
+    for statement in function["Properties"]["Policies"][0]["Statement"]:
+        if "Fn::If" in statement:
+            statement = statement["Fn::If"][1]
+        found.append(statement)
+    return found
+
+
 def test_senders_read_only_their_own_provider_secret(template: dict[str, Any]) -> None:
     functions = _resources(template, FUNCTION)
+    prefix = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
     for name, parameter in SECRET_PARAMETERS.items():
-        statements = functions[name]["Properties"]["Policies"][0]["Statement"]
+        statements = _statements(functions[name])
         secret_statements = [s for s in statements if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])]
         assert len(secret_statements) == 1
-        resources = secret_statements[0]["Resource"]
-        own = {
-            "Fn::Sub": f"arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}"
-            f":secret:${{{parameter}}}-*"
-        }
-        # The email sender also signs one-click unsubscribe links, with the key of its own secret.
-        unsubscribe = {"Fn::Sub": own["Fn::Sub"].replace(parameter, "UnsubscribeSecretId")}
-        assert resources == ([own, unsubscribe] if name == "SendEmailFunction" else own)
+        # The default storefront's secret, the unsubscribe links' key (the email sender signs them), and the
+        # per-storefront secrets under the registry's prefix
+        expected = [{"Fn::Sub": prefix + f"${{{parameter}}}-*"}]
+        if name == "SendEmailFunction":
+            expected.append({"Fn::Sub": prefix + "${UnsubscribeSecretId}-*"})
+        expected.append({"Fn::Sub": prefix + "${StorefrontSecretsPrefix}*"})
+        assert secret_statements[0]["Resource"] == expected
     dispatch = json.dumps(functions["DispatchFunction"]["Properties"]["Policies"])
     assert "secretsmanager" not in dispatch
 
@@ -379,41 +389,44 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
         allowed: dict[str, set[str]] = {}
         for policy in functions[name]["Properties"]["Policies"]:
             assert isinstance(policy, dict), "only inline statements: no broad SAM policy templates"
-            for statement in policy["Statement"]:
-                assert statement["Effect"] == "Allow"
-                acts = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                res = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-                # The one exception: an SMS published to a phone number has no ARN for SNS to authorise on.
-                assert "*" not in res or acts == ["sns:Publish"], statement
-                for action in acts:
-                    allowed.setdefault(action, set()).update(json.dumps(r, sort_keys=True) for r in res)
+        for statement in _statements(functions[name]):
+            acts = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if statement["Effect"] == "Deny":
+                # The one Deny narrows the SNS "*" below to phone numbers (test_template_iam evaluates it).
+                assert acts == ["sns:Publish"], statement
+                continue
+            assert statement["Effect"] == "Allow"
+            res = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            # The one exception: an SMS published to a phone number has no ARN for SNS to authorise on.
+            assert "*" not in res or acts == ["sns:Publish"], statement
+            for action in acts:
+                allowed.setdefault(action, set()).update(json.dumps(r, sort_keys=True) for r in res)
         return allowed
 
     table = json.dumps({"Fn::GetAtt": ["NotificationsTable", "Arn"]}, sort_keys=True)
+    registry = {"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"}
 
     def queue(name: str) -> str:
         return json.dumps({"Fn::GetAtt": [name, "Arn"]}, sort_keys=True)
 
-    dispatch = actions("DispatchFunction")
-    db_actions = {"GetItem", "PutItem", "UpdateItem", "Query", "BatchWriteItem", "BatchGetItem"}
+    def without_registry(allowed: dict[str, set[str]]) -> dict[str, set[str]]:
+        # Every function reads the storefront registry's entries, and nothing else in Parameter Store
+        # (test_template_iam evaluates its resources).
+        assert registry <= set(allowed)
+        return {a: r for a, r in allowed.items() if a not in registry}
+
+    dispatch = without_registry(actions("DispatchFunction"))
+    # No GetItem, Query nor BatchWriteItem: dispatch's code makes none of them (they were granted, unused).
+    db_actions = {"PutItem", "UpdateItem", "BatchGetItem"}
     assert dispatch == {
         **{f"dynamodb:{a}": {table} for a in db_actions},
         "sqs:SendMessage": {queue("EmailQueue"), queue("SmsQueue"), queue("FollowupQueue")},
-        # The storefront registry's entries, and nothing else in Parameter Store.
-        "ssm:GetParameter": {
-            json.dumps(
-                {
-                    "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/herald/"
-                    "${AWS::StackName}/storefronts/*"
-                },
-                sort_keys=True,
-            )
-        },
     }
     # send-sms may also put a suppression item (Twilio's 21610); send-email writes nothing new.
+    # GetItem is the circuit's state; neither sender queries.
     sender_db = {
-        "SendEmailFunction": ("GetItem", "UpdateItem", "Query"),
-        "SendSmsFunction": ("GetItem", "UpdateItem", "Query", "PutItem"),
+        "SendEmailFunction": ("GetItem", "UpdateItem"),
+        "SendSmsFunction": ("GetItem", "UpdateItem", "PutItem"),
     }
     for sender, own_queue in (("SendEmailFunction", "EmailQueue"), ("SendSmsFunction", "SmsQueue")):
         allowed = actions(sender)
@@ -423,15 +436,19 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
         assert allowed["sqs:ChangeMessageVisibility"] == {queue(own_queue)}
         # A provider's refusal asks the follow-up function for the other channel.
         assert allowed["sqs:SendMessage"] == {queue("FollowupQueue")}
+        # Each message is sent as its storefront's entry says: the registry, and nothing else in Parameter Store.
+        assert allowed["ssm:GetParameter"] == registry
         secondary = "ses:SendEmail" if sender == "SendEmailFunction" else "sns:Publish"
         assert set(allowed) == {
             *(f"dynamodb:{a}" for a in sender_db[sender]),
             "sqs:ChangeMessageVisibility",
             "sqs:SendMessage",
             "secretsmanager:GetSecretValue",
+            "ssm:GetParameter",
             secondary,
+            *registry,
         }
-    followup = actions("FollowupFunction")
+    followup = without_registry(actions("FollowupFunction"))
     assert followup == {
         **{f"dynamodb:{a}": {table} for a in ("Query", "UpdateItem", "PutItem", "BatchGetItem")},
         "sqs:SendMessage": {queue("EmailQueue"), queue("SmsQueue")},
@@ -468,7 +485,12 @@ def test_notifications_table_keys_ttl_and_provider_message_index(template: dict[
 
 
 def test_every_queue_has_its_alarm_notifying_the_optional_topic(template: dict[str, Any]) -> None:
-    alarms = _resources(template, "AWS::CloudWatch::Alarm").values()
+    # (the functions', the HTTP API's and Herald's metrics' alarms: test_template_iam.py)
+    alarms = [
+        alarm
+        for alarm in _resources(template, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"].get("Namespace") == "AWS/SQS"
+    ]
     by_queue: dict[str, list[dict[str, Any]]] = {}
     for alarm in alarms:
         properties = alarm["Properties"]
@@ -674,9 +696,8 @@ def test_webhooks_function_may_only_read_update_and_guard_records_and_read_its_t
     template: dict[str, Any],
 ) -> None:
     # Given the webhooks function's policy statements
-    (policy,) = template["Resources"]["WebhooksFunction"]["Properties"]["Policies"]
     allowed: dict[str, list[Any]] = {}
-    for statement in policy["Statement"]:
+    for statement in _statements(template["Resources"]["WebhooksFunction"]):
         assert statement["Effect"] == "Allow"
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
@@ -696,17 +717,23 @@ def test_webhooks_function_may_only_read_update_and_guard_records_and_read_its_t
         "secretsmanager:GetSecretValue",
         # a failed delivery report asks the follow-up function for the event's other channel
         "sqs:SendMessage",
+        # the storefront registry
+        "ssm:GetParameter",
+        "ssm:GetParameters",
+        "ssm:GetParametersByPath",
     }
     assert allowed["sqs:SendMessage"] == [{"Fn::GetAtt": ["FollowupQueue", "Arn"]}]
-    for action in ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"):
-        assert allowed[action] == [table, index]
-    assert allowed["dynamodb:PutItem"] == [table]
-    assert allowed["dynamodb:DeleteItem"] == [table]
+    # Only the index is queried; the table's items are read and written by key (prefixes: test_template_iam.py)
+    assert allowed["dynamodb:Query"] == [index]
+    # (one statement per key prefix: which actions each prefix allows is test_template_iam.py's)
+    for action in ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:PutItem"):
+        assert set(map(json.dumps, allowed[action])) == {json.dumps(table)}
     prefix = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
     assert allowed["secretsmanager:GetSecretValue"] == [
         {"Fn::Sub": prefix + "${SendGridWebhookSecretId}-*"},
         {"Fn::Sub": prefix + "${TwilioSecretId}-*"},
         {"Fn::Sub": prefix + "${UnsubscribeSecretId}-*"},
+        {"Fn::Sub": prefix + "${StorefrontSecretsPrefix}*"},
     ]
 
 
@@ -757,26 +784,19 @@ def test_timeline_function_serves_one_iam_authorised_get_route_and_may_only_quer
         "Auth": {"Authorizer": "AWS_IAM"},
     }
     assert template["Resources"][api_name]["Properties"]["Auth"] == {"EnableIamAuthorizer": True}
-    # And it may only Query the table and read the storefront registry (who may read which storefront): no
-    # index, no queue, no secret
+    # And it may only Query the table's order items and read the storefront registry (who may read which
+    # storefront): read-only, no index, no queue, no secret
     (policy,) = function["Policies"]
-    assert policy["Statement"] == [
-        {
-            "Sid": "ReadOrderRecords",
-            "Effect": "Allow",
-            "Action": "dynamodb:Query",
-            "Resource": {"Fn::GetAtt": ["NotificationsTable", "Arn"]},
-        },
-        {
-            "Sid": "StorefrontRegistry",
-            "Effect": "Allow",
-            "Action": "ssm:GetParameter",
-            "Resource": {
-                "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/herald/"
-                "${AWS::StackName}/storefronts/*"
-            },
-        },
-    ]
+    read, registry = policy["Statement"]
+    assert read == {
+        "Sid": "ReadOrderRecords",
+        "Effect": "Allow",
+        "Action": "dynamodb:Query",
+        "Resource": {"Fn::GetAtt": ["NotificationsTable", "Arn"]},
+        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["ORDER#*"]}},
+    }
+    assert registry["Sid"] == "StorefrontRegistry"
+    assert set(registry["Action"]) == {"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"}
 
 
 def test_webhooks_function_has_reserved_concurrency_from_a_parameter(template: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from herald.adapters.dynamodb_values import condition_held, num_attr, str_attr
+from herald.domain.keys import key
 
 
 class DynamoDbOptOutNotices:
@@ -61,4 +62,4 @@ class DynamoDbOptOutNotices:
 
 def _key(source: str, number: str) -> dict[str, Any]:
     digest = hashlib.sha256(number.strip().encode("utf-8")).hexdigest()
-    return {"pk": str_attr(f"OPTOUT_NOTICE#{source}"), "sk": str_attr(f"sms#{digest}")}
+    return {"pk": str_attr(key("OPTOUT_NOTICE", source)), "sk": str_attr(key("sms", digest))}

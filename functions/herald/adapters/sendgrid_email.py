@@ -9,7 +9,7 @@ from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import CustomArg, From, Header, Mail, ReplyTo, To
 
-from herald.domain.errors import ErrorKind, ProviderError, classify_sendgrid
+from herald.domain.errors import ErrorKind, ProviderError, classify_sendgrid, sendgrid_auth_failure
 from herald.domain.notification import Channel, ChannelMessage
 from herald.domain.unsubscribe import list_unsubscribe_headers
 
@@ -18,8 +18,12 @@ class SendGridEmail:
     name = "sendgrid"
     channel = Channel.EMAIL
 
-    def __init__(self, api_key: str, *, host: str | None = None, timeout: float = 5.0) -> None:
-        self._client = SendGridAPIClient(api_key, host=host) if host else SendGridAPIClient(api_key)
+    def __init__(
+        self, api_key: str, *, host: str | None = None, timeout: float = 5.0, subuser: str | None = None
+    ) -> None:
+        # A subuser is sent as SendGrid's On-Behalf-Of header: a parent account's key sends as that subuser.
+        options: dict[str, str] = {"host": host} if host else {}
+        self._client = SendGridAPIClient(api_key, impersonate_subuser=subuser or None, **options)
         # The SDK waits forever by default; a hung connection would eat the whole Lambda timeout.
         self._client.client.timeout = timeout
 
@@ -54,6 +58,7 @@ class SendGridEmail:
                 str(error.status_code),
                 _sendgrid_message(error.body),
                 http_status=error.status_code,
+                auth=sendgrid_auth_failure(error.status_code),
             ) from None
         except TimeoutError as error:
             raise ProviderError(ErrorKind.RETRYABLE, "timeout", f"SendGrid did not answer: {error}") from None

@@ -36,7 +36,8 @@ class SesEmail:
         self._client = client  # a boto3 "sesv2" client; its timeouts and retries are the caller's choice
         self._configuration_set = configuration_set
 
-    def send(self, message: ChannelMessage) -> str | None:
+    def send(self, message: ChannelMessage, *, identity_arn: str | None = None) -> str | None:
+        """`identity_arn`: the storefront's SES identity when another account authorised us to send as it."""
         if message.email is None:
             raise ProviderError(ErrorKind.PERMANENT, "herald:no-content", "email message without email content")
         content = message.email
@@ -66,6 +67,8 @@ class SesEmail:
         }
         if content.reply_to:
             request["ReplyToAddresses"] = [content.reply_to]
+        if identity_arn:
+            request["FromEmailAddressIdentityArn"] = identity_arn
         if self._configuration_set:
             request["ConfigurationSetName"] = self._configuration_set
         try:

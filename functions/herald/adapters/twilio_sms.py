@@ -9,7 +9,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from herald.domain.errors import ErrorKind, ProviderError, classify_twilio
+from herald.domain.errors import ErrorKind, ProviderError, classify_twilio, twilio_auth_failure
 from herald.domain.notification import Channel, ChannelMessage
 
 STATUS_CALLBACK_PATH = "/webhooks/twilio/status"  # handlers/webhooks.py's route
@@ -47,17 +47,27 @@ class TwilioSms:
         query = urlencode({"source": message.source, "event_id": message.event_id, "order_id": message.order_id})
         return f"{self._status_base}?{query}"
 
-    def send(self, message: ChannelMessage) -> str | None:
+    def send(
+        self,
+        message: ChannelMessage,
+        *,
+        from_number: str | None = None,
+        messaging_service_sid: str | None = None,
+    ) -> str | None:
+        """Send from the storefront's Messaging Service (Twilio then picks the number) or its number; with
+        neither, from the number in the account's secret."""
         if message.sms is None:
             raise ProviderError(ErrorKind.PERMANENT, "herald:no-content", "SMS message without SMS content")
+        sender: dict[str, str] = (
+            {"messaging_service_sid": messaging_service_sid}
+            if messaging_service_sid
+            else {"from_": from_number or self._from}
+        )
+        callback = self.status_callback(message)
+        if callback:
+            sender["status_callback"] = callback
         try:
-            callback = self.status_callback(message)
-            if callback:
-                created = self._client.messages.create(
-                    to=message.to, from_=self._from, body=message.sms.body, status_callback=callback
-                )
-            else:
-                created = self._client.messages.create(to=message.to, from_=self._from, body=message.sms.body)
+            created = self._client.messages.create(to=message.to, body=message.sms.body, **sender)
         except TwilioRestException as error:
             code = error.code if isinstance(error.code, int) else None
             raise ProviderError(
@@ -65,6 +75,7 @@ class TwilioSms:
                 str(code if code is not None else error.status),
                 str(error.msg),
                 http_status=error.status,
+                auth=twilio_auth_failure(error.status, code),
             ) from None
         except RequestException as error:
             raise ProviderError(ErrorKind.RETRYABLE, "connection", f"Twilio unreachable: {error}") from None

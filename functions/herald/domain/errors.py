@@ -13,12 +13,17 @@ class ErrorKind(StrEnum):
 class ProviderError(Exception):
     """A provider refused or could not take a message. `code` is the provider's own code."""
 
-    def __init__(self, kind: ErrorKind, code: str, message: str, *, http_status: int | None = None) -> None:
+    def __init__(
+        self, kind: ErrorKind, code: str, message: str, *, http_status: int | None = None, auth: bool = False
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.kind = kind
         self.code = code
         self.message = message
         self.http_status = http_status
+        # The provider refused our credentials (a rotated or revoked key): a fault of the provider account, never
+        # of the message. Always retryable; the sender re-reads its secret and the circuit counts it.
+        self.auth = auth
 
     @property
     def retryable(self) -> bool:
@@ -41,18 +46,32 @@ TWILIO_PERMANENT_CODES = frozenset(
     }
 )
 TWILIO_RETRYABLE_CODES = frozenset({20429, 30001})  # too many requests; queue overflow
+TWILIO_AUTH_CODE = 20003  # "Authenticate": the account SID / auth token pair was refused (HTTP 401)
+
+
+def twilio_auth_failure(http_status: int, code: int | None) -> bool:
+    """Twilio refused the credentials (401, or its code 20003), whatever the message."""
+    return http_status == 401 or code == TWILIO_AUTH_CODE
+
+
+def sendgrid_auth_failure(http_status: int) -> bool:
+    """SendGrid refused the API key: 401 (invalid, expired or revoked) or 403 (the key, or its subuser, may not
+    send, or not as this sender). Either way the account's configuration, not the message."""
+    return http_status in (401, 403)
 
 
 def classify_twilio(http_status: int, code: int | None) -> ErrorKind:
     if code in TWILIO_RETRYABLE_CODES or http_status == 429 or http_status >= 500:
         return ErrorKind.RETRYABLE
+    if twilio_auth_failure(http_status, code):
+        return ErrorKind.RETRYABLE  # a rotated or revoked token: retried, failed over, alarmed; never lost
     return ErrorKind.PERMANENT
 
 
 def classify_sendgrid(http_status: int) -> ErrorKind:
-    # 400 bad request, 401/403 credentials or sender not allowed, 413 too large: the same request
-    # will fail the same way. 429 and 5xx are SendGrid asking us to come back later.
-    if http_status == 429 or http_status >= 500:
+    # 400 bad request, 413 too large: the same request will fail the same way. 429 and 5xx are SendGrid
+    # asking us to come back later; 401/403 are our key's fault (rotated, revoked): retried, never the message's.
+    if http_status == 429 or http_status >= 500 or sendgrid_auth_failure(http_status):
         return ErrorKind.RETRYABLE
     return ErrorKind.PERMANENT
 

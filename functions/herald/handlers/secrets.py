@@ -30,35 +30,26 @@ class Secrets:
         # endpoint data the function's other clients already loaded (about 50 ms of cold start, benchmarks/).
         self._provider = parameters.SecretsProvider(boto3_client=secretsmanager)
 
-    def _secret(self, secret_id: str) -> dict[str, Any]:
-        value = self._provider.get(secret_id, transform="json", max_age=SECRET_MAX_AGE_SECONDS)
+    def read(self, secret_id: str, force: bool = False) -> dict[str, Any]:
+        """The secret's JSON object, from the cache unless `force` (after the provider refused what it holds)."""
+        value = self._provider.get(secret_id, transform="json", max_age=SECRET_MAX_AGE_SECONDS, force_fetch=force)
         if not isinstance(value, dict):
             raise ValueError(f"secret {secret_id} must be a JSON object")
         return value
 
-    def sendgrid_api_key(self, secret_id: str) -> str:
-        secret = self._secret(secret_id)
-        if not secret.get("api_key"):
-            raise ValueError(f"secret {secret_id} has no api_key")
-        return str(secret["api_key"])
-
     def twilio_credentials(self, secret_id: str) -> TwilioCredentials:
-        secret = self._secret(secret_id)
-        missing = [k for k in ("account_sid", "auth_token", "from_number") if not secret.get(k)]
-        if missing:
-            raise ValueError(f"secret {secret_id} lacks {', '.join(missing)}")
-        return TwilioCredentials(str(secret["account_sid"]), str(secret["auth_token"]), str(secret["from_number"]))
+        return twilio_credentials(secret_id, self.read(secret_id))
 
     def sendgrid_webhook_public_key(self, secret_id: str) -> str:
         """The Event Webhook verification key (base64 DER, as SendGrid's Mail Settings show it)."""
-        secret = self._secret(secret_id)
+        secret = self.read(secret_id)
         if not secret.get("public_key"):
             raise ValueError(f"secret {secret_id} has no public_key")
         return str(secret["public_key"])
 
     def unsubscribe_keys(self, secret_id: str) -> list[str]:
         """The one-click unsubscribe links' keys ({"keys": [...]}, the signing key first)."""
-        keys = self._secret(secret_id).get("keys")
+        keys = self.read(secret_id).get("keys")
         if not isinstance(keys, list) or not keys or not all(isinstance(key, str) and key for key in keys):
             raise ValueError(f"secret {secret_id} has no keys (a list of strings)")
         return keys
@@ -70,3 +61,20 @@ def unsubscribe_tokens(secrets: Secrets, secret_id: str, link_days: int) -> Call
     from herald.webhooks.unsubscribe_token import UnsubscribeTokens
 
     return lambda: UnsubscribeTokens(secrets.unsubscribe_keys(secret_id), lifetime_seconds=link_days * 86_400)
+
+
+def sendgrid_api_key(secret_id: str, secret: dict[str, Any]) -> str:
+    if not secret.get("api_key"):
+        raise ValueError(f"secret {secret_id} has no api_key")
+    return str(secret["api_key"])
+
+
+def twilio_credentials(secret_id: str, secret: dict[str, Any]) -> TwilioCredentials:
+    # from_number may be absent when every storefront on the account sends from its own number or Messaging
+    # Service (the registry's sms_from / twilio_messaging_service_sid).
+    missing = [k for k in ("account_sid", "auth_token") if not secret.get(k)]
+    if missing:
+        raise ValueError(f"secret {secret_id} lacks {', '.join(missing)}")
+    return TwilioCredentials(
+        str(secret["account_sid"]), str(secret["auth_token"]), str(secret.get("from_number") or "")
+    )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Hashable
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -11,26 +12,48 @@ from herald.handlers.channel_sender import ChannelSender, SenderGraph, sender_gr
 from herald.handlers.wiring import Root
 from herald.observability import build_logger, traced
 
+if TYPE_CHECKING:
+    from herald.usecases.ports import ProviderRouter
+
 logger = build_logger()
 
 
 def _build() -> SenderGraph:
-    """The send-email function's composition root: SendGrid, SES behind it, the ledger, the fallback requests."""
+    """The send-email function's composition root: SendGrid per storefront, SES behind it, the ledger, the
+    fallback requests."""
     from herald.adapters.sendgrid_email import SendGridEmail
     from herald.adapters.ses_email import SesEmail
     from herald.config import SendEmailSettings
     from herald.handlers.aws import aws_client
+    from herald.handlers.credentials import ClientPool, RotatingClient
     from herald.handlers.fallback import FallbackRequests
     from herald.handlers.routing import Lazy, routed, secondary_client
-    from herald.handlers.secrets import Secrets
+    from herald.handlers.secrets import Secrets, sendgrid_api_key
+    from herald.handlers.storefront_senders import StorefrontRouter, StorefrontSendGrid, StorefrontSes, storefronts
 
     config = SendEmailSettings.from_environment()
     secrets = Secrets(aws_client("secretsmanager"))
-    api_key = secrets.sendgrid_api_key(config.sendgrid_secret_id)
-    sendgrid = SendGridEmail(api_key, host=config.sendgrid_api_host, timeout=config.provider_timeout_seconds)
+    directory = storefronts(config)
+
+    def sendgrid_client(key: Hashable) -> RotatingClient[SendGridEmail]:
+        secret_id, subuser = cast(tuple[str, str | None], key)
+
+        def build(secret: dict[str, Any]) -> SendGridEmail:
+            api_key = sendgrid_api_key(secret_id, secret)
+            timeout = config.provider_timeout_seconds
+            return SendGridEmail(api_key, host=config.sendgrid_api_host, timeout=timeout, subuser=subuser)
+
+        # Built on the first send with this key, again whenever the secret's value changes (handlers/credentials.py).
+        return RotatingClient("sendgrid", secret_id, secrets.read, build, logger)
+
+    sendgrid = StorefrontSendGrid(directory, ClientPool(sendgrid_client))
     configuration_set = config.ses_configuration_set or None
-    ses = Lazy("ses", Channel.EMAIL, lambda: SesEmail(secondary_client("sesv2"), configuration_set=configuration_set))
-    router = routed(sendgrid, ses, config, logger)
+    ses = Lazy(
+        "ses",
+        Channel.EMAIL,
+        lambda: StorefrontSes(directory, SesEmail(secondary_client("sesv2"), configuration_set=configuration_set)),
+    )
+    router: ProviderRouter = StorefrontRouter(routed(sendgrid, ses, config, logger), directory, logger)
     if config.webhooks_base_url:
         from herald.handlers.secrets import unsubscribe_tokens
         from herald.usecases.unsubscribe import UnsubscribeLinks

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -20,27 +20,42 @@ logger = build_logger()
 
 
 def _build() -> SenderGraph:
-    """The send-sms function's composition root: Twilio, SNS behind it, the ledger, what follows a refusal."""
+    """The send-sms function's composition root: Twilio per storefront, SNS behind it, the ledger, what follows a
+    refusal."""
     from herald.adapters.dynamodb_opt_out_notices import DynamoDbOptOutNotices
     from herald.adapters.sns_sms import SnsSms
     from herald.adapters.twilio_sms import TwilioSms
     from herald.config import SendSmsSettings
     from herald.handlers.aws import aws_client
+    from herald.handlers.credentials import ClientPool, RotatingClient
     from herald.handlers.fallback import FallbackRequests
     from herald.handlers.routing import Lazy, routed, secondary_client
-    from herald.handlers.secrets import Secrets
+    from herald.handlers.secrets import Secrets, twilio_credentials
+    from herald.handlers.storefront_senders import StorefrontRouter, StorefrontTwilio, storefronts
     from herald.usecases.opt_out_notice import OptOutNotice
 
     config = SendSmsSettings.from_environment()
-    credentials = Secrets(aws_client("secretsmanager")).twilio_credentials(config.twilio_secret_id)
-    twilio = TwilioSms(
-        credentials.account_sid,
-        credentials.auth_token,
-        credentials.from_number,
-        base_url=config.twilio_api_base_url,
-        timeout=config.provider_timeout_seconds,
-        webhooks_base_url=config.webhooks_base_url,
-    )
+    secrets = Secrets(aws_client("secretsmanager"))
+    directory = storefronts(config)
+
+    def twilio_client(key: Hashable) -> RotatingClient[TwilioSms]:
+        secret_id = str(key)
+
+        def build(secret: dict[str, Any]) -> TwilioSms:
+            credentials = twilio_credentials(secret_id, secret)
+            return TwilioSms(
+                credentials.account_sid,
+                credentials.auth_token,
+                credentials.from_number,
+                base_url=config.twilio_api_base_url,
+                timeout=config.provider_timeout_seconds,
+                webhooks_base_url=config.webhooks_base_url,
+            )
+
+        # Built on the first send on this account, again whenever the secret's value changes (handlers/credentials.py).
+        return RotatingClient("twilio", secret_id, secrets.read, build, logger)
+
+    twilio = StorefrontTwilio(directory, ClientPool(twilio_client))
     sns = Lazy(
         "sns",
         Channel.SMS,
@@ -56,10 +71,15 @@ def _build() -> SenderGraph:
         suppress(message, result)
         fallback(message, result)
 
-    # The storefront's first SMS to a number says how to opt out, whichever provider sends it.
-    router = OptOutNotice(
-        routed(twilio, sns, config, logger),
-        DynamoDbOptOutNotices(aws_client("dynamodb"), table_name, ttl_days=config.ttl_days),
+    # The storefront's first SMS to a number says how to opt out, whichever provider sends it; the storefront's
+    # entry is found first, so a message whose entry is missing is retried before anything is claimed.
+    router = StorefrontRouter(
+        OptOutNotice(
+            routed(twilio, sns, config, logger),
+            DynamoDbOptOutNotices(aws_client("dynamodb"), table_name, ttl_days=config.ttl_days),
+        ),
+        directory,
+        logger,
     )
     return sender_graph(config, router, on_failed=after_refusal)
 

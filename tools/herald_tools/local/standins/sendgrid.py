@@ -534,7 +534,8 @@ class SendGridStandIn(StandInServer):
     ) -> None:
         super().__init__(faults=faults, port=port)
         self.outbox = outbox
-        self.api_key = api_key
+        self.api_key = api_key  # the account's key; `accept_key` adds others (one account's keys, subusers' keys)
+        self.other_keys: set[str] = set()
         # Event Webhook (off unless asked for): after accepting a message, post its events, signed with
         # a key pair of our own, to `events_webhook_url` (settable once the webhook's URL is known).
         self.callbacks_enabled = callbacks_enabled
@@ -593,7 +594,8 @@ class SendGridStandIn(StandInServer):
         auth = request.headers.get("Authorization")
         if not auth or not auth.startswith("Bearer ") or not auth[len("Bearer ") :].strip():
             return Reply.json(401, _published("authorization required"))
-        if not secrets.compare_digest(auth[len("Bearer ") :].strip(), self.api_key):
+        key = auth[len("Bearer ") :].strip()
+        if not any(secrets.compare_digest(key, known) for known in (self.api_key, *self.other_keys)):
             return Reply.json(401, _published("The provided authorization grant is invalid, expired, or revoked"))
         fault = self.inject_fault(request)
         if fault is not None:
@@ -615,10 +617,14 @@ class SendGridStandIn(StandInServer):
         if ((payload.get("mail_settings") or {}).get("sandbox_mode") or {}).get("enable") is True:
             # Sandbox mode: validated, not sent; the real API answers 200 with an empty body.
             return Reply(200)
-        self._accept(payload, message_id)
+        self._accept(payload, message_id, key=key, on_behalf_of=request.headers.get("On-Behalf-Of"))
         return Reply(202, b"", {"X-Message-Id": message_id})
 
-    def _accept(self, payload: dict[str, Any], message_id: str) -> None:
+    def accept_key(self, api_key: str) -> None:
+        """Accept `api_key` too (another storefront's key, or a subuser's)."""
+        self.other_keys.add(api_key)
+
+    def _accept(self, payload: dict[str, Any], message_id: str, *, key: str, on_behalf_of: str | None) -> None:
         now = datetime.now(UTC)
         personalizations: list[dict[str, Any]] = payload["personalizations"]
         for index, personalization in enumerate(personalizations):
@@ -633,6 +639,11 @@ class SendGridStandIn(StandInServer):
                     "message_id": message_id,
                     "to": [r["email"] for r in personalization["to"]],
                     "from": payload["from"]["email"],
+                    "from_name": payload["from"].get("name"),
+                    "reply_to": (payload.get("reply_to") or {}).get("email"),
+                    # Which key sent it, as its last four characters (SendGrid shows keys by id, never whole).
+                    "api_key_suffix": key[-4:],
+                    "on_behalf_of": on_behalf_of,
                     "subject": personalization.get("subject", payload.get("subject")),
                     "custom_args": custom_args,
                     "name": path.stem,

@@ -152,6 +152,7 @@ class TwilioStandIn(StandInServer):
         self.outbox = outbox
         self.account_sid = account_sid
         self.auth_token = auth_token
+        self.other_accounts: dict[str, str] = {}  # account SID -> auth token: `add_account`
         # Status callbacks (off unless asked for): queued, sent, then delivered or undelivered, posted to
         # each message's StatusCallback URL and signed with the auth token as Twilio signs them.
         self.callbacks_enabled = callbacks_enabled
@@ -213,7 +214,7 @@ class TwilioStandIn(StandInServer):
         for number, step in enumerate(steps, start=1):
             # The fields Twilio posts to a status callback (Messaging), SmsSid/SmsStatus kept for old apps.
             params = {
-                "AccountSid": self.account_sid,
+                "AccountSid": message["account_sid"],
                 "ApiVersion": API_VERSION,
                 "From": message["from"] or "",
                 "To": message["to"],
@@ -259,11 +260,16 @@ class TwilioStandIn(StandInServer):
             user, sep, password = base64.b64decode(encoded.strip(), validate=True).decode("utf-8").partition(":")
         except (binascii.Error, UnicodeDecodeError):
             return None
-        if not sep or user != self.account_sid:
+        token = self.auth_token if user == self.account_sid else self.other_accounts.get(user)
+        if not sep or token is None:
             return None
-        if not secrets.compare_digest(password.encode(), self.auth_token.encode()):
+        if not secrets.compare_digest(password.encode(), token.encode()):
             return None
         return user
+
+    def add_account(self, account_sid: str, auth_token: str) -> None:
+        """Another Twilio account (another storefront's) whose requests are accepted, each on its own path."""
+        self.other_accounts[account_sid] = auth_token
 
     def handle(self, request: Request) -> Reply:
         user = self._authenticated_user(request)
@@ -288,7 +294,7 @@ class TwilioStandIn(StandInServer):
             return self._fetch(single["sid"], request.path)
         if request.method == "GET":
             return self._list(request)
-        return self._create(request)
+        return self._create(request, user)
 
     def _fetch(self, sid: str, path: str) -> Reply:
         with self._messages_lock:
@@ -324,7 +330,7 @@ class TwilioStandIn(StandInServer):
             },
         )
 
-    def _create(self, request: Request) -> Reply:
+    def _create(self, request: Request, account_sid: str) -> Reply:
         try:
             form = parse_qs(request.body.decode("utf-8"), keep_blank_values=True)
         except UnicodeDecodeError:
@@ -358,10 +364,10 @@ class TwilioStandIn(StandInServer):
 
         sid = "SM" + secrets.token_hex(16)
         now = format_datetime(datetime.now(UTC))
-        base_uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{sid}"
+        base_uri = f"/{API_VERSION}/Accounts/{account_sid}/Messages/{sid}"
         num_segments, _ = segments(body or "")
         message: dict[str, Any] = {
-            "account_sid": self.account_sid,
+            "account_sid": account_sid,
             "api_version": API_VERSION,
             "body": body or "",
             "date_created": now,
@@ -383,7 +389,7 @@ class TwilioStandIn(StandInServer):
             "to": to,
             "uri": f"{base_uri}.json",
         }
-        record: dict[str, Any] = {"to": to, "from": from_, "body": body or "", "sid": sid}
+        record: dict[str, Any] = {"to": to, "from": from_, "body": body or "", "sid": sid, "account_sid": account_sid}
         if status_callback:
             record["status_callback"] = status_callback
         if service_sid:
