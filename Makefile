@@ -8,7 +8,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test unit handlers integration lint format template-lint schemas samples build clean bench soak
+.PHONY: help venv demo attack test unit handlers integration lint format template-lint schemas samples build clean bench soak
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ venv: $(STAMP) ## Create .venv with Herald and its development tools
 
 demo: $(STAMP) ## Run the whole pipeline locally (moto, provider stand-ins) and print the summary
 	$(BIN)/herald demo
+
+attack: $(STAMP) ## Every attack of issue 9 against the local runtime (webhooks, publishing, content); last line is JSON
+	$(BIN)/python -m herald_tools.local.attack
 
 test: $(STAMP) lint template-lint ## Lint, validate the template, run every test
 	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)

@@ -40,7 +40,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from markupsafe import escape
 from moto import mock_aws
-from tests.storefronts import MOTO_SENDER_ID, REGISTRY_PATH, every_source, seed_registry, storefront
+from tests.storefronts import MOTO_SENDER_ID, REGISTRY_PATH, SAMPLE_SOURCE, every_source, seed_registry, storefront
 
 from herald.adapters.sqs_queue import MAX_BATCH_BYTES
 from herald.contract.models import Envelope
@@ -512,8 +512,13 @@ def test_a_batch_of_malformed_messages_never_fails_and_never_records_them_as_not
 
         # Then: no message is reported as failed, so none is retried
         assert response["batchItemFailures"] == []
-        # And: exactly the messages the contract rejects are recorded as rejections, under their SQS message id
-        rejected = {message_id for message_id, body in bodies.items() if _rejected_by_contract(body)}
+        # And: exactly the messages the contract rejects, and those from a storefront the registry does not have,
+        # are recorded as rejections, under their SQS message id
+        rejected = {
+            message_id
+            for message_id, body in bodies.items()
+            if _rejected_by_contract(body) or parse_event(body).source != SAMPLE_SOURCE
+        }
         assert f"m-{batch}-good" not in rejected
         items = aws["dynamodb"].scan(TableName=TABLE)["Items"]
         assert {i["message_id"]["S"] for i in items if i.get("kind", {}).get("S") == "rejection"} == rejected

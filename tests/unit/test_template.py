@@ -436,15 +436,14 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
         assert allowed["sqs:ChangeMessageVisibility"] == {queue(own_queue)}
         # A provider's refusal asks the follow-up function for the other channel.
         assert allowed["sqs:SendMessage"] == {queue("FollowupQueue")}
-        # Each message is sent as its storefront's entry says: the registry, and nothing else in Parameter Store.
-        assert allowed["ssm:GetParameter"] == registry
+        # Each message is sent as its storefront's entry says: the registry (test_template_iam evaluates where).
+        assert registry <= set(allowed)
         secondary = "ses:SendEmail" if sender == "SendEmailFunction" else "sns:Publish"
         assert set(allowed) == {
             *(f"dynamodb:{a}" for a in sender_db[sender]),
             "sqs:ChangeMessageVisibility",
             "sqs:SendMessage",
             "secretsmanager:GetSecretValue",
-            "ssm:GetParameter",
             secondary,
             *registry,
         }
