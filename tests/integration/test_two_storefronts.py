@@ -93,9 +93,17 @@ def test_each_storefront_sends_as_itself_and_neither_publishes_as_the_other(
     # Then each storefront's own order was dispatched, and the email went out from its own address
     assert _record(runtime, ACME, "evt_acme_own")["status"] == "dispatched"
     assert _record(runtime, SECOND_SOURCE, "evt_globex_own")["status"] == "dispatched"
-    senders = {str(m["From"]) for m in _emails(setup).values()}
+    emails = _emails(setup)
+    senders = {str(m["From"]) for m in emails.values()}
     assert any("hello@globex-garden.example" in sender for sender in senders), senders
     assert any("orders@herald.example" in sender for sender in senders), senders
+    # And Globex's email wears its branding (its registry colour), and its SMS came from its own number
+    (globex_email,) = [m for m in emails.values() if "hello@globex-garden.example" in str(m["From"])]
+    html = globex_email.get_body(preferencelist=("html",))
+    assert html is not None
+    assert "#0a7d34" in html.get_content()
+    from_numbers = {record["from"] for record in setup.twilio.outbox.sms()}
+    assert {"+15005550010", "+15005550006"} <= from_numbers, from_numbers
     # And each forged one was rejected with the reason naming the publisher, and sent nothing
     forged_acme = _record(runtime, ACME, "evt_globex_as_acme")
     assert forged_acme["kind"] == "rejection"
