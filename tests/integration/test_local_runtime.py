@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from herald_tools.local.runtime import LocalRuntime, WorkerFailed
+from herald_tools.local.runtime import LOCAL_PARAMETERS, LocalRuntime, WorkerFailed
 from herald_tools.local.stack import DeployError, deploy
 
 pytestmark = pytest.mark.integration
@@ -267,7 +267,8 @@ def test_a_resource_the_emulator_rejects_fails_deploy_naming_it(tmp_path, local_
 def test_the_project_template_deploys_with_every_sqs_mapping_read_back(local_runtime):
     # Given Herald's own template.yaml
     # When it is deployed into the emulator (no workers: only the topology is checked)
-    stack = deploy(local_runtime.aws, PROJECT_TEMPLATE, stack_name="herald-project")
+    # The local parameters a deployment cannot leave to their defaults (the default storefront's number, ...)
+    stack = deploy(local_runtime.aws, PROJECT_TEMPLATE, parameters=LOCAL_PARAMETERS, stack_name="herald-project")
     # Then every function is read back, each SQS mapping points at one of the stack's queues
     assert stack.functions
     urls = set(stack.queues.values())
