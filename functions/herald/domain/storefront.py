@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from datetime import time
+from enum import StrEnum
 from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -74,6 +75,42 @@ class StoreBranding(BaseModel):
     accent_colour: Colour = "#2563eb"
 
 
+class SmsConsentRule(StrEnum):
+    """Whether an order that came through intake may be told by SMS: a Shopify order has no transactional-SMS
+    consent field, so the storefront says which of its own rules stands for one (docs/connect.md)."""
+
+    NEVER = "never"  # email only
+    # The customer's Shopify SMS marketing consent is `subscribed` (or the checkout's buyer_accepts_sms_marketing)
+    SHOPIFY_SMS_CONSENT = "shopify_sms_consent"
+    # The store's checkout tells the customer that the phone they give is for order and delivery texts
+    CHECKOUT_PHONE = "checkout_phone"
+
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}\.myshopify\.com$")
+
+
+class StorefrontIntake(BaseModel):
+    """How the storefront's platforms reach Herald's intake routes, and the secrets that prove it is them.
+
+    Each secret named here is a Secrets Manager secret whose SecretString is the platform's signing secret (the
+    Shopify app's client secret, the EasyPost webhook secret, ...). A platform without a secret is refused.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # The carriers' URL part, `/intake/<platform>/<slug>`: a carrier payload names no storefront.
+    slug: Annotated[str, _matching(_SLUG, "a slug (a-z, 0-9 and -, at most 63)")]
+    # The storefront's `X-Shopify-Shop-Domain` (shop.myshopify.com): Shopify names the shop, not the source.
+    shopify_shop_domain: Annotated[str, _matching(_SHOP_DOMAIN, "a shop's myshopify.com domain")] | None = None
+    shopify_secret_id: SecretName | None = None
+    easypost_secret_id: SecretName | None = None
+    aftership_secret_id: SecretName | None = None
+    shippo_secret_id: SecretName | None = None
+    onfleet_secret_id: SecretName | None = None
+    sms_consent: SmsConsentRule = SmsConsentRule.NEVER
+
+
 class Storefront(BaseModel):
     """One storefront's entry in the registry."""
 
@@ -103,6 +140,8 @@ class Storefront(BaseModel):
     template_overrides: Annotated[str, _matching(_FOLDER, "a folder name (a-z, 0-9, - and _)")] | None = None
     # The SQS SenderIds that may publish events with this source (see publisher_allowed). Empty: nobody yet.
     publishers: tuple[PublisherId, ...] = ()
+    # The platforms' webhooks Herald takes for this storefront (handlers.intake); None: it publishes events itself.
+    intake: StorefrontIntake | None = None
 
     @model_validator(mode="before")
     @classmethod
