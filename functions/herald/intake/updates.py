@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from herald.contract.event_types import EventType
 from herald.contract.models import DelayReason, ExceptionKind
@@ -56,7 +56,11 @@ class ShipmentUpdate(BaseModel):
     # with the platform, the idempotency key of the Herald event it becomes.
     update_id: Annotated[str, Field(min_length=1, max_length=200)]
     carrier: Annotated[str, Field(min_length=1, max_length=100)] | None = None
-    tracking_number: Annotated[str, Field(min_length=1, max_length=100)]
+    # How the intake finds the shipment: a carrier knows the tracking number; Shopify's fulfillment events name
+    # the fulfillment (the shipment's id in Herald) and no tracking number. At least one is set.
+    tracking_number: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    shipment_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    order_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None  # when the platform names it
     tracking_url: Annotated[str, Field(pattern=r"^https?://\S{1,2000}$")] | None = None
     event_type: EventType | None
     ignored_reason: _Text | None = None
@@ -70,12 +74,41 @@ class ShipmentUpdate(BaseModel):
     attempt_reason: _Text | None = None  # for shipment.delivery_attempted
     proof: DeliveryProof | None = None  # for shipment.delivered
 
+    @model_validator(mode="after")
+    def _findable(self) -> Self:
+        if self.tracking_number is None and self.shipment_id is None:
+            raise ValueError("a shipment update needs a tracking_number or a shipment_id to find its shipment")
+        if (self.event_type is None) == (self.ignored_reason is None):
+            raise ValueError("a shipment update has an event_type, or an ignored_reason and no event_type")
+        return self
+
+
+class OrderUpdate(BaseModel):
+    """A platform report about an order that does not carry the customer (a Shopify return, refund, hold or
+    fulfillment names the order by id): the intake adds the order, customer and store blocks recorded when the
+    order was placed, and publishes the Herald event.
+
+    `data` holds the type's own blocks as the contract names them (`return`, `backorder`, `shipment`,
+    `cancellation`, ...), without `order`, `customer` and `store`.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    platform: Platform
+    update_id: Annotated[str, Field(min_length=1, max_length=200)]
+    order_id: Annotated[str, Field(min_length=1, max_length=200)]  # as the order.placed event's data.order.id
+    event_type: EventType
+    occurred_at: AwareDatetime
+    data: dict[str, Any]
+
 
 @dataclass(frozen=True)
 class Translation:
-    """What one platform payload becomes. At most one of `events` and `updates` is non-empty; both empty with
-    `ignored` naming why (a topic or status Herald has nothing to say about)."""
+    """What one platform payload becomes: complete Herald events (CloudEvents as dicts), order updates and
+    shipment updates still to be joined to what Herald knows; all empty with `ignored` naming why (a topic or
+    status Herald has nothing to say about)."""
 
     events: tuple[dict[str, Any], ...] = ()
+    order_updates: tuple[OrderUpdate, ...] = ()
     updates: tuple[ShipmentUpdate, ...] = ()
     ignored: tuple[str, ...] = field(default=())
