@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from herald.domain.notification import Channel, ChannelMessage, NotificationStatus
 from herald.domain.redundancy import FollowUpRequest
@@ -164,3 +164,44 @@ class Direct:
 
     def send(self, message: ChannelMessage) -> Accepted:
         return Accepted(self.provider.name, self.provider.send(message))
+
+
+# --- intake: what joins a platform's report to what Herald was told (usecases.intake) ----------------------
+
+
+@dataclass(frozen=True)
+class LinkKey:
+    """How a report finds what it belongs to, within one storefront: an order by its id, a shipment by its
+    id or by its tracking number (normalised: domain-independent spelling, usecases.intake.tracking_key)."""
+
+    kind: str  # "order" | "shipment" | "tracking"
+    value: str
+
+
+@dataclass(frozen=True)
+class Parked:
+    """A report that arrived before what it belongs to (a carrier scan before the shipment), kept for a while."""
+
+    update_id: str  # the platform's id: one parked item per report, however often it is delivered
+    body: str  # the OrderUpdate or ShipmentUpdate as JSON
+
+
+class IntakeLinks(Protocol):
+    def record(self, source: str, link: LinkKey, blocks: Mapping[str, Any]) -> None:
+        """Remember the event blocks (order, customer, store, shipment) a later report under `link` needs."""
+        ...
+
+    def find(self, source: str, link: LinkKey) -> dict[str, Any] | None: ...
+
+    def park(self, source: str, link: LinkKey, parked: Parked) -> None: ...
+
+    def parked(self, source: str, link: LinkKey) -> list[Parked]: ...
+
+    def unpark(self, source: str, link: LinkKey, update_id: str) -> None: ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Put Herald events on their queues (order and return events on the order queue, shipment events on
+        the shipment queue); raises when any of them was not accepted."""
+        ...

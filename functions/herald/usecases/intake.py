@@ -1,0 +1,213 @@
+"""Intake: join what a platform reported to the order or shipment Herald was told about, and publish the events.
+
+A carrier knows a parcel's tracking number, Shopify's later webhooks know an order's or a fulfillment's id; only
+the storefront's own events (or Shopify's `orders/create`) say who the customer is. So every Herald event that
+dispatch admits is observed here: its blocks (order, customer, store, shipment) are recorded under the order id,
+the shipment id and the tracking number, and a report that later names one of them becomes a complete Herald
+event, published on the event queues and validated by dispatch like any other.
+
+A report that arrives first (a scan before the storefront reported the fulfillment) is parked under what it
+names and released by the event that records that link: it is kept, never dropped (adapters.dynamodb_intake).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from herald.contract.event_types import EventType
+from herald.contract.models import DelayReason, ExceptionKind
+from herald.intake.updates import OrderUpdate, ShipmentUpdate, Translation
+from herald.usecases.ports import EventPublisher, IntakeLinks, LinkKey, Parked
+
+if TYPE_CHECKING:
+    from herald.contract.models import Envelope
+
+# The blocks every Herald event about an order carries, kept from the event that told Herald about it.
+_ORDER_BLOCKS = ("order", "customer", "store", "notify")
+_MAX_EVENT_ID = 128  # the contract's bound
+
+
+def tracking_key(tracking_number: str) -> str:
+    """A tracking number as every platform may spell it: carriers and storefronts differ in case, spaces and
+    dashes ("1Z 999-AA1" and "1z999aa1" are one parcel)."""
+    return re.sub(r"[^0-9A-Za-z]", "", tracking_number).upper() or tracking_number
+
+
+@dataclass
+class IntakeOutcome:
+    """What became of one platform request: published event ids, parked reports, ignored ones with why."""
+
+    published: list[str] = field(default_factory=list)
+    parked: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"published": self.published, "parked": self.parked, "ignored": self.ignored}
+
+
+class IntakeService:
+    def __init__(self, links: IntakeLinks, publisher: EventPublisher) -> None:
+        self._links = links
+        self._publisher = publisher
+
+    def accept(self, source: str, translation: Translation) -> IntakeOutcome:
+        """Publish what can be joined now, park the rest. Raises when the queue refused (the platform retries:
+        every event id is derived from the platform's own ids, so a retry publishes the same events)."""
+        outcome = IntakeOutcome(ignored=list(translation.ignored))
+        events: list[dict[str, Any]] = [dict(event) for event in translation.events]
+        for order_update in translation.order_updates:
+            link = LinkKey("order", order_update.order_id)
+            blocks = self._links.find(source, link)
+            if blocks is None:
+                self._park(source, link, order_update, outcome)
+            else:
+                events.append(order_update_event(source, order_update, blocks))
+        for update in translation.updates:
+            if update.event_type is None:
+                outcome.ignored.append(f"{update.platform} status {update.status!r}: {update.ignored_reason}")
+                continue
+            links = shipment_links(update)
+            blocks = next((b for b in (self._links.find(source, link) for link in links) if b is not None), None)
+            if blocks is None:
+                self._park(source, links[0], update, outcome)
+            else:
+                events.append(shipment_update_event(source, update, blocks))
+        if events:
+            self._publisher.publish(events)
+            outcome.published.extend(str(event["id"]) for event in events)
+        return outcome
+
+    def observe(self, event: Envelope) -> list[str]:
+        """Record what later reports about this event's order and shipment need, and publish the reports that
+        were waiting for it. Idempotent: a redelivered event records the same links and finds nothing parked."""
+        from herald.contract.models import event_data
+
+        model = event_data(event)
+        data = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+        blocks = {name: data[name] for name in _ORDER_BLOCKS if name in data}
+        links = [LinkKey("order", model.order.id)]
+        if "shipment" in data:
+            blocks["shipment"] = data["shipment"]
+            links = [*shipment_links_of(data["shipment"]), *links]
+        for link in links:
+            # The order's link holds no shipment: a report naming the order (a return) is about the order.
+            recorded = blocks if link.kind != "order" else {k: v for k, v in blocks.items() if k != "shipment"}
+            self._links.record(event.source, link, recorded)
+        released: list[str] = []
+        for link in links:
+            waiting = self._links.parked(event.source, link)
+            if not waiting:
+                continue
+            recorded = blocks if link.kind != "order" else {k: v for k, v in blocks.items() if k != "shipment"}
+            events = [_parked_event(event.source, parked, recorded) for parked in waiting]
+            self._publisher.publish(events)
+            for parked in waiting:
+                self._links.unpark(event.source, link, parked.update_id)
+            released.extend(str(e["id"]) for e in events)
+        return released
+
+    def _park(self, source: str, link: LinkKey, update: OrderUpdate | ShipmentUpdate, outcome: IntakeOutcome) -> None:
+        kind = "order" if isinstance(update, OrderUpdate) else "shipment"
+        self._links.park(source, link, Parked(update.update_id, f"{kind}:{update.model_dump_json()}"))
+        outcome.parked.append(f"{update.platform} {update.update_id}: waiting for its {link.kind} {link.value}")
+
+
+def shipment_links(update: ShipmentUpdate) -> list[LinkKey]:
+    """What a shipment update may be found by, the most specific first."""
+    links = []
+    if update.tracking_number:
+        links.append(LinkKey("tracking", tracking_key(update.tracking_number)))
+    if update.shipment_id:
+        links.append(LinkKey("shipment", update.shipment_id))
+    return links
+
+
+def shipment_links_of(shipment: Mapping[str, Any]) -> list[LinkKey]:
+    links = [LinkKey("shipment", str(shipment["id"]))]
+    if shipment.get("tracking_number"):
+        links.append(LinkKey("tracking", tracking_key(str(shipment["tracking_number"]))))
+    return links
+
+
+def event_id(platform: str, update_id: str) -> str:
+    """The Herald event id of a platform's report: the same report always gives the same id (dispatch's
+    idempotency stops a platform's retry), bounded as the contract asks."""
+    candidate = f"{platform}-{update_id}"
+    if len(candidate) <= _MAX_EVENT_ID:
+        return candidate
+    return f"{platform}-sha256-{hashlib.sha256(update_id.encode()).hexdigest()}"
+
+
+def _envelope(source: str, event_type: EventType, platform: str, update_id: str, when: datetime) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": event_id(platform, update_id),
+        "source": source,
+        "type": event_type.value,
+        "time": when.isoformat(),
+        "datacontenttype": "application/json",
+    }
+
+
+def order_update_event(source: str, update: OrderUpdate, blocks: Mapping[str, Any]) -> dict[str, Any]:
+    data = {name: blocks[name] for name in _ORDER_BLOCKS if name in blocks}
+    data.update(update.data)
+    return {**_envelope(source, update.event_type, update.platform, update.update_id, update.occurred_at), "data": data}
+
+
+def _iso(value: datetime | date) -> str:
+    return value.isoformat()
+
+
+def shipment_update_event(source: str, update: ShipmentUpdate, blocks: Mapping[str, Any]) -> dict[str, Any]:
+    """A carrier's report as the Herald event about the shipment it was joined to."""
+    assert update.event_type is not None  # ignored updates never reach here (IntakeService.accept)
+    data: dict[str, Any] = {name: blocks[name] for name in _ORDER_BLOCKS if name in blocks}
+    shipment = dict(blocks["shipment"])
+    if update.tracking_url and update.tracking_url.startswith("https://") and not shipment.get("tracking_url"):
+        shipment["tracking_url"] = update.tracking_url
+    if update.estimated_delivery is not None:
+        told = shipment.get("estimated_delivery")
+        shipment["estimated_delivery"] = _iso(update.estimated_delivery)
+        if told and told != shipment["estimated_delivery"]:
+            shipment["previous_estimated_delivery"] = told
+    data["shipment"] = shipment
+    detail = update.message
+    if update.event_type is EventType.SHIPMENT_DELAYED:
+        data["delay"] = _without_none({"reason": (update.delay_reason or DelayReason.CARRIER).value, "detail": detail})
+    elif update.event_type is EventType.SHIPMENT_EXCEPTION:
+        kind = update.exception_kind or ExceptionKind.OTHER
+        data["exception"] = _without_none({"kind": kind.value, "detail": detail})
+    elif update.event_type is EventType.SHIPMENT_DELIVERY_ATTEMPTED:
+        data["attempt"] = _without_none({"reason": update.attempt_reason or detail})
+    elif update.event_type is EventType.SHIPMENT_DELIVERED:
+        proof = update.proof
+        data["proof"] = _without_none(
+            {
+                "delivered_at": _iso(proof.delivered_at if proof else update.occurred_at),
+                "photo_url": proof.photo_urls[0] if proof and proof.photo_urls else None,
+                "latitude": proof.latitude if proof else None,
+                "longitude": proof.longitude if proof else None,
+                "location": proof.location if proof else None,
+                "received_by": proof.received_by if proof else None,
+            }
+        )
+    envelope = _envelope(source, update.event_type, update.platform, update.update_id, update.occurred_at)
+    return {**envelope, "data": data}
+
+
+def _without_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _parked_event(source: str, parked: Parked, blocks: Mapping[str, Any]) -> dict[str, Any]:
+    kind, _, body = parked.body.partition(":")
+    if kind == "order":
+        return order_update_event(source, OrderUpdate.model_validate_json(body), blocks)
+    return shipment_update_event(source, ShipmentUpdate.model_validate_json(body), blocks)
+

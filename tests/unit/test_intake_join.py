@@ -1,0 +1,164 @@
+"""The intake joins a carrier's or Shopify's report to the order and shipment Herald was told about."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from herald.contract.event_types import EventType
+from herald.contract.parsing import parse_event
+from herald.intake.updates import DeliveryProof, OrderUpdate, ShipmentUpdate, Translation
+from herald.usecases.intake import IntakeService, event_id, tracking_key
+from tests.intake_fakes import MemoryLinks, MemoryPublisher
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+SOURCE = "storefront/acme-outdoor"
+NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+
+
+def _sample(name: str) -> str:
+    return (EVENTS / f"{name}.json").read_text()
+
+
+def _scan(event_type: EventType | None, **changes: object) -> ShipmentUpdate:
+    values: dict[str, object] = {
+        "platform": "easypost",
+        "update_id": "evt_1",
+        "carrier": "UPS",
+        "tracking_number": "1z999aa1 0123456784",
+        "event_type": event_type,
+        "status": "out_for_delivery",
+        "occurred_at": datetime(2026, 11, 2, 9, 30, tzinfo=UTC),
+        "message": "Out for delivery",
+    }
+    if event_type is None:
+        values["ignored_reason"] = "a label was printed"
+    values.update(changes)
+    return ShipmentUpdate.model_validate(values)
+
+
+@pytest.fixture
+def service() -> tuple[IntakeService, MemoryLinks, MemoryPublisher]:
+    links, publisher = MemoryLinks(), MemoryPublisher()
+    return IntakeService(links, publisher), links, publisher
+
+
+def test_a_carrier_scan_reaches_the_customer_of_the_shipment_it_names(service):
+    # Given the storefront's shipment.created was admitted (its tracking number spelt the carrier's way)
+    intake, _, publisher = service
+    intake.observe(parse_event(_sample("shipment.created"), now=NOW))
+    # When the carrier reports the parcel out for delivery, spelling the number its own way
+    outcome = intake.accept(SOURCE, Translation(updates=(_scan(EventType.SHIPMENT_OUT_FOR_DELIVERY),)))
+    # Then one shipment.out_for_delivery is published for that order and customer, and it passes the contract
+    (event,) = publisher.events
+    parsed = parse_event(json.dumps(event), now=NOW)
+    assert parsed.type is EventType.SHIPMENT_OUT_FOR_DELIVERY
+    assert parsed.source == SOURCE
+    assert parsed.data.order.id == "ord_1001"
+    assert parsed.data.customer.email == "jordan.rivera@example.com"
+    assert parsed.data.shipment.id == "shp_1001_1"
+    assert outcome.published == ["easypost-evt_1"]
+
+
+def test_a_scan_before_its_shipment_is_parked_and_applied_when_the_shipment_appears(service):
+    # Given a delivered scan with proof arrives before Herald heard of the shipment
+    intake, links, publisher = service
+    proof = DeliveryProof(
+        delivered_at=datetime(2026, 11, 2, 15, 4, tzinfo=UTC),
+        photo_urls=("https://photos.example/p1.png",),
+        latitude=39.74,
+        longitude=-104.99,
+        received_by="J. Rivera",
+    )
+    scan = _scan(EventType.SHIPMENT_DELIVERED, update_id="evt_9", status="delivered", proof=proof)
+    outcome = intake.accept(SOURCE, Translation(updates=(scan,)))
+    # Then nothing is published yet, and the scan is kept
+    assert publisher.events == []
+    assert len(outcome.parked) == 1
+    # When the storefront's shipment.created is admitted
+    released = intake.observe(parse_event(_sample("shipment.created"), now=NOW))
+    # Then the parked scan becomes a shipment.delivered with its proof, and is no longer parked
+    assert released == ["easypost-evt_9"]
+    (event,) = publisher.events
+    parsed = parse_event(json.dumps(event), now=NOW)
+    assert parsed.type is EventType.SHIPMENT_DELIVERED
+    assert str(parsed.data.proof.photo_url) == "https://photos.example/p1.png"
+    assert parsed.data.proof.received_by == "J. Rivera"
+    assert all(not waiting for waiting in links.waiting.values())
+    # And a redelivered shipment.created releases nothing twice
+    assert intake.observe(parse_event(_sample("shipment.created"), now=NOW)) == []
+
+
+def test_an_order_update_gets_the_customer_of_the_order_it_names(service):
+    # Given the order was placed through Herald
+    intake, _, publisher = service
+    intake.observe(parse_event(_sample("order.placed"), now=NOW))
+    placed = json.loads(_sample("order.placed"))
+    # When Shopify reports a fulfillment for that order id
+    update = OrderUpdate(
+        platform="shopify",
+        update_id="wh-123",
+        order_id=placed["data"]["order"]["id"],
+        event_type=EventType.SHIPMENT_CREATED,
+        occurred_at=datetime(2026, 11, 1, 8, 0, tzinfo=UTC),
+        data={"shipment": {"id": "ful_1", "carrier": "UPS", "tracking_number": "1Z1"}},
+    )
+    intake.accept(SOURCE, Translation(order_updates=(update,)))
+    # Then a shipment.created with the order's customer is published
+    (event,) = publisher.events
+    parsed = parse_event(json.dumps(event), now=NOW)
+    assert parsed.type is EventType.SHIPMENT_CREATED
+    assert parsed.data.customer.email == placed["data"]["customer"]["email"]
+    assert parsed.data.shipment.id == "ful_1"
+
+
+def test_an_ignored_status_is_reported_with_its_reason_and_publishes_nothing(service):
+    # Given Herald knows the shipment
+    intake, _, publisher = service
+    intake.observe(parse_event(_sample("shipment.created"), now=NOW))
+    # When the carrier reports a status no customer needs
+    outcome = intake.accept(SOURCE, Translation(updates=(_scan(None, status="pre_transit"),)))
+    # Then nothing is published and the reason is said
+    assert publisher.events == []
+    assert outcome.ignored == ["easypost status 'pre_transit': a label was printed"]
+
+
+def test_a_revised_estimate_keeps_the_estimate_the_customer_was_told(service):
+    # Given the shipment was announced with an estimate
+    intake, _, publisher = service
+    created = parse_event(_sample("shipment.created"), now=NOW)
+    intake.observe(created)
+    told = json.loads(_sample("shipment.created"))["data"]["shipment"].get("estimated_delivery")
+    assert told is not None
+    # When the carrier reports a delay with a later estimate
+    scan = _scan(EventType.SHIPMENT_DELAYED, status="in_transit", estimated_delivery=datetime(2026, 11, 9).date())
+    intake.accept(SOURCE, Translation(updates=(scan,)))
+    # Then the delay names both the new and the previous estimate
+    shipment = publisher.events[0]["data"]["shipment"]
+    assert shipment["estimated_delivery"] == "2026-11-09"
+    assert shipment["previous_estimated_delivery"] == told
+
+
+def test_one_storefronts_link_is_never_found_by_another():
+    # Given storefront A's shipment is known
+    links, publisher = MemoryLinks(), MemoryPublisher()
+    intake = IntakeService(links, publisher)
+    intake.observe(parse_event(_sample("shipment.created"), now=NOW))
+    # When a scan for the same tracking number arrives on storefront B's route
+    outcome = intake.accept("storefront/other", Translation(updates=(_scan(EventType.SHIPMENT_IN_TRANSIT),)))
+    # Then it is parked for B, and A's customer is told nothing
+    assert publisher.events == []
+    assert len(outcome.parked) == 1
+
+
+def test_tracking_numbers_match_whatever_their_spelling():
+    assert tracking_key("1Z 999-aa1") == tracking_key("1z999AA1")
+
+
+def test_a_long_platform_id_still_gives_a_bounded_stable_event_id():
+    long_id = "x" * 300
+    assert len(event_id("aftership", long_id)) <= 128
+    assert event_id("aftership", long_id) == event_id("aftership", long_id)
