@@ -87,8 +87,31 @@ class _ChannelQueuesSetting(BaseModel):
         return {channel: str(getattr(self, spec.queue_setting)) for channel, spec in CHANNELS.items()}
 
 
-class DispatchSettings(FunctionSettings, _FollowUpQueueSetting, _ChannelQueuesSetting):
+class _EventQueuesSetting(BaseModel):
+    """Herald's own event queues, for the functions that publish what a platform reported (the intake's join)."""
+
+    order_events_queue_url: str | None = Field(None, alias="HERALD_ORDER_EVENTS_QUEUE_URL")
+    shipment_events_queue_url: str | None = Field(None, alias="HERALD_SHIPMENT_EVENTS_QUEUE_URL")
+
+    @property
+    def publishes_events(self) -> bool:
+        return bool(self.order_events_queue_url and self.shipment_events_queue_url)
+
+
+def _id_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+class DispatchSettings(FunctionSettings, _FollowUpQueueSetting, _ChannelQueuesSetting, _EventQueuesSetting):
     function: ClassVar[str] = "dispatch"
+
+    # The intake functions' role ids (AROA...), comma-separated: they relay verified platform reports as any
+    # registered storefront (usecases.dispatch). Empty: only the registry's publishers publish.
+    relay_ids_text: str = Field("", alias="HERALD_RELAY_PUBLISHER_IDS")
+
+    @property
+    def relay_ids(self) -> list[str]:
+        return _id_list(self.relay_ids_text)
 
     # How long an order confirmation may go without a delivery report before it is escalated (SQS delay: <= 900).
     deadline_seconds: int = Field(600, alias="HERALD_DELIVERY_DEADLINE_SECONDS", ge=0, le=900)
@@ -166,4 +189,13 @@ class TimelineSettings(FunctionSettings):
 
     @property
     def operator_ids(self) -> list[str]:
-        return [part.strip() for part in self.operator_ids_text.split(",") if part.strip()]
+        return _id_list(self.operator_ids_text)
+
+
+class IntakeSettings(FunctionSettings, _EventQueuesSetting):
+    """The intake functions: the platforms' webhooks over HTTPS, and Shopify's events through EventBridge."""
+
+    function: ClassVar[str] = "intake"
+
+    order_events_queue_url: str = Field(alias="HERALD_ORDER_EVENTS_QUEUE_URL")
+    shipment_events_queue_url: str = Field(alias="HERALD_SHIPMENT_EVENTS_QUEUE_URL")

@@ -118,3 +118,65 @@ def _not_found(error: Exception) -> bool:
 
 def entry_json(entry: Storefront) -> str:
     return json.dumps(entry.model_dump(mode="json"), indent=2)
+
+
+class IntakeIndex:
+    """The registry's entries by what a platform's request names: Shopify's shop domain, a carrier route's slug.
+
+    Built from every entry under the path (one GetParametersByPath walk), kept `max_age` seconds, and walked
+    again at most once per MISSING_MAX_AGE_SECONDS when a request names something it does not know (a storefront
+    just added is found within a minute; a flood of unknown names costs one walk a minute, not one per request).
+    An invalid entry is left out (logged by the caller's `herald stores check`, never fatal to the others).
+    """
+
+    def __init__(
+        self,
+        storefronts: SsmStorefronts,
+        *,
+        max_age: int = ENTRY_MAX_AGE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._storefronts = storefronts
+        self._max_age = max_age
+        self._clock = clock
+        self._by_shop: dict[str, Storefront] = {}
+        self._by_slug: dict[str, Storefront] = {}
+        self._built_at: float | None = None
+
+    def by_shop_domain(self, domain: str) -> Storefront | None:
+        return self._find(lambda: self._by_shop.get(domain.strip().lower()))
+
+    def by_slug(self, slug: str) -> Storefront | None:
+        return self._find(lambda: self._by_slug.get(slug))
+
+    def _find(self, look: Callable[[], Storefront | None]) -> Storefront | None:
+        now = self._clock()
+        if self._built_at is None or now - self._built_at >= self._max_age:
+            self._rebuild(now)
+        found = look()
+        if found is None and now - (self._built_at or now) >= MISSING_MAX_AGE_SECONDS:
+            self._rebuild(now)
+            found = look()
+        return found
+
+    def _rebuild(self, now: float) -> None:
+        by_shop: dict[str, Storefront] = {}
+        by_slug: dict[str, Storefront] = {}
+        shared: set[tuple[str, str]] = set()
+        for entry in self._storefronts.entries():
+            if not isinstance(entry, Storefront) or entry.intake is None:
+                continue
+            for index, name, kind in (
+                (by_slug, entry.intake.slug, "slug"),
+                (by_shop, entry.intake.shopify_shop_domain, "shop"),
+            ):
+                if name is None:
+                    continue
+                if name in index and index[name].source != entry.source:
+                    shared.add((kind, name))
+                index[name] = entry
+        # Two storefronts naming one slug or shop: neither is served (`herald stores check` names them), so a
+        # copied entry can never receive another storefront's reports.
+        for kind, name in shared:
+            (by_slug if kind == "slug" else by_shop).pop(name, None)
+        self._by_shop, self._by_slug, self._built_at = by_shop, by_slug, now

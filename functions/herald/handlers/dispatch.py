@@ -29,6 +29,21 @@ def _build() -> Dispatcher:
 
     config = DispatchSettings.from_environment()
     dynamodb, sqs = aws_client("dynamodb"), aws_client("sqs")
+    intake = None
+    if config.publishes_events:
+        from herald.adapters.dynamodb_intake import DynamoDbIntakeLinks
+        from herald.adapters.sqs_events import SqsEventPublisher
+        from herald.usecases.intake import IntakeService
+
+        # Records what later platform reports need, and publishes the reports parked until this event came.
+        intake = IntakeService(
+            DynamoDbIntakeLinks(dynamodb, config.table_name, ttl_days=config.ttl_days),
+            SqsEventPublisher(
+                sqs,
+                order_queue_url=str(config.order_events_queue_url),
+                shipment_queue_url=str(config.shipment_events_queue_url),
+            ),
+        )
     return Dispatcher(
         DynamoDbLedger(dynamodb, config.table_name, ttl_days=config.ttl_days),
         SqsChannelQueue(sqs, config.channel_queue_urls()),
@@ -39,6 +54,8 @@ def _build() -> Dispatcher:
         followups=SqsFollowUpQueue(sqs, config.followup_queue_url) if config.followup_queue_url else None,
         deadline_seconds=config.deadline_seconds,
         phone=port(PORT_PHONE_RULE, to_e164),
+        intake=intake,
+        relays=config.relay_ids,
     )
 
 

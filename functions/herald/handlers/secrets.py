@@ -37,6 +37,13 @@ class Secrets:
             raise ValueError(f"secret {secret_id} must be a JSON object")
         return value
 
+    def text(self, secret_id: str) -> str:
+        """A secret whose SecretString is the value itself (a platform's webhook signing secret)."""
+        value = self._provider.get(secret_id, max_age=SECRET_MAX_AGE_SECONDS)
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"secret {secret_id} is empty")
+        return value
+
     def twilio_credentials(self, secret_id: str) -> TwilioCredentials:
         return twilio_credentials(secret_id, self.read(secret_id))
 

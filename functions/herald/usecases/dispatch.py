@@ -6,10 +6,11 @@ validate -> skip duplicates -> per-shipment ordering -> choose channels -> suppr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from herald.contract.models import Envelope, EventType, ShipmentData, event_data
 from herald.contract.parsing import EventRejected, parse_event
@@ -33,6 +34,9 @@ from herald.usecases.ports import (
     StorefrontDirectory,
     SuppressionLookup,
 )
+
+if TYPE_CHECKING:
+    from herald.usecases.intake import IntakeService
 
 _TYPE_VALUES = frozenset(t.value for t in EventType)
 
@@ -89,8 +93,15 @@ class Dispatcher:
         followups: FollowUpQueue | None = None,
         deadline_seconds: int = DEFAULT_DEADLINE_SECONDS,
         phone: PhoneRule = to_e164,
+        intake: IntakeService | None = None,
+        relays: Collection[str] = (),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        # The intake's join: every admitted event records what later platform reports about it need.
+        self._intake = intake
+        # Herald's own functions that publish what a platform reported (the intake): they may publish as any
+        # registered storefront, since each request they relay was verified with that storefront's secret.
+        self._relays = frozenset(relays)
         self._ledger = ledger
         self._phone = phone  # how a customer's phone is read (the local runtime also takes Twilio's test numbers)
         self._followups = followups  # None: no deadline escalation (tests, benchmarks of dispatch alone)
@@ -125,6 +136,10 @@ class Dispatcher:
             )
             return DispatchResult(message_id, Outcome.REJECTED, rejected.reason, rejection=rejected)
 
+        if self._intake is not None:
+            # Before the claim, so an event redelivered after a crash still records its links; observing twice
+            # records the same links and releases nothing twice.
+            self._intake.observe(event)
         claim = self._ledger.begin_event(event, self._clock())
         if claim is EventClaim.DUPLICATE:
             return DispatchResult(message_id, Outcome.DUPLICATE, "event already dispatched", event)
@@ -234,7 +249,8 @@ class Dispatcher:
                 event_id=event.id,
                 event_type=event.type.value,
             )
-        if not storefront.publisher_allowed(sender_id):
+        relayed = bool(sender_id) and str(sender_id).split(":", 1)[0] in self._relays
+        if not relayed and not storefront.publisher_allowed(sender_id):
             raise EventRejected(
                 f"publisher {sender_id or '(unknown)'} may not publish as {event.source!r}",
                 source=event.source,

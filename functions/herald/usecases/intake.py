@@ -210,4 +210,3 @@ def _parked_event(source: str, parked: Parked, blocks: Mapping[str, Any]) -> dic
     if kind == "order":
         return order_update_event(source, OrderUpdate.model_validate_json(body), blocks)
     return shipment_update_event(source, ShipmentUpdate.model_validate_json(body), blocks)
-

@@ -40,6 +40,9 @@ class BodyLimits:
 
 SENDGRID_EVENTS = BodyLimits(max_bytes=1024 * KIB)
 TWILIO_FORM = BodyLimits(max_bytes=64 * KIB, max_fields=100)
+# The intake's platforms post one JSON object per webhook: a Shopify order with a few hundred line items, a
+# tracker with its scan history, an Onfleet task with its completion details stay well under 512 KiB.
+INTAKE_BODY = BodyLimits(max_bytes=512 * KIB)
 
 
 def bounded_body(body: str | None, *, base64_encoded: bool, limits: BodyLimits) -> bytes:
