@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.intake_fakes import MemoryLinks, MemoryPublisher
 
 from herald.contract.event_types import EventType
 from herald.contract.parsing import parse_event
 from herald.intake.updates import DeliveryProof, OrderUpdate, ShipmentUpdate, Translation
-from herald.usecases.intake import IntakeService, event_id, tracking_key
-from tests.intake_fakes import MemoryLinks, MemoryPublisher
+from herald.usecases.intake import IntakeService, LinkRecorder, event_id, tracking_key
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SOURCE = "storefront/acme-outdoor"
@@ -40,10 +40,20 @@ def _scan(event_type: EventType | None, **changes: object) -> ShipmentUpdate:
     return ShipmentUpdate.model_validate(values)
 
 
+class Join:
+    """Both halves of the join over one store: the intake's (accept) and dispatch's (observe)."""
+
+    def __init__(self, links: MemoryLinks, publisher: MemoryPublisher) -> None:
+        self._intake = IntakeService(links, publisher)
+        self._recorder = LinkRecorder(links, publisher)
+        self.accept = self._intake.accept
+        self.observe = self._recorder.observe
+
+
 @pytest.fixture
-def service() -> tuple[IntakeService, MemoryLinks, MemoryPublisher]:
+def service() -> tuple[Join, MemoryLinks, MemoryPublisher]:
     links, publisher = MemoryLinks(), MemoryPublisher()
-    return IntakeService(links, publisher), links, publisher
+    return Join(links, publisher), links, publisher
 
 
 def test_a_carrier_scan_reaches_the_customer_of_the_shipment_it_names(service):
@@ -77,7 +87,7 @@ def test_a_scan_before_its_shipment_is_parked_and_applied_when_the_shipment_appe
     outcome = intake.accept(SOURCE, Translation(updates=(scan,)))
     # Then nothing is published yet, and the scan is kept
     assert publisher.events == []
-    assert len(outcome.parked) == 1
+    assert len(outcome.waiting) == 1
     # When the storefront's shipment.created is admitted
     released = intake.observe(parse_event(_sample("shipment.created"), now=NOW))
     # Then the parked scan becomes a shipment.delivered with its proof, and is no longer parked
@@ -145,13 +155,13 @@ def test_a_revised_estimate_keeps_the_estimate_the_customer_was_told(service):
 def test_one_storefronts_link_is_never_found_by_another():
     # Given storefront A's shipment is known
     links, publisher = MemoryLinks(), MemoryPublisher()
-    intake = IntakeService(links, publisher)
+    intake = Join(links, publisher)
     intake.observe(parse_event(_sample("shipment.created"), now=NOW))
     # When a scan for the same tracking number arrives on storefront B's route
     outcome = intake.accept("storefront/other", Translation(updates=(_scan(EventType.SHIPMENT_IN_TRANSIT),)))
     # Then it is parked for B, and A's customer is told nothing
     assert publisher.events == []
-    assert len(outcome.parked) == 1
+    assert len(outcome.waiting) == 1
 
 
 def test_tracking_numbers_match_whatever_their_spelling():

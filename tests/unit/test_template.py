@@ -32,6 +32,7 @@ MAIN_QUEUES = {
     "EmailQueue": ("EmailDLQ", "SendEmailFunction"),
     "SmsQueue": ("SmsDLQ", "SendSmsFunction"),
     "FollowupQueue": ("FollowupDLQ", "FollowupFunction"),
+    "ShopifyEventsQueue": ("ShopifyEventsDLQ", "ShopifyEventsFunction"),
 }
 FUNCTIONS = {
     "DispatchFunction": "herald.handlers.dispatch.handler",
@@ -40,6 +41,8 @@ FUNCTIONS = {
     "WebhooksFunction": "herald.handlers.webhooks.handler",
     "TimelineFunction": "herald.handlers.timeline.handler",
     "FollowupFunction": "herald.handlers.followup.handler",
+    "IntakeFunction": "herald.handlers.intake.handler",
+    "ShopifyEventsFunction": "herald.handlers.intake_events.handler",
 }
 GLOBAL_ENV = {
     "HERALD_TABLE_NAME",
@@ -57,6 +60,9 @@ FUNCTION_ENV = {
         "HERALD_SMS_QUEUE_URL",
         "HERALD_FOLLOWUP_QUEUE_URL",
         "HERALD_DELIVERY_DEADLINE_SECONDS",
+        "HERALD_ORDER_EVENTS_QUEUE_URL",
+        "HERALD_SHIPMENT_EVENTS_QUEUE_URL",
+        "HERALD_RELAY_PUBLISHER_IDS",
     },
     "SendEmailFunction": {
         "POWERTOOLS_SERVICE_NAME",
@@ -90,6 +96,12 @@ FUNCTION_ENV = {
     },
     "TimelineFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_TIMELINE_OPERATOR_IDS"},
     "FollowupFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_EMAIL_QUEUE_URL", "HERALD_SMS_QUEUE_URL"},
+    "IntakeFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_ORDER_EVENTS_QUEUE_URL", "HERALD_SHIPMENT_EVENTS_QUEUE_URL"},
+    "ShopifyEventsFunction": {
+        "POWERTOOLS_SERVICE_NAME",
+        "HERALD_ORDER_EVENTS_QUEUE_URL",
+        "HERALD_SHIPMENT_EVENTS_QUEUE_URL",
+    },
 }
 SERVICE_NAMES = {
     "DispatchFunction": "herald-dispatch",
@@ -98,11 +110,13 @@ SERVICE_NAMES = {
     "WebhooksFunction": "herald-webhooks",
     "TimelineFunction": "herald-timeline",
     "FollowupFunction": "herald-followup",
+    "IntakeFunction": "herald-intake",
+    "ShopifyEventsFunction": "herald-shopify-events",
 }
 SECRET_PARAMETERS = {"SendEmailFunction": "SendGridSecretId", "SendSmsFunction": "TwilioSecretId"}
 OUTPUTS = [
     f"{queue}{kind}{suffix}"
-    for queue in ("OrderEvents", "ShipmentEvents", "Email", "Sms", "Followup")
+    for queue in ("OrderEvents", "ShipmentEvents", "Email", "Sms", "Followup", "ShopifyEvents")
     for kind in ("Queue", "DLQ")
     for suffix in ("Url", "Arn")
 ] + [
@@ -114,6 +128,8 @@ OUTPUTS = [
     "WebhooksApiUrl",
     "TimelineFunctionName",
     "FollowupFunctionName",
+    "IntakeFunctionName",
+    "ShopifyEventsFunctionName",
 ]
 
 
@@ -261,7 +277,7 @@ def test_every_sqs_event_reports_partial_failures_and_takes_its_limits_from_para
 ) -> None:
     parameters = template["Parameters"]
     events = list(_sqs_events(template))
-    assert len(events) == 5
+    assert len(events) == 6
     for function, name, event in events:
         # Then one failed message never redelivers its neighbours
         assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
@@ -330,6 +346,8 @@ def test_environment_variable_names_are_exactly_what_each_function_reads(templat
         "WebhooksFunction": config.WebhooksSettings,
         "TimelineFunction": config.TimelineSettings,
         "FollowupFunction": config.FollowUpSettings,
+        "IntakeFunction": config.IntakeSettings,
+        "ShopifyEventsFunction": config.IntakeSettings,
     }
     global_env = template["Globals"]["Function"]["Environment"]["Variables"]
     # Then the globals are the shared settings
@@ -416,11 +434,18 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
         return {a: r for a, r in allowed.items() if a not in registry}
 
     dispatch = without_registry(actions("DispatchFunction"))
-    # No GetItem, Query nor BatchWriteItem: dispatch's code makes none of them (they were granted, unused).
-    db_actions = {"PutItem", "UpdateItem", "BatchGetItem"}
+    # No GetItem nor BatchWriteItem: dispatch's code makes none of them (they were granted, unused). Query and
+    # DeleteItem release the intake's parked reports; the event queues take them once released.
+    db_actions = {"PutItem", "UpdateItem", "BatchGetItem", "Query", "DeleteItem"}
     assert dispatch == {
         **{f"dynamodb:{a}": {table} for a in db_actions},
-        "sqs:SendMessage": {queue("EmailQueue"), queue("SmsQueue"), queue("FollowupQueue")},
+        "sqs:SendMessage": {
+            queue("EmailQueue"),
+            queue("SmsQueue"),
+            queue("FollowupQueue"),
+            queue("OrderEventsQueue"),
+            queue("ShipmentEventsQueue"),
+        },
     }
     # send-sms may also put a suppression item (Twilio's 21610); send-email writes nothing new.
     # GetItem is the circuit's state; neither sender queries.
@@ -452,6 +477,24 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
         **{f"dynamodb:{a}": {table} for a in ("Query", "UpdateItem", "PutItem", "BatchGetItem")},
         "sqs:SendMessage": {queue("EmailQueue"), queue("SmsQueue")},
     }
+    # The intake functions read links, park reports, record rejections, publish on the event queues, and read
+    # only the platform secrets under the registry's prefix.
+    for intake in ("IntakeFunction", "ShopifyEventsFunction"):
+        allowed = without_registry(actions(intake))
+        assert allowed == {
+            "dynamodb:GetItem": {table},
+            "dynamodb:PutItem": {table},
+            "sqs:SendMessage": {queue("OrderEventsQueue"), queue("ShipmentEventsQueue")},
+            "secretsmanager:GetSecretValue": {
+                json.dumps(
+                    {
+                        "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+                        ":secret:${StorefrontSecretsPrefix}*"
+                    },
+                    sort_keys=True,
+                )
+            },
+        }
 
 
 # --- table -----------------------------------------------------------------------------------------
@@ -515,7 +558,7 @@ def test_every_queue_has_its_alarm_notifying_the_optional_topic(template: dict[s
 def test_every_output_is_present_and_described(template: dict[str, Any]) -> None:
     outputs = template["Outputs"]
     assert set(OUTPUTS) <= set(outputs)
-    assert len(OUTPUTS) == 28
+    assert len(OUTPUTS) == 34
     for name in outputs:
         assert outputs[name].get("Description"), name
 
@@ -613,7 +656,7 @@ def test_samtranslator_translates_it_into_functions_and_event_source_mappings(
         assert function["LoggingConfig"]["LogGroup"]["Ref"] in resources
     # And each SQS event is an event source mapping with partial batch responses and a concurrency cap
     mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert len(mappings) == 5
+    assert len(mappings) == 6
     for mapping in mappings:
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert set(mapping["ScalingConfig"]["MaximumConcurrency"]) == {"Ref"}
@@ -623,7 +666,7 @@ def test_samtranslator_translates_it_into_functions_and_event_source_mappings(
     for name, role in roles.items():
         sqs_poller = any("AWSLambdaSQSQueueExecutionRole" in json.dumps(arn) for arn in role["ManagedPolicyArns"])
         # Only the queue consumers get SAM's SQS poller permissions; the HTTP functions read no queue
-        assert sqs_poller == (name not in {"WebhooksFunctionRole", "TimelineFunctionRole"}), name
+        assert sqs_poller == (name not in {"WebhooksFunctionRole", "TimelineFunctionRole", "IntakeFunctionRole"}), name
 
 
 def test_cfn_lint_finds_no_error_or_warning() -> None:
@@ -745,8 +788,12 @@ def test_samtranslator_turns_the_webhook_routes_into_an_http_api_invoking_the_fu
     (api,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Api"]
     paths = api["Body"]["paths"]
     webhook_paths = {"/webhooks/sendgrid/events", "/webhooks/twilio/status", "/webhooks/twilio/inbound"}
-    assert set(paths) == webhook_paths | {TIMELINE_PATH, UNSUBSCRIBE_PATH}
-    assert all(set(paths[path]) == {"post"} for path in webhook_paths)
+    intake_paths = {"/intake/shopify", "/intake/{platform}/{slug}"}
+    assert set(paths) == webhook_paths | intake_paths | {TIMELINE_PATH, UNSUBSCRIBE_PATH, ONFLEET_CHECK_PATH}
+    assert all(set(paths[path]) == {"post"} for path in webhook_paths | intake_paths)
+    assert set(paths[ONFLEET_CHECK_PATH]) == {"get"}
+    # And the platforms' routes, authenticated by each platform's signature, have no AWS authorizer
+    assert all("security" not in paths[path][method] for path in intake_paths for method in paths[path])
     assert set(paths[UNSUBSCRIBE_PATH]) == {"get", "post"}
     assert all("security" not in operation for operation in paths[UNSUBSCRIBE_PATH].values())
     # And only the timeline route asks for a SigV4 signature; the provider routes have no AWS authorizer
@@ -756,10 +803,11 @@ def test_samtranslator_turns_the_webhook_routes_into_an_http_api_invoking_the_fu
     # And API Gateway may invoke the webhooks function for each provider route, the timeline function for its own
     permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
     invoked = sorted(p["FunctionName"]["Ref"] for p in permissions)
-    assert invoked == ["TimelineFunction"] + ["WebhooksFunction"] * 5
+    assert invoked == ["IntakeFunction"] * 3 + ["TimelineFunction"] + ["WebhooksFunction"] * 5
 
 
 UNSUBSCRIBE_PATH = "/unsubscribe/{token}"
+ONFLEET_CHECK_PATH = "/intake/onfleet/{slug}"
 
 
 # --- timeline ----------------------------------------------------------------------------------------

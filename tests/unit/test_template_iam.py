@@ -38,6 +38,8 @@ FUNCTIONS = (
     "WebhooksFunction",
     "TimelineFunction",
     "FollowupFunction",
+    "IntakeFunction",
+    "ShopifyEventsFunction",
 )
 _NO_VALUE = object()
 
@@ -299,10 +301,13 @@ def test_without_listed_identities_ses_sends_only_as_email_from_and_through_the_
 # test_each_functions_code_makes_exactly_the_table_calls_listed_here, and granted exactly by the template.
 KEY_ACCESS: dict[str, dict[str, set[str]]] = {
     # ledger: events, notifications, rejections, shipment states; suppressions read in one BatchGetItem
+    # and the intake's links, with the reports parked for them released
     "DispatchFunction": {
-        "PutItem": {"ORDER", "REJECTED"},
+        "PutItem": {"ORDER", "REJECTED", "LINK"},
         "UpdateItem": {"ORDER", "SHIPMENT"},
         "BatchGetItem": {"SUPPRESS"},
+        "Query": {"PARKED"},
+        "DeleteItem": {"PARKED"},
     },
     # claim and mark notifications; the provider circuit; send-sms records Twilio's 21610 as a suppression
     "SendEmailFunction": {"UpdateItem": {"ORDER", "CIRCUIT"}, "GetItem": {"CIRCUIT"}},
@@ -325,8 +330,22 @@ KEY_ACCESS: dict[str, dict[str, set[str]]] = {
         "BatchGetItem": {"SUPPRESS"},
     },
     "TimelineFunction": {"Query": {"ORDER"}},
+    # the intake: links read, early reports parked, unreadable payloads recorded as rejected
+    "IntakeFunction": {"GetItem": {"LINK"}, "PutItem": {"PARKED", "REJECTED"}},
+    "ShopifyEventsFunction": {"GetItem": {"LINK"}, "PutItem": {"PARKED", "REJECTED"}},
 }
-ALL_PREFIXES = {"ORDER", "SHIPMENT", "REJECTED", "SUPPRESS", "CIRCUIT", "WEBHOOK", "INBOUND", "OPTOUT_NOTICE"}
+ALL_PREFIXES = {
+    "ORDER",
+    "SHIPMENT",
+    "REJECTED",
+    "SUPPRESS",
+    "CIRCUIT",
+    "WEBHOOK",
+    "INBOUND",
+    "OPTOUT_NOTICE",
+    "LINK",
+    "PARKED",
+}
 TABLE_ACTIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem", "BatchWriteItem", "Scan")
 
 
@@ -463,10 +482,10 @@ def test_every_function_reads_the_storefront_registry_of_its_own_stack_only(
     assert not allowed(policy, "ssm:PutParameter", f"{path}/storefront/acme")
 
 
-def test_only_the_senders_and_webhooks_read_secrets_and_only_under_the_registry_prefix(
+def test_only_the_senders_webhooks_and_intake_read_secrets_and_only_under_the_registry_prefix(
     template: dict[str, Any],
 ) -> None:
-    readers = {"SendEmailFunction", "SendSmsFunction", "WebhooksFunction"}
+    readers = {"SendEmailFunction", "SendSmsFunction", "WebhooksFunction", "IntakeFunction", "ShopifyEventsFunction"}
     for function in FUNCTIONS:
         policy = statements(template, function, StorefrontSecretsPrefix="herald/")
         # Then a storefront's provider secret under the prefix is readable by the senders and webhooks alone

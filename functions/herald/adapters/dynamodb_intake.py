@@ -52,33 +52,35 @@ class DynamoDbIntakeLinks:
         blocks = text(response.get("Item") or {}, "blocks")
         return json.loads(blocks) if blocks is not None else None
 
-    def park(self, source: str, link: LinkKey, parked: Parked) -> None:
+    def park(self, source: str, link: LinkKey, report: Parked) -> None:
         self._db.put_item(
             TableName=self._table,
             Item={
                 "pk": str_attr(key("PARKED", source, link.kind, link.value)),
-                "sk": str_attr(parked.update_id),
-                "body": str_attr(parked.body),
+                "sk": str_attr(report.update_id),
+                "body": str_attr(report.body),
                 "expires_at": num_attr(self._expires(PARKED_DAYS * 86_400)),
             },
         )
 
     def parked(self, source: str, link: LinkKey) -> list[Parked]:
         found: list[Parked] = []
-        paginator = self._db.get_paginator("query")
-        pages = paginator.paginate(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": str_attr(key("PARKED", source, link.kind, link.value))},
-            ConsistentRead=True,
-        )
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": str_attr(key("PARKED", source, link.kind, link.value))},
+            "ConsistentRead": True,
+        }
         now = int(self._clock().timestamp())
-        for page in pages:
+        while True:
+            page = self._db.query(**request)
             for item in page.get("Items", []):
                 # TTL deletes within days, not at the second: an expired item may still be read.
                 if int(item.get("expires_at", {}).get("N", now + 1)) > now:
                     found.append(Parked(update_id=item["sk"]["S"], body=item["body"]["S"]))
-        return found
+            if "LastEvaluatedKey" not in page:
+                return found
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def unpark(self, source: str, link: LinkKey, update_id: str) -> None:
         self._db.delete_item(

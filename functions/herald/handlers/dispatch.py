@@ -33,10 +33,10 @@ def _build() -> Dispatcher:
     if config.publishes_events:
         from herald.adapters.dynamodb_intake import DynamoDbIntakeLinks
         from herald.adapters.sqs_events import SqsEventPublisher
-        from herald.usecases.intake import IntakeService
+        from herald.usecases.intake import LinkRecorder
 
         # Records what later platform reports need, and publishes the reports parked until this event came.
-        intake = IntakeService(
+        intake = LinkRecorder(
             DynamoDbIntakeLinks(dynamodb, config.table_name, ttl_days=config.ttl_days),
             SqsEventPublisher(
                 sqs,

@@ -119,34 +119,40 @@ def _verified(platform: Platform, storefront: Storefront | None, body: bytes) ->
     return storefront
 
 
-def accept(platform: Platform, storefront: Storefront, payload_body: bytes, headers: dict[str, str]) -> IntakeOutcome:
-    """Translate a verified request and hand it to the join; an unreadable payload is recorded as rejected."""
+def accept(
+    platform: Platform, storefront: Storefront, body: bytes | Any, headers: dict[str, str], request_id: str
+) -> IntakeOutcome:
+    """Translate a verified request (its raw body, or its payload already parsed) and hand it to the join; a
+    payload Herald cannot read is recorded as rejected with the reason."""
     from herald.intake.translate import json_payload, translate
     from herald.usecases.intake import IntakeOutcome
 
     appliers = root().appliers()
     try:
-        translation = translate(
-            platform, json_payload(payload_body), storefront, received_at=datetime.now(UTC), headers=headers
-        )
+        payload = json_payload(body) if isinstance(body, bytes) else body
+        translation = translate(platform, payload, storefront, received_at=datetime.now(UTC), headers=headers)
     except IntakeRefused as refused:
-        _record_rejection(appliers.ledger, platform, storefront, headers, str(refused))
+        _record_rejection(appliers.ledger, platform, storefront, headers, str(refused), request_id)
         return IntakeOutcome(ignored=[f"rejected: {refused}"])
     outcome = appliers.intake.accept(storefront.source, translation)
     for reason in outcome.ignored:
         logger.info("platform report ignored", extra={"platform": platform, "reason": reason})
     emit("IntakeEvents", len(outcome.published), MetricUnit.Count, platform=platform)
-    if outcome.parked:
-        emit("IntakeParked", len(outcome.parked), MetricUnit.Count, platform=platform)
+    if outcome.waiting:
+        emit("IntakeParked", len(outcome.waiting), MetricUnit.Count, platform=platform)
     return outcome
 
 
 def _record_rejection(
-    ledger: DispatchLedger, platform: Platform, storefront: Storefront, headers: dict[str, str], reason: str
+    ledger: DispatchLedger,
+    platform: Platform,
+    storefront: Storefront,
+    headers: dict[str, str],
+    reason: str,
+    request_id: str,
 ) -> None:
     from herald.usecases.ports import Rejection
 
-    request_id = app.current_event.request_context.request_id
     logger.warning("platform payload rejected", extra={"platform": platform, "reason": reason})
     emit("IntakeRejected", 1, MetricUnit.Count, platform=platform)
     ledger.record_rejection(
@@ -175,7 +181,7 @@ def shopify() -> Response[str]:
     domain = event.headers.get("x-shopify-shop-domain") or ""
     storefront = root().index.by_shop_domain(domain) if domain else None
     verified = _verified("shopify", storefront, body)
-    return _answer(accept("shopify", verified, body, dict(event.headers)))
+    return _answer(accept("shopify", verified, body, dict(event.headers), event.request_context.request_id))
 
 
 @app.post("/intake/<platform>/<slug>")
@@ -186,7 +192,7 @@ def carrier(platform: str, slug: str) -> Response[str]:
         return Response(404, "application/json", json.dumps({"message": f"no intake route for {platform!r}"}))
     name = cast(Platform, platform)  # checked against the carriers just above
     verified = _verified(name, root().index.by_slug(slug), body)
-    return _answer(accept(name, verified, body, dict(event.headers)))
+    return _answer(accept(name, verified, body, dict(event.headers), event.request_context.request_id))
 
 
 @app.get("/intake/onfleet/<slug>")

@@ -36,7 +36,7 @@ from herald.usecases.ports import (
 )
 
 if TYPE_CHECKING:
-    from herald.usecases.intake import IntakeService
+    from herald.usecases.intake import LinkRecorder
 
 _TYPE_VALUES = frozenset(t.value for t in EventType)
 
@@ -93,7 +93,7 @@ class Dispatcher:
         followups: FollowUpQueue | None = None,
         deadline_seconds: int = DEFAULT_DEADLINE_SECONDS,
         phone: PhoneRule = to_e164,
-        intake: IntakeService | None = None,
+        intake: LinkRecorder | None = None,
         relays: Collection[str] = (),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:

@@ -43,11 +43,11 @@ class IntakeOutcome:
     """What became of one platform request: published event ids, parked reports, ignored ones with why."""
 
     published: list[str] = field(default_factory=list)
-    parked: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)  # parked until their order or shipment is known
     ignored: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
-        return {"published": self.published, "parked": self.parked, "ignored": self.ignored}
+        return {"published": self.published, "parked": self.waiting, "ignored": self.ignored}
 
 
 class IntakeService:
@@ -82,6 +82,23 @@ class IntakeService:
             outcome.published.extend(str(event["id"]) for event in events)
         return outcome
 
+    def _park(self, source: str, link: LinkKey, update: OrderUpdate | ShipmentUpdate, outcome: IntakeOutcome) -> None:
+        kind = "order" if isinstance(update, OrderUpdate) else "shipment"
+        self._links.park(source, link, Parked(update.update_id, f"{kind}:{update.model_dump_json()}"))
+        outcome.waiting.append(f"{update.platform} {update.update_id}: waiting for its {link.kind} {link.value}")
+
+
+class LinkRecorder:
+    """Dispatch's half of the join: what each admitted event tells later reports, and the reports it releases.
+
+    Apart from IntakeService so that dispatch's code (and so its IAM grants) records links and releases parked
+    reports, but never parks one.
+    """
+
+    def __init__(self, links: IntakeLinks, publisher: EventPublisher) -> None:
+        self._links = links
+        self._publisher = publisher
+
     def observe(self, event: Envelope) -> list[str]:
         """Record what later reports about this event's order and shipment need, and publish the reports that
         were waiting for it. Idempotent: a redelivered event records the same links and finds nothing parked."""
@@ -110,11 +127,6 @@ class IntakeService:
                 self._links.unpark(event.source, link, parked.update_id)
             released.extend(str(e["id"]) for e in events)
         return released
-
-    def _park(self, source: str, link: LinkKey, update: OrderUpdate | ShipmentUpdate, outcome: IntakeOutcome) -> None:
-        kind = "order" if isinstance(update, OrderUpdate) else "shipment"
-        self._links.park(source, link, Parked(update.update_id, f"{kind}:{update.model_dump_json()}"))
-        outcome.parked.append(f"{update.platform} {update.update_id}: waiting for its {link.kind} {link.value}")
 
 
 def shipment_links(update: ShipmentUpdate) -> list[LinkKey]:
