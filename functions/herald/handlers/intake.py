@@ -61,7 +61,8 @@ class IntakeGraph:
     appliers: Once[Appliers]
 
 
-def _build() -> IntakeGraph:
+def build_graph() -> IntakeGraph:
+    """The intake functions' composition root (the HTTPS routes' and the EventBridge consumer's: one settings model)."""
     from herald.adapters.ssm_storefronts import IntakeIndex, SsmStorefronts
     from herald.config import IntakeSettings
     from herald.handlers.aws import aws_client
@@ -94,7 +95,7 @@ def build_appliers(config: IntakeSettings) -> Appliers:
     )
 
 
-root = Root(_build)
+root = Root(build_graph)
 
 
 def _secret_id(storefront: Storefront | None, platform: Platform) -> str | None:
@@ -120,14 +121,19 @@ def _verified(platform: Platform, storefront: Storefront | None, body: bytes) ->
 
 
 def accept(
-    platform: Platform, storefront: Storefront, body: bytes | Any, headers: dict[str, str], request_id: str
+    graph: IntakeGraph,
+    platform: Platform,
+    storefront: Storefront,
+    body: bytes | Any,
+    headers: dict[str, str],
+    request_id: str,
 ) -> IntakeOutcome:
     """Translate a verified request (its raw body, or its payload already parsed) and hand it to the join; a
     payload Herald cannot read is recorded as rejected with the reason."""
     from herald.intake.translate import json_payload, translate
     from herald.usecases.intake import IntakeOutcome
 
-    appliers = root().appliers()
+    appliers = graph.appliers()
     try:
         payload = json_payload(body) if isinstance(body, bytes) else body
         translation = translate(platform, payload, storefront, received_at=datetime.now(UTC), headers=headers)
@@ -181,7 +187,7 @@ def shopify() -> Response[str]:
     domain = event.headers.get("x-shopify-shop-domain") or ""
     storefront = root().index.by_shop_domain(domain) if domain else None
     verified = _verified("shopify", storefront, body)
-    return _answer(accept("shopify", verified, body, dict(event.headers), event.request_context.request_id))
+    return _answer(accept(root(), "shopify", verified, body, dict(event.headers), event.request_context.request_id))
 
 
 @app.post("/intake/<platform>/<slug>")
@@ -192,7 +198,7 @@ def carrier(platform: str, slug: str) -> Response[str]:
         return Response(404, "application/json", json.dumps({"message": f"no intake route for {platform!r}"}))
     name = cast(Platform, platform)  # checked against the carriers just above
     verified = _verified(name, root().index.by_slug(slug), body)
-    return _answer(accept(name, verified, body, dict(event.headers), event.request_context.request_id))
+    return _answer(accept(root(), name, verified, body, dict(event.headers), event.request_context.request_id))
 
 
 @app.get("/intake/onfleet/<slug>")

@@ -20,13 +20,14 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from herald.handlers import intake
+from herald.handlers.intake import accept, build_graph
+from herald.handlers.wiring import Root
 from herald.intake.updates import IntakeRefused
 from herald.observability import build_logger, traced
 
 logger = build_logger()
-# The same composition root as the HTTPS intake (its registry index, secrets, join and ledger): one settings model.
-root = intake.root
+# The HTTPS intake's graph (its registry index, secrets, join and ledger), built for this function.
+root = Root(build_graph)
 
 
 def _record(record: SQSRecord) -> None:
@@ -45,7 +46,7 @@ def _record(record: SQSRecord) -> None:
         return
     headers = {str(k).lower(): str(v) for k, v in metadata.items()}
     headers.setdefault("x-shopify-topic", topic)
-    outcome = intake.accept("shopify", storefront, payload, headers, record.message_id)
+    outcome = accept(graph, "shopify", storefront, payload, headers, record.message_id)
     logger.info("shopify event taken", extra={"topic": topic, **outcome.as_json()})
 
 
