@@ -793,5 +793,12 @@ def _serve_until_interrupted(runtime: Any, console: Any) -> None:
         LOCAL_STATE_FILE.unlink(missing_ok=True)
 
 
+# --- herald intake ----------------------------------------------------------------------------
+
+from herald_tools.intake_command import intake  # noqa: E402  (the command lives in its own module)
+
+app.command("intake")(intake)
+
+
 if __name__ == "__main__":  # `python -m herald_tools.cli`
     app()
