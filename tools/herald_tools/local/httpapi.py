@@ -15,9 +15,10 @@ then known before any worker starts, and no other process can take the port in b
 to `python -m herald_tools.local.httpapi`, started with the function's sandbox environment
 (`LocalRuntime.worker_environment`).
 
-One function's routes are served (the one whose routes need no authorisation: the webhooks). Routes
-that API Gateway would authorise with IAM (SigV4) answer 403 as API Gateway does without a signature:
-nothing here can check one. Routes of other functions answer 501, naming the function.
+Every function whose routes need no authorisation is served, each in a sandbox of its own: the one with the most
+such routes (the webhooks) on the API's port, each other one (the intake) on a port of its own, to which the
+first forwards its routes' requests, so that the API has one URL as API Gateway gives it. Routes that API Gateway
+would authorise with IAM (SigV4) answer 403 as API Gateway does without a signature: nothing here can check one.
 """
 
 from __future__ import annotations
@@ -298,9 +299,30 @@ class _Handler(BaseHTTPRequestHandler):
         logger.info("%s " + format, self.address_string(), *args)
 
 
+def _forward(request: _Handler, upstream: str) -> HttpResponse:
+    """The request, as it came, to the sandbox serving its route's function (API Gateway's routing, locally)."""
+    import http.client
+
+    target = urlsplit(upstream)
+    connection = http.client.HTTPConnection(target.hostname or HOST, target.port, timeout=60)
+    try:
+        headers = {name: value for name, value in request.headers.items() if name.lower() != "host"}
+        headers["Host"] = request.headers.get("Host") or f"{HOST}:{request.server.server_address[1]}"
+        connection.request(request.command, request.path, body=request.body or None, headers=headers)
+        answer = connection.getresponse()
+        return HttpResponse(answer.status, list(answer.getheaders()), answer.read())
+    finally:
+        connection.close()
+
+
 def make_dispatch(
-    function: LocalFunction, routes: list[Route], invoke: Callable[[dict[str, Any]], Any]
+    function: LocalFunction,
+    routes: list[Route],
+    invoke: Callable[[dict[str, Any]], Any],
+    upstreams: Mapping[str, str] | None = None,
 ) -> Callable[[_Handler], HttpResponse]:
+    upstreams = upstreams or {}
+
     def dispatch(request: _Handler) -> HttpResponse:
         path = urlsplit(request.path).path
         for route in routes:
@@ -310,6 +332,8 @@ def make_dispatch(
             if route.iam:
                 return _error(403, "Forbidden")
             if route.function != function.logical_id:
+                if route.function in upstreams:
+                    return _forward(request, upstreams[route.function])
                 return _error(501, f"{route.function} is not served by the local HTTP API")
             port = request.server.server_address[1]
             event = build_event(
@@ -339,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--routes-json", required=True, help="the API's routes, as a JSON list")
     parser.add_argument("--listen-fd", type=int, required=True, help="a bound, listening TCP socket")
     parser.add_argument("--ready-fd", type=int, default=None, help="file descriptor to write 'ready' to")
+    parser.add_argument("--upstreams-json", default="{}", help="other functions' local URLs, by logical id")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level="INFO", stream=sys.stderr, format="%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s"
@@ -355,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         logger.exception("%s: handler failed to import", function.logical_id)
         return 1
     sock = socket.socket(fileno=args.listen_fd)
-    server = _Server(sock, make_dispatch(function, routes, invoke))
+    server = _Server(sock, make_dispatch(function, routes, invoke, json.loads(args.upstreams_json)))
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         # shutdown() waits for serve_forever to return: call it off the main thread that runs it.
@@ -379,6 +404,8 @@ class LocalHttpApi:
     """The sandbox process serving an HTTP API's routes, and the socket it listens on."""
 
     def __init__(self, function: LocalFunction, routes: list[Route], *, log_path: Path, port: int = 0) -> None:
+        # The other functions' sandboxes this one forwards their routes to (started and stopped with it).
+        self.upstreams: list[LocalHttpApi] = []
         self.function = function
         self.routes = routes
         self.log_path = log_path
@@ -429,6 +456,8 @@ class LocalHttpApi:
                     str(listen_fd),
                     "--ready-fd",
                     str(write_fd),
+                    "--upstreams-json",
+                    json.dumps({api.function.logical_id: api.url for api in self.upstreams}),
                 ],
                 env=dict(env),
                 stdin=subprocess.DEVNULL,
@@ -451,6 +480,8 @@ class LocalHttpApi:
         logger.info("HTTP API (%s) listening on %s", self.function.logical_id, self.url)
 
     def stop(self) -> None:
+        for upstream in self.upstreams:
+            upstream.stop()
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -489,6 +520,11 @@ def start_http_api(
     api_logical_id = next(route.api for route in routes if route.function == served)
     routes = [route for route in routes if route.api == api_logical_id]
     api = LocalHttpApi(function, routes, log_path=log_dir / "HttpApi.log", port=port)
+    # Every other function with open routes on this API gets its own sandbox, reached through this one.
+    others = sorted({route.function for route in routes if not route.iam and route.function != served})
+    api.upstreams = [
+        LocalHttpApi(stack.function(name), routes, log_path=log_dir / f"HttpApi-{name}.log") for name in others
+    ]
     # list, not describe_stack_resource: moto's describe trips over the resources it skipped (None).
     api.api_ids = {"${" + api_logical_id + "}"} | {
         resource["PhysicalResourceId"]
@@ -496,6 +532,9 @@ def start_http_api(
         if resource["LogicalResourceId"] == api_logical_id and resource.get("PhysicalResourceId")
     }
     try:
+        for upstream in api.upstreams:
+            upstream.api_ids = api.api_ids
+            upstream.start(sandbox_environment(upstream.function), ready_timeout=ready_timeout)
         api.start(sandbox_environment(function), ready_timeout=ready_timeout)
     except BaseException:
         api.stop()

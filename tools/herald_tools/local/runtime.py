@@ -118,6 +118,8 @@ class LocalRuntime:
         self._supervisor: threading.Thread | None = None
         # The template's HTTP API on a loopback port (None when it has none): the providers' callbacks.
         self.http_api: LocalHttpApi | None = None
+        # The IAM user Herald's functions sign with (SenderId, key id, secret): created when the runtime starts.
+        self._functions_identity: tuple[str, str, str] | None = None
 
     @property
     def stack(self) -> LocalStack:
@@ -155,6 +157,7 @@ class LocalRuntime:
             self._stack = deploy(
                 self.aws, self.template, parameters=self.deploy_parameters(), stack_name=self.stack_name
             )
+            self._functions_identity = _functions_identity(self.aws.client("iam"))
             # Before the workers: their environment points the template's API URLs at it.
             self.http_api = start_http_api(
                 self.stack,
@@ -214,6 +217,15 @@ class LocalRuntime:
             env["LAMBDA_TASK_ROOT"] = function.code_dir
         env.update(function.environment)
         env.update(self.aws.environment())
+        identity = self._functions_identity
+        if identity is not None:
+            # Herald's functions sign as their own IAM user, as each signs with its role in AWS: the SQS SenderId
+            # of what they publish (the intake's relayed events) is theirs, never the local operator's.
+            user_id, access_key, secret_key = identity
+            env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"] = access_key, secret_key
+            if "HERALD_RELAY_PUBLISHER_IDS" in function.environment:
+                # The template names the functions' role ids (GetAtt ...Role.RoleId); locally they are this user.
+                env["HERALD_RELAY_PUBLISHER_IDS"] = user_id
         if self.http_api is not None:
             env.update(self.http_api.local_environment(function.environment))
         env.update(self.extra_env)
@@ -375,6 +387,15 @@ class LocalRuntime:
                 logger.warning("not settled after %.0fs: %s", timeout, busy)
                 return False
             time.sleep(_SETTLE_POLL_SECONDS)
+
+
+def _functions_identity(iam: Any) -> tuple[str, str, str]:
+    """The emulator's IAM user the functions sign with: (its SenderId, access key id, secret key)."""
+    from herald_tools.local.sender_ids import aws_style_user_id
+
+    user = iam.create_user(UserName="herald-local-functions")["User"]
+    key = iam.create_access_key(UserName="herald-local-functions")["AccessKey"]
+    return aws_style_user_id(user["UserId"]), key["AccessKeyId"], key["SecretAccessKey"]
 
 
 def _tail(path: Path, lines: int = 30) -> str:
