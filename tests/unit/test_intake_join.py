@@ -172,3 +172,36 @@ def test_a_long_platform_id_still_gives_a_bounded_stable_event_id():
     long_id = "x" * 300
     assert len(event_id("aftership", long_id)) <= 128
     assert event_id("aftership", long_id) == event_id("aftership", long_id)
+
+
+def test_a_later_estimate_in_a_scan_is_told_once_as_a_delay(service):
+    # Given the customer was told the shipment's estimate
+    intake, _, publisher = service
+    intake.observe(parse_event(_sample("shipment.created"), now=NOW))
+    told = json.loads(_sample("shipment.created"))["data"]["shipment"]["estimated_delivery"][:10]
+    # When an in-transit scan carries a later estimate, and the carrier repeats it in the next scan
+    later = datetime(2026, 11, 12).date()
+    scan = _scan(EventType.SHIPMENT_IN_TRANSIT, status="in_transit", estimated_delivery=later)
+    intake.accept(SOURCE, Translation(updates=(scan,)))
+    first = [dict(e) for e in publisher.events]
+    for event in first:  # dispatch admits them: the link now holds what the customer was told
+        intake.observe(parse_event(json.dumps(event), now=NOW))
+    again = _scan(EventType.SHIPMENT_IN_TRANSIT, update_id="evt_2", status="in_transit", estimated_delivery=later)
+    intake.accept(SOURCE, Translation(updates=(again,)))
+    # Then the first scan became an in-transit notice and one delay naming both days
+    types = [e["type"] for e in first]
+    assert types == ["shipment.in_transit", "shipment.delayed"]
+    delay = parse_event(json.dumps(first[1]), now=NOW)
+    assert str(delay.data.shipment.estimated_delivery) == "2026-11-12"
+    assert str(delay.data.shipment.previous_estimated_delivery)[:10] == told
+    # And the repeated estimate produced no second delay
+    assert [e["type"] for e in publisher.events[len(first) :]] == ["shipment.in_transit"]
+
+
+def test_an_earlier_or_equal_estimate_is_no_delay(service):
+    intake, _, publisher = service
+    intake.observe(parse_event(_sample("shipment.created"), now=NOW))
+    told = json.loads(_sample("shipment.created"))["data"]["shipment"]["estimated_delivery"]
+    same_day = datetime.fromisoformat(told.replace("Z", "+00:00")).date()
+    intake.accept(SOURCE, Translation(updates=(_scan(EventType.SHIPMENT_IN_TRANSIT, estimated_delivery=same_day),)))
+    assert [e["type"] for e in publisher.events] == ["shipment.in_transit"]

@@ -75,8 +75,11 @@ class IntakeService:
             blocks = next((b for b in (self._links.find(source, link) for link in links) if b is not None), None)
             if blocks is None:
                 self._park(source, links[0], update, outcome)
-            else:
-                events.append(shipment_update_event(source, update, blocks))
+                continue
+            events.append(shipment_update_event(source, update, blocks))
+            revision = revised_estimate_delay(source, update, blocks)
+            if revision is not None:
+                events.append(revision)
         if events:
             self._publisher.publish(events)
             outcome.published.extend(str(event["id"]) for event in events)
@@ -211,6 +214,34 @@ def shipment_update_event(source: str, update: ShipmentUpdate, blocks: Mapping[s
         )
     envelope = _envelope(source, update.event_type, update.platform, update.update_id, update.occurred_at)
     return {**envelope, "data": data}
+
+
+def revised_estimate_delay(source: str, update: ShipmentUpdate, blocks: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A `shipment.delayed` when the carrier's new estimate is a later day than the one the customer was told.
+
+    "Told" is the estimate in the link, which dispatch re-records from every event it admits (this delay
+    included), so each later revision is told once: the event id names the tracking number and the new day, and a
+    carrier repeating the same estimate gives the same id, which dispatch does not send twice. A report that is
+    itself a delay, or a delivery, says it already.
+    """
+    told = blocks.get("shipment", {}).get("estimated_delivery")
+    if update.estimated_delivery is None or not told or update.event_type in _NO_REVISION_NOTICE:
+        return None
+    new_day = _iso(update.estimated_delivery)[:10]
+    if new_day <= str(told)[:10]:
+        return None
+    delay = update.model_copy(
+        update={
+            "event_type": EventType.SHIPMENT_DELAYED,
+            "update_id": f"edd-{tracking_key(update.tracking_number or update.shipment_id or '')}-{new_day}",
+            "delay_reason": update.delay_reason or DelayReason.CARRIER,
+            "message": update.message or f"The carrier now expects to deliver on {new_day}.",
+        }
+    )
+    return shipment_update_event(source, delay, blocks)
+
+
+_NO_REVISION_NOTICE = frozenset({EventType.SHIPMENT_DELAYED, EventType.SHIPMENT_DELIVERED})
 
 
 def _without_none(values: Mapping[str, Any]) -> dict[str, Any]:
