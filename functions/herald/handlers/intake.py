@@ -106,16 +106,16 @@ def _secret_id(storefront: Storefront | None, platform: Platform) -> str | None:
 
 def _verified(platform: Platform, storefront: Storefront | None, body: bytes) -> Storefront:
     """The storefront whose secret signed `body`; SignatureMissing (401) or SignatureInvalid (403) otherwise."""
-    from herald.intake import signatures
+    from herald.intake import authentication
 
     event = app.current_event
     query = event.query_string_parameters or {}
-    if not signatures.signed(platform, event.headers, query):
+    if not authentication.signed(platform, event.headers, query):
         raise SignatureMissing(f"no {platform} signature")
     secret_id = _secret_id(storefront, platform)
     if storefront is None or secret_id is None:
         raise SignatureInvalid(_REFUSED)
-    if not signatures.verified(platform, body, event.headers, query, root().secrets.text(secret_id)):
+    if not authentication.verified(platform, body, event.headers, query, root().secrets.text(secret_id)):
         raise SignatureInvalid(_REFUSED)
     return storefront
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -393,8 +394,10 @@ def _functions_identity(iam: Any) -> tuple[str, str, str]:
     """The emulator's IAM user the functions sign with: (its SenderId, access key id, secret key)."""
     from herald_tools.local.sender_ids import aws_style_user_id
 
-    user = iam.create_user(UserName="herald-local-functions")["User"]
-    key = iam.create_access_key(UserName="herald-local-functions")["AccessKey"]
+    # One user per runtime: several runtimes may share one emulator (the tests start many in one process).
+    name = f"herald-local-functions-{uuid.uuid4().hex[:12]}"
+    user = iam.create_user(UserName=name)["User"]
+    key = iam.create_access_key(UserName=name)["AccessKey"]
     return aws_style_user_id(user["UserId"]), key["AccessKeyId"], key["SecretAccessKey"]
 
 
