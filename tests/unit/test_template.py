@@ -10,17 +10,13 @@ import json
 import re
 import tomllib
 from collections.abc import Iterator
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.template import REPO, TEMPLATE, load_template
 
 from herald.config import DispatchSettings
 from herald.domain.channel_registry import CHANNELS
-
-REPO = Path(__file__).resolve().parents[2]
-TEMPLATE = REPO / "template.yaml"
 
 QUEUE = "AWS::SQS::Queue"
 FUNCTION = "AWS::Serverless::Function"
@@ -117,21 +113,9 @@ OUTPUTS = [
 ]
 
 
-@cache
-def _decoded() -> str:
-    """The template as cfn-lint decodes it (short-form tags become Ref / Fn::GetAtt lists), as JSON text."""
-    from cfnlint.decode import decode
-
-    template, matches = decode(str(TEMPLATE))
-    assert not matches, [str(match) for match in matches]
-    return json.dumps(template)
-
-
 @pytest.fixture
 def template() -> dict[str, Any]:
-    # A fresh plain-dict copy per test: samtranslator mutates what it is given.
-    data: dict[str, Any] = json.loads(_decoded())
-    return data
+    return load_template()
 
 
 def _resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
