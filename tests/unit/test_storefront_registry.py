@@ -269,3 +269,27 @@ def test_the_storefronts_quiet_hours_and_time_zone_hold_a_night_sms() -> None:
     # Then the SMS waits until 09:00 in Tokyo (00:00 UTC)
     (sms,) = [m for m in result.messages if m.sms is not None]
     assert sms.not_before == datetime(2026, 12, 2, 0, 0, tzinfo=UTC).isoformat()
+
+
+def test_a_throttled_read_is_raised_and_not_remembered_as_a_missing_entry() -> None:
+    """Given SSM throttling the first GetParameter of an entry (botocore's Stubber: moto never throttles)
+    When dispatch asks for the entry, then asks again once SSM answers
+    Then the first ask raises (the event is retried, not refused as unregistered) and the second finds the entry:
+    throttling was not cached as "no entry"."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+    from botocore.stub import Stubber
+
+    client = boto3.client("ssm", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    directory = SsmStorefronts(client, REGISTRY_PATH)
+    name = directory.name_of(SAMPLE_SOURCE)
+    with Stubber(client) as stub:
+        stub.add_client_error("get_parameter", service_error_code="ThrottlingException", http_status_code=400)
+        stub.add_response(
+            "get_parameter",
+            {"Parameter": {"Name": name, "Type": "String", "Value": storefront().model_dump_json(), "Version": 1}},
+        )
+        with pytest.raises(GetParameterError, match="ThrottlingException"):
+            directory.get(SAMPLE_SOURCE)
+        found = directory.get(SAMPLE_SOURCE)
+        stub.assert_no_pending_responses()
+    assert found == storefront()
