@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from tests.intake_fakes import MemoryLinks, MemoryPublisher
 
 from herald.contract.event_types import EventType
 from herald.contract.parsing import parse_event
 from herald.intake.updates import DeliveryProof, OrderUpdate, ShipmentUpdate, Translation
 from herald.usecases.intake import IntakeService, event_id, tracking_key
+from tests.intake_fakes import MemoryLinks, MemoryPublisher
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 SOURCE = "storefront/acme-outdoor"
