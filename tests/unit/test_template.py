@@ -794,3 +794,22 @@ def test_webhooks_function_has_reserved_concurrency_from_a_parameter(template: d
     assert template["Conditions"]["ReservesWebhooksConcurrency"] == {
         "Fn::Not": [{"Fn::Equals": [{"Ref": "WebhooksReservedConcurrency"}, -1]}]
     }
+
+
+def test_the_tools_registry_path_is_the_one_every_function_reads(template: dict[str, Any]) -> None:
+    """Given the functions that read the storefront registry
+    When their HERALD_STOREFRONTS_PATH is compared with herald_tools.ops.stores.registry_path (which `herald
+    stores` and the local runtime use)
+    Then each names the same path for the stack."""
+    from herald_tools.ops.stores import registry_path
+
+    paths = [
+        function["Properties"]["Environment"]["Variables"]["HERALD_STOREFRONTS_PATH"]
+        for function in _resources(template, "AWS::Serverless::Function").values()
+        if "HERALD_STOREFRONTS_PATH" in function["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    globals_path = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    if "HERALD_STOREFRONTS_PATH" in globals_path:
+        paths.append(globals_path["HERALD_STOREFRONTS_PATH"])
+    assert paths
+    assert all(path == {"Fn::Sub": registry_path("${AWS::StackName}")} for path in paths), paths
