@@ -295,3 +295,10 @@ def test_a_throttled_read_is_raised_and_not_remembered_as_a_missing_entry() -> N
         found = directory.get(SAMPLE_SOURCE)
         stub.assert_no_pending_responses()
     assert found == storefront()
+
+
+def test_a_source_ending_in_a_newline_is_encoded_not_written_as_it_is() -> None:
+    # Given a source whose last part ends in a newline; When it becomes a parameter name
+    leaf = parameter_leaf("storefront/acme\n")
+    # Then it is the encoded form (a newline is no character of an SSM name), distinct from storefront/acme's
+    assert leaf == "storefront_2Facme_0A"
