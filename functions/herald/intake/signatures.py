@@ -40,7 +40,7 @@ from collections.abc import Mapping
 SHOPIFY_HEADER = "X-Shopify-Hmac-Sha256"
 EASYPOST_HEADER = "X-Hmac-Signature"
 AFTERSHIP_HEADER = "aftership-hmac-sha256"
-SHIPPO_TOKEN_PARAMETER = "token"
+SHIPPO_TOKEN_PARAMETER = "token"  # noqa: S105 - the query parameter's name, not a secret
 ONFLEET_HEADER = "X-Onfleet-Signature"
 ONFLEET_CHECK_PARAMETER = "check"
 
