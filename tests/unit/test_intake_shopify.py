@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from tests.fixtures import load_fixture
 
 from herald.contract.event_types import EventType
 from herald.contract.parsing import parse_event
 from herald.domain.storefront import SmsConsentRule, Storefront, StorefrontIntake
 from herald.intake.shopify import is_eventbridge_envelope, translate_shopify, unwrap_eventbridge
 from herald.intake.updates import IntakeRefused, Translation
-from tests.fixtures import load_fixture
 
 RECEIVED = datetime(2026, 12, 2, 4, 0, tzinfo=UTC)
 ORDER_ID = "820982911946154508"
@@ -37,7 +37,9 @@ def run(topic: str, payload: Any, rule: SmsConsentRule = SmsConsentRule.NEVER, w
 
 
 def only_event(translation: Translation) -> dict[str, Any]:
-    assert len(translation.events) == 1 and not translation.order_updates and not translation.updates
+    assert len(translation.events) == 1
+    assert not translation.order_updates
+    assert not translation.updates
     event = translation.events[0]
     parse_event(json.dumps(event), now=RECEIVED)  # every full event passes the contract
     return event
@@ -61,19 +63,30 @@ def test_the_published_order_becomes_an_order_placed_event_with_the_order_and_cu
     """Given Shopify's orders/create sample, when translated, then one order.placed event names its order, items,
     customer and status URL, and the unparseable "555-555-SHIP" phone is dropped (email only)."""
     event = only_event(run("orders/create", load_fixture("shopify_orders_create.json")))
-    assert event["type"] == "order.placed" and event["source"] == "storefront/acme"
+    assert event["type"] == "order.placed"
+    assert event["source"] == "storefront/acme"
     assert event["id"] == f"shopify-order-{ORDER_ID}-placed"
     order = event["data"]["order"]
-    assert order["id"] == ORDER_ID and order["number"] == "#9999"
-    assert order["currency"] == "USD" and order["total"] == "404.95"
+    assert order["id"] == ORDER_ID
+    assert order["number"] == "#9999"
+    assert order["currency"] == "USD"
+    assert order["total"] == "404.95"
     assert order["placed_at"] == "2021-12-31T19:00:00-05:00"
     assert order["status_url"].startswith("https://jsmith.myshopify.com/548380009/orders/123456abcd/")
     assert [(i["sku"], i["quantity"]) for i in order["items"]][:2] == [("SKU2006-001", 1), ("LENS-PROTECT-2YR", 1)]
-    assert order["items"][0] == {"sku": "SKU2006-001", "quantity": 1, "name": "Aviator sunglasses", "unit_price": "89.99"}
+    assert order["items"][0] == {
+        "sku": "SKU2006-001",
+        "quantity": 1,
+        "name": "Aviator sunglasses",
+        "unit_price": "89.99",
+    }
     customer = event["data"]["customer"]
-    assert customer["name"] == "John Smith" and customer["email"] == "john@example.com"
-    assert "phone" not in customer and customer["sms_consent"] is False
-    assert customer["locale"] == "en" and customer["country"] == "US"
+    assert customer["name"] == "John Smith"
+    assert customer["email"] == "john@example.com"
+    assert "phone" not in customer
+    assert customer["sms_consent"] is False
+    assert customer["locale"] == "en"
+    assert customer["country"] == "US"
 
 
 def test_a_retried_order_webhook_gives_the_same_event_id() -> None:
@@ -130,7 +143,8 @@ def test_checkout_phone_without_a_usable_phone_gives_no_consent() -> None:
 
 def test_the_published_cancellation_becomes_order_cancelled_with_its_reason() -> None:
     event = only_event(run("orders/cancelled", load_fixture("shopify_orders_cancelled.json")))
-    assert event["type"] == "order.cancelled" and event["id"] == f"shopify-order-{ORDER_ID}-cancelled"
+    assert event["type"] == "order.cancelled"
+    assert event["id"] == f"shopify-order-{ORDER_ID}-cancelled"
     assert event["data"]["cancellation"] == {"reason": "customer"}  # the sample has no refunds
     assert event["time"] == "2021-12-31T19:00:00-05:00"
 
@@ -165,7 +179,9 @@ def test_a_body_that_is_not_an_object_is_refused() -> None:
 
 def test_an_unknown_topic_is_ignored_with_the_reason() -> None:
     translation = run("products/update", {"id": 1})
-    assert translation == Translation(ignored=("Shopify topic 'products/update' is not one Herald tells customers about",))
+    assert translation == Translation(
+        ignored=("Shopify topic 'products/update' is not one Herald tells customers about",)
+    )
 
 
 # --- updates --------------------------------------------------------------------------------------------------
@@ -174,17 +190,21 @@ def test_an_unknown_topic_is_ignored_with_the_reason() -> None:
 def test_the_published_fulfillment_becomes_a_shipment_created_update() -> None:
     translation = run("fulfillments/create", load_fixture("shopify_fulfillments_create.json"))
     (update,) = translation.order_updates
-    assert update.event_type is EventType.SHIPMENT_CREATED and update.order_id == ORDER_ID
+    assert update.event_type is EventType.SHIPMENT_CREATED
+    assert update.order_id == ORDER_ID
     shipment = update.data["shipment"]
-    assert shipment["id"] == "123456" and shipment["carrier"] == "UPS"
+    assert shipment["id"] == "123456"
+    assert shipment["carrier"] == "UPS"
     assert shipment["tracking_number"] == load_fixture("shopify_fulfillments_create.json")["tracking_number"]
     assert shipment["items"][0] == {"sku": "SKU2006-001", "quantity": 1}
 
 
 def test_the_published_fulfillment_event_becomes_an_in_transit_shipment_update() -> None:
     (update,) = run("fulfillment_events/create", load_fixture("shopify_fulfillment_events_create.json")).updates
-    assert update.event_type is EventType.SHIPMENT_IN_TRANSIT and update.status == "in_transit"
-    assert update.shipment_id == "123456" and update.order_id == ORDER_ID
+    assert update.event_type is EventType.SHIPMENT_IN_TRANSIT
+    assert update.status == "in_transit"
+    assert update.shipment_id == "123456"
+    assert update.order_id == ORDER_ID
     assert update.update_id == "shopify-fulfillment-event-1234567"
     assert update.message == "Item is now in transit"
     assert update.occurred_at == datetime.fromisoformat("2021-12-31T19:00:00-05:00")
@@ -215,7 +235,8 @@ def test_a_delivered_event_carries_its_proof_and_location() -> None:
         estimated_delivery_at="2022-01-02T12:00:00-05:00",
     )
     (update,) = run("fulfillment_events/create", event).updates
-    assert update.event_type is EventType.SHIPMENT_DELIVERED and update.proof is not None
+    assert update.event_type is EventType.SHIPMENT_DELIVERED
+    assert update.proof is not None
     assert (update.proof.latitude, update.proof.longitude, update.proof.location) == (45.42, -75.69, "CA")
     assert update.estimated_delivery == datetime.fromisoformat("2022-01-02T12:00:00-05:00")
 
@@ -223,12 +244,15 @@ def test_a_delivered_event_carries_its_proof_and_location() -> None:
 def test_the_published_label_printed_event_is_ignored_with_why() -> None:
     event = load_fixture("shopify_rest_fulfillment_event_label_printed_python_api.json")["fulfillment_event"]
     (update,) = run("fulfillment_events/create", event).updates
-    assert update.event_type is None and update.ignored_reason is not None
+    assert update.event_type is None
+    assert update.ignored_reason is not None
     assert update.ignored_reason.startswith("label printed")
 
 
 def test_the_published_hold_names_no_order_and_is_ignored_with_why() -> None:
-    translation = run("fulfillment_orders/placed_on_hold", load_fixture("shopify_fulfillment_orders_placed_on_hold.json"))
+    translation = run(
+        "fulfillment_orders/placed_on_hold", load_fixture("shopify_fulfillment_orders_placed_on_hold.json")
+    )
     assert translation.ignored == (
         "fulfillment_orders/placed_on_hold: fulfillment order gid://shopify/FulfillmentOrder/1 names no order_id"
         " to tell the customer of",
@@ -239,7 +263,8 @@ def test_a_stock_hold_with_its_order_becomes_order_backordered() -> None:
     hold = copy.deepcopy(load_fixture("shopify_fulfillment_orders_placed_on_hold.json"))
     hold["fulfillment_order"]["order_id"] = int(ORDER_ID)
     (update,) = run("fulfillment_orders/placed_on_hold", hold).order_updates
-    assert update.event_type is EventType.ORDER_BACKORDERED and update.order_id == ORDER_ID
+    assert update.event_type is EventType.ORDER_BACKORDERED
+    assert update.order_id == ORDER_ID
     assert update.data["backorder"] == {
         "items": [{"sku": "shopify-line-gid://shopify/FulfillmentOrderLineItem/3", "quantity": 4}],
         "reason": "Stacked hold",
@@ -263,7 +288,8 @@ def test_a_hold_for_another_reason_is_ignored_with_it() -> None:
 )
 def test_the_published_returns_become_return_updates(topic: str, fixture: str, expected: EventType) -> None:
     (update,) = run(topic, load_fixture(fixture)).order_updates
-    assert update.event_type is expected and update.order_id == "4783296544821"
+    assert update.event_type is expected
+    assert update.order_id == "4783296544821"
     assert update.data["return"]["id"] == "123134564567890"
 
 
@@ -273,12 +299,14 @@ def test_the_published_returns_become_return_updates(topic: str, fixture: str, e
 )
 def test_declined_and_closed_returns_are_ignored_until_the_contract_has_their_types(topic: str, fixture: str) -> None:
     translation = run(topic, load_fixture(fixture))
-    assert not translation.order_updates and "no return." in translation.ignored[0]
+    assert not translation.order_updates
+    assert "no return." in translation.ignored[0]
 
 
 def test_the_published_refund_becomes_return_refunded_with_the_transactions_amount() -> None:
     (update,) = run("refunds/create", load_fixture("shopify_refunds_create.json")).order_updates
-    assert update.event_type is EventType.RETURN_REFUNDED and update.order_id == ORDER_ID
+    assert update.event_type is EventType.RETURN_REFUNDED
+    assert update.order_id == ORDER_ID
     block = update.data["return"]
     assert block["refund_amount"] == "85.00"  # 75.00 + 10.00, the two successful refund transactions
     assert block["id"] == "shopify-refund-890088186047892319"  # the sample's refund names no return
@@ -333,7 +361,8 @@ def test_an_eventbridge_wrapped_order_translates_as_the_https_body() -> None:
     envelope = wrapped("orders/create", order)
     assert is_eventbridge_envelope(envelope)
     topic, payload, metadata = unwrap_eventbridge(envelope)
-    assert topic == "orders/create" and metadata["X-Shopify-Shop-Domain"] == "acme.myshopify.com"
+    assert topic == "orders/create"
+    assert metadata["X-Shopify-Shop-Domain"] == "acme.myshopify.com"
     assert run(topic, payload, webhook_id=metadata["X-Shopify-Webhook-Id"]) == run("orders/create", order)
 
 
@@ -343,7 +372,11 @@ def test_an_eventbridge_wrapped_order_translates_as_the_https_body() -> None:
         {"source": "aws.partner/stripe.com/x", "detail": {}},
         {"source": "aws.partner/shopify.com/1/x"},
         {"source": "aws.partner/shopify.com/1/x", "detail": {"payload": [], "metadata": {}}},
-        {"source": "aws.partner/shopify.com/1/x", "detail-type": "shopifyWebhook", "detail": {"payload": {}, "metadata": {}}},
+        {
+            "source": "aws.partner/shopify.com/1/x",
+            "detail-type": "shopifyWebhook",
+            "detail": {"payload": {}, "metadata": {}},
+        },
     ],
 )
 def test_what_is_not_a_shopify_eventbridge_event_is_refused(event: dict[str, Any]) -> None:
