@@ -293,14 +293,29 @@ def test_the_published_returns_become_return_updates(topic: str, fixture: str, e
     assert update.data["return"]["id"] == "123134564567890"
 
 
-@pytest.mark.parametrize(
-    ("topic", "fixture"),
-    [("returns/decline", "shopify_returns_decline.json"), ("returns/close", "shopify_returns_close.json")],
-)
-def test_declined_and_closed_returns_are_ignored_until_the_contract_has_their_types(topic: str, fixture: str) -> None:
-    translation = run(topic, load_fixture(fixture))
-    assert not translation.order_updates
-    assert "no return." in translation.ignored[0]
+def test_the_published_decline_becomes_return_declined_with_the_stores_note() -> None:
+    """Given Shopify's returns/decline sample, then a return.declined update carries the store's note."""
+    (update,) = run("returns/decline", load_fixture("shopify_returns_decline.json")).order_updates
+    assert update.event_type is EventType.RETURN_DECLINED and update.order_id == "4783296544821"
+    assert update.update_id == "shopify-return-123134564567890-declined"
+    assert update.data["return"] == {
+        "id": "123134564567890",
+        "items": [],
+        "reason": "As discussed on the phone, the 30-day return window has ended.",
+    }
+
+
+def test_a_decline_without_a_note_gives_its_reason_code_in_words() -> None:
+    decline = copy.deepcopy(load_fixture("shopify_returns_decline.json"))
+    decline["decline"]["note"] = None
+    (update,) = run("returns/decline", decline).order_updates
+    assert update.data["return"]["reason"] == "return period ended"
+
+
+def test_the_published_close_names_its_order_by_order_id_and_becomes_return_closed() -> None:
+    (update,) = run("returns/close", load_fixture("shopify_returns_close.json")).order_updates
+    assert update.event_type is EventType.RETURN_CLOSED and update.order_id == "4783296544821"
+    assert update.data["return"]["id"] == "123134564567890"
 
 
 def test_the_published_refund_becomes_return_refunded_with_the_transactions_amount() -> None:

@@ -49,9 +49,9 @@ _QUIET_STATUSES: dict[str, str] = {
 _RETURN_TOPICS: dict[str, tuple[EventType, str]] = {
     "returns/request": (EventType.RETURN_REQUESTED, "requested"),
     "returns/approve": (EventType.RETURN_APPROVED, "approved"),
+    "returns/decline": (EventType.RETURN_DECLINED, "declined"),
+    "returns/close": (EventType.RETURN_CLOSED, "closed"),
 }
-# Not in the contract yet (issue 10: return.declined / return.closed are to be added): told, not guessed.
-_RETURN_TOPICS_WITHOUT_TYPE = {"returns/decline": "return.declined", "returns/close": "return.closed"}
 
 
 def translate_shopify(
@@ -79,9 +79,6 @@ def translate_shopify(
         return _fulfillment_event(payload, received_at)
     if topic in _RETURN_TOPICS:
         return Translation(order_updates=(_return_update(topic, payload, received_at),))
-    if topic in _RETURN_TOPICS_WITHOUT_TYPE:
-        _identifier(payload, "id", topic)  # still refuse a body that is not a return
-        return Translation(ignored=(f"{topic}: Herald has no {_RETURN_TOPICS_WITHOUT_TYPE[topic]} event type yet",))
     if topic == "refunds/create":
         return Translation(order_updates=(_refund(payload, received_at),))
     return Translation(ignored=(f"Shopify topic {topic!r} is not one Herald tells customers about",))
@@ -431,6 +428,12 @@ def _return_update(topic: str, payload: Mapping[str, Any], received_at: datetime
             with_price=False,
         ),
     }
+    decline = _mapping(payload, "decline", topic)
+    if decline is not None:
+        # The store's note says it to the customer; the code (return_period_ended, ...) is the fallback.
+        reason = _text(decline, "note", topic) or _text(decline, "reason", topic)
+        if reason is not None:
+            block["reason"] = reason.replace("_", " ") if reason == decline.get("reason") else reason
     return OrderUpdate(
         platform="shopify",
         update_id=f"shopify-return-{return_id}-{state}",  # a return is requested, approved... once each
