@@ -296,7 +296,8 @@ def test_the_published_returns_become_return_updates(topic: str, fixture: str, e
 def test_the_published_decline_becomes_return_declined_with_the_stores_note() -> None:
     """Given Shopify's returns/decline sample, then a return.declined update carries the store's note."""
     (update,) = run("returns/decline", load_fixture("shopify_returns_decline.json")).order_updates
-    assert update.event_type is EventType.RETURN_DECLINED and update.order_id == "4783296544821"
+    assert update.event_type is EventType.RETURN_DECLINED
+    assert update.order_id == "4783296544821"
     assert update.update_id == "shopify-return-123134564567890-declined"
     assert update.data["return"] == {
         "id": "123134564567890",
@@ -314,7 +315,8 @@ def test_a_decline_without_a_note_gives_its_reason_code_in_words() -> None:
 
 def test_the_published_close_names_its_order_by_order_id_and_becomes_return_closed() -> None:
     (update,) = run("returns/close", load_fixture("shopify_returns_close.json")).order_updates
-    assert update.event_type is EventType.RETURN_CLOSED and update.order_id == "4783296544821"
+    assert update.event_type is EventType.RETURN_CLOSED
+    assert update.order_id == "4783296544821"
     assert update.data["return"]["id"] == "123134564567890"
 
 
