@@ -399,3 +399,14 @@ def test_an_eventbridge_wrapped_order_translates_as_the_https_body() -> None:
 def test_what_is_not_a_shopify_eventbridge_event_is_refused(event: dict[str, Any]) -> None:
     with pytest.raises(IntakeRefused):
         unwrap_eventbridge(event)
+
+
+def test_the_intake_entry_point_reads_the_topic_and_webhook_id_from_the_headers() -> None:
+    """Given the published order and Shopify's headers, when it goes through intake.translate, then it is the
+    same Translation as the translator's own."""
+    from herald.intake.translate import translate
+
+    order = load_fixture("shopify_orders_create.json")
+    headers = {"x-shopify-topic": "orders/create", "x-shopify-webhook-id": "wh-1"}
+    through = translate("shopify", order, storefront(), received_at=RECEIVED, headers=headers)
+    assert through == run("orders/create", order)
