@@ -57,18 +57,18 @@ def url_args(queues: dict[str, str]) -> list[str]:
 def test_publishing_every_sample_exits_0_and_fills_both_queues(
     runner: CliRunner, sqs: Any, queues: dict[str, str]
 ) -> None:
-    # Given the 14 sample files
+    # Given the 16 sample files (one per event type: order and return types on one queue, shipment on the other)
     files = sorted(str(p) for p in EVENTS_DIR.glob("*.json"))
     # When they are published with a JSON report
     result = runner.invoke(app, ["publish", *files, *url_args(queues), "--json"])
-    # Then all are accepted, 7 on each queue, and the report names each file
+    # Then all are accepted, 9 on the order queue and 7 on the shipment queue, and the report names each file
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["ok"] is True
-    assert len(report["accepted"]) == 14
+    assert len(report["accepted"]) == 16
     assert report["rejected"] == []
     assert {a["origin"] for a in report["accepted"]} == set(files)
-    assert (depth(sqs, queues["order"]), depth(sqs, queues["shipment"])) == (7, 7)
+    assert (depth(sqs, queues["order"]), depth(sqs, queues["shipment"])) == (9, 7)
 
 
 def test_the_demo_story_exits_1_and_names_the_two_rejected_lines(

@@ -84,6 +84,8 @@ EXTRA: dict[EventType, dict[str, Any]] = {
     EventType.RETURN_APPROVED: {"return": _RETURN},
     EventType.RETURN_RECEIVED: {"return": _RETURN},
     EventType.RETURN_REFUNDED: {"return": {**_RETURN, "refund_amount": "89.5"}},
+    EventType.RETURN_DECLINED: {"return": _RETURN},
+    EventType.RETURN_CLOSED: {"return": _RETURN},
 }
 SMS_TYPES = [t for t in EventType]
 
@@ -225,6 +227,8 @@ CONTENT: dict[EventType, list[str]] = {
     EventType.RETURN_APPROVED: ["Hiking boots", LABEL_URL],
     EventType.RETURN_RECEIVED: ["Hiking boots", "arrived"],
     EventType.RETURN_REFUNDED: ["$89.50", "Hiking boots"],
+    EventType.RETURN_DECLINED: ["could not accept", "Too small", "Hiking boots", "keep the items"],
+    EventType.RETURN_CLOSED: ["closed", "Hiking boots", "nothing more you need to do"],
 }
 
 

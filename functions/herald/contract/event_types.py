@@ -24,6 +24,9 @@ class EventType(StrEnum):
     RETURN_APPROVED = "return.approved"
     RETURN_RECEIVED = "return.received"
     RETURN_REFUNDED = "return.refunded"
+    # Added 2026-12-02 (issue 10): a platform that decides returns (Shopify) tells these too.
+    RETURN_DECLINED = "return.declined"
+    RETURN_CLOSED = "return.closed"
 
     @property
     def family(self) -> str:

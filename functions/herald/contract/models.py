@@ -425,6 +425,20 @@ class ReturnRefundedEvent(Envelope):
     data: RefundedData
 
 
+class ReturnDeclinedEvent(Envelope):
+    """A `return.declined` event: `return.reason` says why, in the store's words."""
+
+    type: Literal[EventType.RETURN_DECLINED]
+    data: ReturnData
+
+
+class ReturnClosedEvent(Envelope):
+    """A `return.closed` event: the return is finished, nothing more will happen to it."""
+
+    type: Literal[EventType.RETURN_CLOSED]
+    data: ReturnData
+
+
 DATA_MODELS: dict[EventType, type[OrderData]] = {
     EventType.ORDER_PLACED: OrderData,
     EventType.ORDER_BACKORDERED: BackorderedData,
@@ -440,6 +454,8 @@ DATA_MODELS: dict[EventType, type[OrderData]] = {
     EventType.RETURN_APPROVED: ReturnData,
     EventType.RETURN_RECEIVED: ReturnData,
     EventType.RETURN_REFUNDED: RefundedData,
+    EventType.RETURN_DECLINED: ReturnData,
+    EventType.RETURN_CLOSED: ReturnData,
 }
 
 EVENT_MODELS: dict[EventType, type[Envelope]] = {
@@ -457,6 +473,8 @@ EVENT_MODELS: dict[EventType, type[Envelope]] = {
     EventType.RETURN_APPROVED: ReturnApprovedEvent,
     EventType.RETURN_RECEIVED: ReturnReceivedEvent,
     EventType.RETURN_REFUNDED: ReturnRefundedEvent,
+    EventType.RETURN_DECLINED: ReturnDeclinedEvent,
+    EventType.RETURN_CLOSED: ReturnClosedEvent,
 }
 
 HeraldEvent = Annotated[
@@ -473,7 +491,9 @@ HeraldEvent = Annotated[
     | ReturnRequestedEvent
     | ReturnApprovedEvent
     | ReturnReceivedEvent
-    | ReturnRefundedEvent,
+    | ReturnRefundedEvent
+    | ReturnDeclinedEvent
+    | ReturnClosedEvent,
     Field(discriminator="type"),
 ]
 

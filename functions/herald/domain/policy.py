@@ -108,6 +108,12 @@ _POLICIES: dict[EventType, EventPolicy] = {
     EventType.RETURN_APPROVED: EventPolicy(_EMAIL_AND_SMS, Urgency.URGENT, KeyLink.RETURN_LABEL),
     EventType.RETURN_RECEIVED: EventPolicy(_EMAIL_ONLY, Urgency.NON_URGENT, KeyLink.RETURNS_PORTAL),
     EventType.RETURN_REFUNDED: EventPolicy(_EMAIL_AND_SMS, Urgency.URGENT, KeyLink.RETURNS_PORTAL, transactional=True),
+    # A declined return changes what the customer does next (keep the item, ask support, send it elsewhere) and
+    # the return window may be running out: told on both channels now, as an approval is. Not NEVER_HELD: nothing
+    # is at the door, so the storefront may still mark it non_urgent.
+    EventType.RETURN_DECLINED: EventPolicy(_EMAIL_AND_SMS, Urgency.URGENT, KeyLink.RETURNS_PORTAL),
+    # A closed return is bookkeeping: the refund or the decline was already told. Email only, held at night.
+    EventType.RETURN_CLOSED: EventPolicy(_EMAIL_ONLY, Urgency.NON_URGENT, KeyLink.RETURNS_PORTAL),
 }
 # Each type's templates are in the folder of its name: said once here rather than in every entry.
 POLICIES: Mapping[EventType, EventPolicy] = MappingProxyType(
