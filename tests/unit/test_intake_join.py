@@ -225,3 +225,8 @@ def test_an_estimate_revision_is_a_delay_only_when_later_than_told(service):
     assert event["id"] == "easypost-edd_2"
     assert event["data"]["shipment"]["previous_estimated_delivery"] == told
     assert outcome.ignored == ["easypost edd_1: the estimate is not later than told"]
+
+
+def test_an_id_already_named_after_its_platform_is_not_prefixed_twice():
+    assert event_id("shopify", "shopify-order-1-placed") == "shopify-order-1-placed"
+    assert event_id("easypost", "evt_1") == "easypost-evt_1"

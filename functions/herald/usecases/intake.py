@@ -157,7 +157,8 @@ def shipment_links_of(shipment: Mapping[str, Any]) -> list[LinkKey]:
 def event_id(platform: str, update_id: str) -> str:
     """The Herald event id of a platform's report: the same report always gives the same id (dispatch's
     idempotency stops a platform's retry), bounded as the contract asks."""
-    candidate = f"{platform}-{update_id}"
+    # Ids a translator already named after its platform (Shopify's `shopify-order-<id>-placed`) are kept as they are.
+    candidate = update_id if update_id.startswith(f"{platform}-") else f"{platform}-{update_id}"
     if len(candidate) <= _MAX_EVENT_ID:
         return candidate
     return f"{platform}-sha256-{hashlib.sha256(update_id.encode()).hexdigest()}"
