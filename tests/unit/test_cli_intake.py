@@ -81,3 +81,80 @@ def test_an_unreadable_file_is_a_usage_error(tmp_path: Path) -> None:
     code, _, stderr = _run("easypost", str(tmp_path / "missing.json"))
     assert code == 2
     assert "cannot read" in stderr
+
+
+@pytest.mark.parametrize(
+    ("topic", "fixture", "kind", "event_type"),
+    [
+        ("orders/create", "shopify_orders_create.json", "event", "order.placed"),
+        ("orders/cancelled", "shopify_orders_cancelled.json", "event", "order.cancelled"),
+        ("fulfillments/create", "shopify_fulfillments_create.json", "order_update", "shipment.created"),
+        (
+            "fulfillment_events/create",
+            "shopify_fulfillment_events_create.json",
+            "shipment_update",
+            "shipment.in_transit",
+        ),
+        ("returns/request", "shopify_returns_request.json", "order_update", "return.requested"),
+        ("returns/approve", "shopify_returns_approve.json", "order_update", "return.approved"),
+        ("returns/decline", "shopify_returns_decline.json", "order_update", "return.declined"),
+        ("returns/close", "shopify_returns_close.json", "order_update", "return.closed"),
+        ("refunds/create", "shopify_refunds_create.json", "order_update", "return.refunded"),
+    ],
+)
+def test_every_published_shopify_payload_prints_what_it_becomes(
+    topic: str, fixture: str, kind: str, event_type: str
+) -> None:
+    # Given a published Shopify webhook body and its topic
+    # When it is run through herald intake
+    code, lines, _ = _run("shopify", str(FIXTURES_DIR / fixture), "--topic", topic)
+    # Then it prints the Herald event (or the update the intake joins to its order) of the expected type
+    assert code == 0
+    (line,) = lines
+    printed = line if kind == "event" else line[kind]
+    assert printed["type" if kind == "event" else "event_type"] == event_type
+
+
+def test_the_sms_consent_rule_decides_the_orders_consent(tmp_path: Path) -> None:
+    # Given the published order with a checkout phone that parses (the sample's own do not: "555-555-SHIP")
+    order = json.loads((FIXTURES_DIR / "shopify_orders_create.json").read_text())
+    order["phone"] = "+442079460958"
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps(order))
+    fixture = str(path)
+    # When it is run under the default rule and under checkout_phone
+    _, never, _ = _run("shopify", fixture, "--topic", "orders/create")
+    _, checkout, _ = _run("shopify", fixture, "--topic", "orders/create", "--sms-consent", "checkout_phone")
+    # Then only checkout_phone takes the phone as consent to order texts
+    assert never[0]["data"]["customer"]["sms_consent"] is False
+    assert checkout[0]["data"]["customer"]["sms_consent"] is True
+    assert checkout[0]["data"]["customer"]["phone"] == "+442079460958"
+
+
+def test_a_shopify_https_payload_needs_its_topic() -> None:
+    code, _, stderr = _run("shopify", str(FIXTURES_DIR / "shopify_orders_create.json"))
+    assert code == 2
+    assert "--topic" in stderr
+
+
+def test_an_eventbridge_wrapped_shopify_event_needs_no_topic(tmp_path: Path) -> None:
+    # Given the published order inside the envelope Shopify's partner event source delivers
+    order = json.loads((FIXTURES_DIR / "shopify_orders_create.json").read_text())
+    envelope = {
+        "version": "0",
+        "id": "3f1ad2c0-0000-0000-0000-000000000002",
+        "detail-type": "shopifyWebhook",
+        "source": "aws.partner/shopify.com/1830279/herald",
+        "account": "123456789012",
+        "time": "2026-12-02T04:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"payload": order, "metadata": {"X-Shopify-Topic": "orders/create", "X-Shopify-Webhook-Id": "w"}},
+    }
+    path = tmp_path / "eventbridge.json"
+    path.write_text(json.dumps(envelope))
+    # When it is run without --topic
+    code, lines, _ = _run("shopify", str(path))
+    # Then it is recognised and translated as the HTTPS body would be
+    assert code == 0
+    assert lines[0]["type"] == "order.placed"
