@@ -32,7 +32,7 @@ MAX_EVENT_BYTES = 64 * 1024
 
 MAX_FUTURE_SKEW = timedelta(hours=24)
 """How far ahead of Herald's clock an event's `time` may be: a storefront's clock may be wrong by minutes, and a
-shipment's later events are ordered by `time` within a rank; an event "from 2099" is refused (contract.parsing)."""
+a shipment's loops (domain.shipment_states) are ordered by `time`; an event "from 2099" is refused (contract.parsing)."""
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
