@@ -161,6 +161,7 @@ def test_a_round_after_an_attempt_is_ordered_by_time_and_a_late_earlier_copy_is_
     # Then the 08:00 one is superseded with the reason, and the others are notified in turn
     events = _events(env)
     assert events["evt_ofd_0800"]["status"] == "superseded"
-    assert "already notified of delivery_attempted, reported later (event evt_try_1200)" in events["evt_ofd_0800"]["reason"]
+    reason = events["evt_ofd_0800"]["reason"]
+    assert "already notified of delivery_attempted, reported later (event evt_try_1200)" in reason
     assert [events[e]["status"] for e in ("evt_ofd_0900", "evt_try_1200", "evt_ofd_next")] == ["dispatched"] * 3
     assert (env.depth("email"), env.depth("sms")) == (3, 3)

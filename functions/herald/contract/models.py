@@ -31,8 +31,9 @@ MAX_EVENT_BYTES = 64 * 1024
 """An event larger than this is rejected: SQS allows 256 KiB, but no honest order event needs it."""
 
 MAX_FUTURE_SKEW = timedelta(hours=24)
-"""How far ahead of Herald's clock an event's `time` may be: a storefront's clock may be wrong by minutes, and a
-a shipment's loops (domain.shipment_states) are ordered by `time`; an event "from 2099" is refused (contract.parsing)."""
+"""How far ahead of Herald's clock an event's `time` may be: a storefront's clock may be wrong by minutes, and
+a shipment's loops (domain.shipment_states) are ordered by `time`; an event "from 2099" is refused
+(contract.parsing)."""
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]

@@ -80,12 +80,16 @@ _POLICIES: dict[EventType, EventPolicy] = {
     ),
     EventType.ORDER_BACKORDERED: EventPolicy(_EMAIL_AND_SMS, Urgency.URGENT, KeyLink.ORDER_STATUS),
     EventType.ORDER_CANCELLED: EventPolicy(_EMAIL_AND_SMS, Urgency.URGENT, KeyLink.ORDER_STATUS, transactional=True),
-    EventType.SHIPMENT_CREATED: EventPolicy(_EMAIL_AND_SMS, Urgency.URGENT, KeyLink.TRACKING, shipment=ShipmentStep(ShipmentState.CREATED)),
+    EventType.SHIPMENT_CREATED: EventPolicy(
+        _EMAIL_AND_SMS, Urgency.URGENT, KeyLink.TRACKING, shipment=ShipmentStep(ShipmentState.CREATED)
+    ),
     # Scans arrive many times a day: email only (domain.shipment_states notifies only the first).
     EventType.SHIPMENT_IN_TRANSIT: EventPolicy(
         _EMAIL_ONLY, Urgency.NON_URGENT, KeyLink.TRACKING, shipment=ShipmentStep(ShipmentState.IN_TRANSIT)
     ),
-    EventType.SHIPMENT_DELAYED: EventPolicy(_EMAIL_AND_SMS, Urgency.URGENT, KeyLink.TRACKING, shipment=ShipmentStep(ShipmentState.DELAYED)),
+    EventType.SHIPMENT_DELAYED: EventPolicy(
+        _EMAIL_AND_SMS, Urgency.URGENT, KeyLink.TRACKING, shipment=ShipmentStep(ShipmentState.DELAYED)
+    ),
     EventType.SHIPMENT_OUT_FOR_DELIVERY: EventPolicy(
         _EMAIL_AND_SMS, Urgency.NEVER_HELD, KeyLink.TRACKING, shipment=ShipmentStep(ShipmentState.OUT_FOR_DELIVERY)
     ),

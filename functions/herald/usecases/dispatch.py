@@ -20,8 +20,8 @@ from herald.domain.notification import Channel, ChannelMessage, notification_id
 from herald.domain.phone import PhoneRule, to_e164
 from herald.domain.policy import policy_for
 from herald.domain.quiet_hours import release_time
-from herald.domain.shipment_states import ShipmentState
 from herald.domain.redundancy import DEFAULT_DEADLINE_SECONDS, escalated_at_deadline
+from herald.domain.shipment_states import ShipmentState
 from herald.domain.storefront import Storefront
 from herald.domain.suppression import Suppression, blocks, strength, suppressed_reason
 from herald.usecases.ports import (
