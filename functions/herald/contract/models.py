@@ -341,7 +341,10 @@ class Envelope(ContractModel):
     id: EventId
     source: Source
     type: EventType
-    time: AwareDatetime
+    time: AwareDatetime = Field(
+        description="When it happened, with its UTC offset. Herald rejects a time more than 24 h ahead of its own "
+        "clock (contract.parsing): a bound relative to the reader's clock, which JSON Schema cannot express."
+    )
     datacontenttype: Literal["application/json"] | None = None
     subject: LongText | None = None
 
