@@ -19,7 +19,7 @@ from herald.domain.suppression import Suppression, SuppressionSignal
 from herald.handlers import dispatch, followup, send_email, send_sms
 
 from .conftest import REGION, TABLE, Env, sample
-from .test_webhooks import (
+from .signing import (
     STATUS_PATH,
     SendGridSigner,
     post_sendgrid,

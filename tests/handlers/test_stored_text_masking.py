@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
-import pytest
-
 from herald.adapters.dynamodb_ledger import DynamoDbLedger
 from herald.domain.notification import ChannelMessage
-from herald.handlers import dispatch, webhooks
+from herald.handlers import dispatch
 
-from .conftest import REGION, TABLE, Env, sample
-from .test_webhooks import (
+from .conftest import TABLE, Env, sample
+from .signing import (
     ALL_EVENTS,
     INBOUND_PATH,
     STATUS_PATH,
@@ -32,20 +28,10 @@ from .test_webhooks import (
     status_fields,
     twilio_post,
 )
+from .signing import signer as signer  # the fixture, used by name
 
 ADDRESS = "o'brien+tag@x.example"
 UK_MOBILE = "07700 900123"
-
-
-@pytest.fixture
-def signer(env: Env) -> Iterator[SendGridSigner]:
-    """SendGrid's signing key, its public half in the webhook's secret (as in test_webhooks)."""
-    signer = SendGridSigner()
-    secrets = boto3.client("secretsmanager", region_name=REGION)
-    secrets.create_secret(Name="herald/sendgrid-webhook", SecretString=json.dumps({"public_key": signer.public_key}))
-    webhooks.root.reset()
-    yield signer
-    webhooks.root.reset()
 
 
 def _history_reasons(item: dict[str, Any]) -> list[str]:

@@ -21,7 +21,7 @@ from herald.handlers import dispatch, send_email, send_sms, webhooks
 from tests.storefronts import REGISTRY_PATH, seed_registry, storefront
 
 from .conftest import REGION, TABLE, TWILIO_FROM, Env, sample
-from .test_webhooks import (
+from .signing import (
     ALL_EVENTS,
     INBOUND_PATH,
     SendGridSigner,
@@ -31,7 +31,7 @@ from .test_webhooks import (
     sendgrid_event,
     twilio_post,
 )
-from .test_webhooks import signer as signer  # the fixture, used by name
+from .signing import signer as signer  # the fixture, used by name
 
 SOURCE = "storefront/acme-outdoor"
 PHONE = "+15005550010"  # the customer's mobile (a Twilio test number the stand-in delivers to)

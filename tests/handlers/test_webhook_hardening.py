@@ -21,9 +21,7 @@ from herald.webhooks import twilio_signature
 from herald.webhooks.limits import SENDGRID_EVENTS, TWILIO_FORM
 
 from .conftest import Env
-from .test_suppression import PHONE, SOURCE, suppressions, text
-from .test_suppression import keywords as keywords  # the fixture, used by name
-from .test_webhooks import (
+from .signing import (
     ALL_EVENTS,
     INBOUND_PATH,
     SENDGRID_PATH,
@@ -38,7 +36,9 @@ from .test_webhooks import (
     status_fields,
     twilio_post,
 )
-from .test_webhooks import signer as signer  # the fixture, used by name
+from .signing import signer as signer  # the fixture, used by name
+from .test_suppression import PHONE, SOURCE, suppressions, text
+from .test_suppression import keywords as keywords  # the fixture, used by name
 
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 

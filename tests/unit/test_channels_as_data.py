@@ -12,6 +12,7 @@ from types import MappingProxyType
 
 import pytest
 from pydantic import BaseModel
+from tests.memory_ledger import MemoryLedger
 from tests.storefronts import MOTO_SENDER_ID, every_source
 
 from herald.contract.models import Customer, Envelope, EventType, event_data
@@ -22,13 +23,7 @@ from herald.domain.phone import to_e164
 from herald.rendering.renderer import Renderer as TemplateRenderer
 from herald.usecases.dispatch import Dispatcher, Outcome
 from herald.usecases.ports import (
-    Accepted,
-    Claim,
     Direct,
-    EventClaim,
-    PlannedNotification,
-    Rejection,
-    ShipmentPosition,
 )
 from herald.usecases.send import RetryPolicy, Sender, SendOutcome
 from herald_tools.local.ports import accepting_twilio_test_numbers
@@ -64,47 +59,6 @@ PUSH_SPEC = ChannelSpec(
     queue_setting="push_queue_url",
     sender="tests.push.handler",
 )
-
-
-class MemoryLedger:
-    """DispatchLedger and NotificationLedger in dictionaries: each event is new, each notification claimed once."""
-
-    def __init__(self) -> None:
-        self.planned: list[PlannedNotification] = []
-        self.status: dict[str, str] = {}
-
-    def begin_event(self, event: Envelope, now: datetime) -> EventClaim:
-        return EventClaim.NEW
-
-    def record_rejection(self, rejection: Rejection) -> None:
-        raise AssertionError(f"the sample was rejected: {rejection.reason}")
-
-    def advance_shipment(self, position: ShipmentPosition) -> str | None:
-        return None
-
-    def record_notifications(
-        self, event: Envelope, planned: Sequence[PlannedNotification], now: datetime
-    ) -> list[ChannelMessage]:
-        self.planned += planned
-        return [p.message for p in planned if p.message is not None and not p.standby]
-
-    def finish_event(self, event: Envelope, outcome: str, reason: str | None, now: datetime) -> None:
-        self.status[event.id] = outcome
-
-    def claim(self, message: ChannelMessage, *, lease_seconds: int, now: datetime) -> Claim:
-        if message.notification_id in self.status:
-            return Claim(claimed=False, status=None, attempts=1)
-        self.status[message.notification_id] = "sending"
-        return Claim(claimed=True, status=None, attempts=1)
-
-    def mark_sent(self, message: ChannelMessage, accepted: Accepted, *, now: datetime) -> None:
-        self.status[message.notification_id] = "sent"
-
-    def mark_failed(self, message: ChannelMessage, *, code: str, reason: str, now: datetime) -> None:
-        self.status[message.notification_id] = "failed"
-
-    def mark_retrying(self, message: ChannelMessage, *, code: str, reason: str, final: bool, now: datetime) -> None:
-        self.status[message.notification_id] = "retrying"
 
 
 class ChannelQueues:

@@ -51,6 +51,17 @@ def rotating(vault: Vault, valid: set[str], built: list[str]) -> RotatingClient[
     return RotatingClient("sendgrid", "herald/sendgrid", vault.read, build, build_logger())
 
 
+def refused_after_rotation() -> tuple[Vault, list[str], RotatingClient[Client]]:
+    """A client that sent on k1; the provider now accepts only k2, which the store holds (the cache still k1)."""
+    vault, valid, built = Vault("k1"), {"k1"}, []
+    client = rotating(vault, valid, built)
+    client.call(Client.send)
+    valid.clear()
+    valid.add("k2")
+    vault.stored = "k2"
+    return vault, built, client
+
+
 def test_a_changed_secret_rebuilds_the_client_when_the_cache_expires() -> None:
     # Given a client built from key k1, sending
     vault, valid, built = Vault("k1"), {"k1", "k2"}, []
@@ -67,12 +78,7 @@ def test_a_changed_secret_rebuilds_the_client_when_the_cache_expires() -> None:
 
 def test_a_refused_key_rereads_the_secret_past_the_cache_and_sends_again_once() -> None:
     # Given a client on k1, which the provider no longer accepts; the store already holds k2, the cache k1
-    vault, valid, built = Vault("k1"), {"k1"}, []
-    client = rotating(vault, valid, built)
-    client.call(Client.send)
-    valid.clear()
-    valid.add("k2")
-    vault.stored = "k2"
+    vault, _built, client = refused_after_rotation()
     # When it sends
     sends: list[str] = []
 
@@ -153,12 +159,7 @@ def test_the_pool_builds_one_client_per_key() -> None:
 
 def test_a_cached_read_that_raced_a_forced_read_does_not_bring_the_refused_key_back() -> None:
     # Given a client on k1; the provider now accepts only k2, which the store holds (the cache still says k1)
-    vault, valid, built = Vault("k1"), {"k1"}, []
-    client = rotating(vault, valid, built)
-    client.call(Client.send)
-    valid.clear()
-    valid.add("k2")
-    vault.stored = "k2"
+    vault, built, client = refused_after_rotation()
     # and a send whose cached read returns k1 only after another send's forced read found k2
     reading, forced_done = threading.Event(), threading.Event()
     plain_read = vault.read

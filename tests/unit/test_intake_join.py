@@ -205,3 +205,23 @@ def test_an_earlier_or_equal_estimate_is_no_delay(service):
     same_day = datetime.fromisoformat(told.replace("Z", "+00:00")).date()
     intake.accept(SOURCE, Translation(updates=(_scan(EventType.SHIPMENT_IN_TRANSIT, estimated_delivery=same_day),)))
     assert [e["type"] for e in publisher.events] == ["shipment.in_transit"]
+
+
+def test_an_estimate_revision_is_a_delay_only_when_later_than_told(service):
+    # Given the customer was told an estimate
+    intake, _, publisher = service
+    intake.observe(parse_event(_sample("shipment.created"), now=NOW))
+    told = json.loads(_sample("shipment.created"))["data"]["shipment"]["estimated_delivery"]
+    told_day = datetime.fromisoformat(told.replace("Z", "+00:00")).date()
+    revision = {"status": "InTransit", "revises_estimate": True}
+    # When the aggregator revises it to the same day, then to a later one
+    same = _scan(EventType.SHIPMENT_DELAYED, update_id="edd_1", estimated_delivery=told_day, **revision)
+    later = _scan(
+        EventType.SHIPMENT_DELAYED, update_id="edd_2", estimated_delivery=datetime(2026, 11, 20).date(), **revision
+    )
+    outcome = intake.accept(SOURCE, Translation(updates=(same, later)))
+    # Then only the later one is told, as a delay naming both days
+    (event,) = publisher.events
+    assert event["id"] == "easypost-edd_2"
+    assert event["data"]["shipment"]["previous_estimated_delivery"] == told
+    assert outcome.ignored == ["easypost edd_1: the estimate is not later than told"]

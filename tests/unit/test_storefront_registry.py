@@ -10,9 +10,9 @@ from typing import Any
 
 import boto3
 import pytest
-from benchmarks.fakes import FakeLedger, FakeQueue
 from moto import mock_aws
 from pydantic import ValidationError
+from tests.memory_ledger import MemoryLedger, MemoryQueue
 from tests.storefronts import MOTO_SENDER_ID, REGISTRY_PATH, SAMPLE_SOURCE, storefront
 
 from herald.adapters.ssm_storefronts import SsmStorefronts, StorefrontEntryInvalid
@@ -169,7 +169,7 @@ def test_an_entry_stored_under_another_sources_name_is_refused(ssm: Any) -> None
 # --- dispatch's admission ----------------------------------------------------------------------------------
 
 
-def _dispatcher(directory: StaticStorefronts, ledger: FakeLedger, queue: FakeQueue) -> Dispatcher:
+def _dispatcher(directory: StaticStorefronts, ledger: MemoryLedger, queue: MemoryQueue) -> Dispatcher:
     return Dispatcher(
         ledger,
         queue,
@@ -188,7 +188,7 @@ def _placed(**changes: Any) -> str:
 
 def test_an_event_from_an_unregistered_storefront_is_rejected_and_claims_nothing() -> None:
     # Given a registry without the sample storefront
-    ledger, queue = FakeLedger(), FakeQueue()
+    ledger, queue = MemoryLedger(), MemoryQueue()
     dispatcher = _dispatcher(StaticStorefronts(), ledger, queue)
     # When its order confirmation arrives
     result = dispatcher.plan(_placed(), "m1", MOTO_SENDER_ID)
@@ -202,7 +202,7 @@ def test_an_event_from_an_unregistered_storefront_is_rejected_and_claims_nothing
 def test_a_storefront_may_not_publish_as_another_and_the_real_event_still_goes_out() -> None:
     # Given two storefronts, each published by its own principal
     directory = StaticStorefronts([storefront(), storefront("storefront/globex", publishers=(OTHER_PUBLISHER,))])
-    ledger, queue = FakeLedger(), FakeQueue()
+    ledger, queue = MemoryLedger(), MemoryQueue()
     dispatcher = _dispatcher(directory, ledger, queue)
     # When globex's publisher sends an event as acme, with acme's event id
     forged = dispatcher.plan(_placed(), "m1", OTHER_PUBLISHER)
@@ -224,7 +224,7 @@ def test_messages_are_rendered_with_the_storefronts_sender_and_branding() -> Non
     )
     document = json.loads(_placed())
     document["data"].pop("store", None)
-    ledger, queue = FakeLedger(), FakeQueue()
+    ledger, queue = MemoryLedger(), MemoryQueue()
     result = _dispatcher(StaticStorefronts([entry]), ledger, queue).plan(json.dumps(document), "m1", MOTO_SENDER_ID)
     # Then the email is from the storefront, answers to it, and carries its colour and name
     (email,) = [m.email for m in result.messages if m.email is not None]
@@ -242,7 +242,7 @@ def test_a_storefronts_template_override_replaces_only_the_files_it_has() -> Non
     entry = storefront(template_overrides="example-gift-shop")
     document = json.loads(_placed())
     document["data"].pop("store", None)
-    result = _dispatcher(StaticStorefronts([entry]), FakeLedger(), FakeQueue()).plan(
+    result = _dispatcher(StaticStorefronts([entry]), MemoryLedger(), MemoryQueue()).plan(
         json.dumps(document), "m1", MOTO_SENDER_ID
     )
     (email,) = [m.email for m in result.messages if m.email is not None]
@@ -257,15 +257,48 @@ def test_the_storefronts_quiet_hours_and_time_zone_hold_a_night_sms() -> None:
     event = json.loads((EVENTS / "shipment.in_transit.json").read_text())
     event["data"]["customer"].pop("timezone", None)
     night = datetime(2026, 12, 1, 14, 30, tzinfo=UTC)  # 23:30 in Tokyo
+    ledger = MemoryLedger()
     dispatcher = Dispatcher(
-        FakeLedger(),
-        FakeQueue(),
+        ledger,
+        MemoryQueue(),
         Renderer(),
         storefronts=StaticStorefronts([entry]),
         phone=accepting_twilio_test_numbers(to_e164),
         clock=lambda: night,
     )
-    result = dispatcher.plan(json.dumps(event), "m1", MOTO_SENDER_ID)
-    # Then the SMS waits until 09:00 in Tokyo (00:00 UTC)
-    (sms,) = [m for m in result.messages if m.sms is not None]
+    dispatcher.plan(json.dumps(event), "m1", MOTO_SENDER_ID)
+    # Then the SMS waits until 09:00 in Tokyo (00:00 UTC) (read from the plan: the SMS of a shipment update is the
+    # email's standby, recorded but not queued)
+    (sms,) = [p.message for p in ledger.planned if p.message is not None and p.message.sms is not None]
     assert sms.not_before == datetime(2026, 12, 2, 0, 0, tzinfo=UTC).isoformat()
+
+
+def test_a_throttled_read_is_raised_and_not_remembered_as_a_missing_entry() -> None:
+    """Given SSM throttling the first GetParameter of an entry (botocore's Stubber: moto never throttles)
+    When dispatch asks for the entry, then asks again once SSM answers
+    Then the first ask raises (the event is retried, not refused as unregistered) and the second finds the entry:
+    throttling was not cached as "no entry"."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+    from botocore.stub import Stubber
+
+    client = boto3.client("ssm", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    directory = SsmStorefronts(client, REGISTRY_PATH)
+    name = directory.name_of(SAMPLE_SOURCE)
+    with Stubber(client) as stub:
+        stub.add_client_error("get_parameter", service_error_code="ThrottlingException", http_status_code=400)
+        stub.add_response(
+            "get_parameter",
+            {"Parameter": {"Name": name, "Type": "String", "Value": storefront().model_dump_json(), "Version": 1}},
+        )
+        with pytest.raises(GetParameterError, match="ThrottlingException"):
+            directory.get(SAMPLE_SOURCE)
+        found = directory.get(SAMPLE_SOURCE)
+        stub.assert_no_pending_responses()
+    assert found == storefront()
+
+
+def test_a_source_ending_in_a_newline_is_encoded_not_written_as_it_is() -> None:
+    # Given a source whose last part ends in a newline; When it becomes a parameter name
+    leaf = parameter_leaf("storefront/acme\n")
+    # Then it is the encoded form (a newline is no character of an SSM name), distinct from storefront/acme's
+    assert leaf == "storefront_2Facme_0A"

@@ -10,17 +10,13 @@ import json
 import re
 import tomllib
 from collections.abc import Iterator
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.template import REPO, TEMPLATE, load_template
 
 from herald.config import DispatchSettings
 from herald.domain.channel_registry import CHANNELS
-
-REPO = Path(__file__).resolve().parents[2]
-TEMPLATE = REPO / "template.yaml"
 
 QUEUE = "AWS::SQS::Queue"
 FUNCTION = "AWS::Serverless::Function"
@@ -133,21 +129,9 @@ OUTPUTS = [
 ]
 
 
-@cache
-def _decoded() -> str:
-    """The template as cfn-lint decodes it (short-form tags become Ref / Fn::GetAtt lists), as JSON text."""
-    from cfnlint.decode import decode
-
-    template, matches = decode(str(TEMPLATE))
-    assert not matches, [str(match) for match in matches]
-    return json.dumps(template)
-
-
 @pytest.fixture
 def template() -> dict[str, Any]:
-    # A fresh plain-dict copy per test: samtranslator mutates what it is given.
-    data: dict[str, Any] = json.loads(_decoded())
-    return data
+    return load_template()
 
 
 def _resources(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
@@ -858,3 +842,22 @@ def test_webhooks_function_has_reserved_concurrency_from_a_parameter(template: d
     assert template["Conditions"]["ReservesWebhooksConcurrency"] == {
         "Fn::Not": [{"Fn::Equals": [{"Ref": "WebhooksReservedConcurrency"}, -1]}]
     }
+
+
+def test_the_tools_registry_path_is_the_one_every_function_reads(template: dict[str, Any]) -> None:
+    """Given the functions that read the storefront registry
+    When their HERALD_STOREFRONTS_PATH is compared with herald_tools.ops.stores.registry_path (which `herald
+    stores` and the local runtime use)
+    Then each names the same path for the stack."""
+    from herald_tools.ops.stores import registry_path
+
+    paths = [
+        function["Properties"]["Environment"]["Variables"]["HERALD_STOREFRONTS_PATH"]
+        for function in _resources(template, "AWS::Serverless::Function").values()
+        if "HERALD_STOREFRONTS_PATH" in function["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    globals_path = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    if "HERALD_STOREFRONTS_PATH" in globals_path:
+        paths.append(globals_path["HERALD_STOREFRONTS_PATH"])
+    assert paths
+    assert all(path == {"Fn::Sub": registry_path("${AWS::StackName}")} for path in paths), paths

@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.template import REPO, load_template
 
-REPO = Path(__file__).resolve().parents[2]
-TEMPLATE = REPO / "template.yaml"
 FUNCTIONS_SRC = REPO / "functions" / "herald"
 
 PARTITION, REGION, ACCOUNT, STACK = "aws", "eu-west-1", "111122223333", "herald-prod"
@@ -44,19 +43,9 @@ FUNCTIONS = (
 _NO_VALUE = object()
 
 
-@cache
-def _decoded() -> str:
-    from cfnlint.decode import decode
-
-    template, matches = decode(str(TEMPLATE))
-    assert not matches, [str(match) for match in matches]
-    return json.dumps(template)
-
-
 @pytest.fixture
 def template() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(_decoded())
-    return data
+    return load_template()
 
 
 # --- resolving intrinsics ----------------------------------------------------------------------------

@@ -21,8 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 # The contract's source (docs/contract.md): a URI-reference without whitespace, at most 256 characters.
 SOURCE_PATTERN = r"^[^\s\x00-\x1f]{1,256}$"
 # What may appear in a parameter name as it is (adapters.ssm_storefronts); anything else is written `_XX`.
-_NAME_SAFE = re.compile(r"[A-Za-z0-9.\-]")
-_NAME_PART = re.compile(r"^[A-Za-z0-9.\-]+$")
+_NAME_SAFE = re.compile(r"[A-Za-z0-9.\-]+")
 _EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
@@ -213,8 +212,8 @@ def parameter_leaf(source: str) -> str:
     levels to the registry's path.
     """
     parts = source.split("/")
-    if len(parts) <= 10 and all(part and _NAME_PART.match(part) for part in parts):
+    if len(parts) <= 10 and all(_NAME_SAFE.fullmatch(part) for part in parts):
         return source
     return "".join(
-        char if _NAME_SAFE.match(char) else "".join(f"_{byte:02X}" for byte in char.encode()) for char in source
+        char if _NAME_SAFE.fullmatch(char) else "".join(f"_{byte:02X}" for byte in char.encode()) for char in source
     )

@@ -21,10 +21,10 @@ def _build() -> Dispatcher:
     from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
     from herald.adapters.sqs_followups import SqsFollowUpQueue
     from herald.adapters.sqs_queue import SqsChannelQueue
-    from herald.adapters.ssm_storefronts import SsmStorefronts
     from herald.config import DispatchSettings
     from herald.domain.phone import to_e164
     from herald.handlers.aws import aws_client
+    from herald.handlers.registry import storefronts
     from herald.rendering.renderer import Renderer
 
     config = DispatchSettings.from_environment()
@@ -48,7 +48,7 @@ def _build() -> Dispatcher:
         DynamoDbLedger(dynamodb, config.table_name, ttl_days=config.ttl_days),
         SqsChannelQueue(sqs, config.channel_queue_urls()),
         Renderer(),
-        storefronts=SsmStorefronts(aws_client("ssm"), config.storefronts_path),
+        storefronts=storefronts(config.storefronts_path),
         suppressions=DynamoDbSuppressions(dynamodb, config.table_name),
         # Deadline checks for order confirmations; without a follow-up queue there is no escalation.
         followups=SqsFollowUpQueue(sqs, config.followup_queue_url) if config.followup_queue_url else None,

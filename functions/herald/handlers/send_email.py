@@ -27,13 +27,14 @@ def _build() -> SenderGraph:
     from herald.handlers.aws import aws_client
     from herald.handlers.credentials import ClientPool, RotatingClient
     from herald.handlers.fallback import FallbackRequests
+    from herald.handlers.registry import storefronts
     from herald.handlers.routing import Lazy, routed, secondary_client
     from herald.handlers.secrets import Secrets, sendgrid_api_key
-    from herald.handlers.storefront_senders import StorefrontRouter, StorefrontSendGrid, StorefrontSes, storefronts
+    from herald.handlers.storefront_senders import StorefrontRouter, StorefrontSendGrid, StorefrontSes
 
     config = SendEmailSettings.from_environment()
     secrets = Secrets(aws_client("secretsmanager"))
-    directory = storefronts(config)
+    directory = storefronts(config.storefronts_path)
 
     def sendgrid_client(key: Hashable) -> RotatingClient[SendGridEmail]:
         secret_id, subuser = cast(tuple[str, str | None], key)

@@ -29,14 +29,15 @@ def _build() -> SenderGraph:
     from herald.handlers.aws import aws_client
     from herald.handlers.credentials import ClientPool, RotatingClient
     from herald.handlers.fallback import FallbackRequests
+    from herald.handlers.registry import storefronts
     from herald.handlers.routing import Lazy, routed, secondary_client
     from herald.handlers.secrets import Secrets, twilio_credentials
-    from herald.handlers.storefront_senders import StorefrontRouter, StorefrontTwilio, storefronts
+    from herald.handlers.storefront_senders import StorefrontRouter, StorefrontTwilio
     from herald.usecases.opt_out_notice import OptOutNotice
 
     config = SendSmsSettings.from_environment()
     secrets = Secrets(aws_client("secretsmanager"))
-    directory = storefronts(config)
+    directory = storefronts(config.storefronts_path)
 
     def twilio_client(key: Hashable) -> RotatingClient[TwilioSms]:
         secret_id = str(key)

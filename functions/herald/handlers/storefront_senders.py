@@ -24,20 +24,10 @@ from herald.handlers.credentials import ClientPool
 from herald.usecases.ports import Accepted, ProviderRouter, StorefrontDirectory
 
 if TYPE_CHECKING:
-    from herald.config import SenderSettings
     from herald.domain.storefront import Storefront
 
 UNREGISTERED_CODE = "herald:storefront-unregistered"
 REGISTRY_UNREADABLE_CODE = "herald:registry-unreadable"
-
-
-def storefronts(config: SenderSettings) -> StorefrontDirectory:
-    """The registry a sender reads: SSM Parameter Store
-    through Powertools' cache, as dispatch reads it."""
-    from herald.adapters.ssm_storefronts import SsmStorefronts
-    from herald.handlers.aws import aws_client
-
-    return SsmStorefronts(aws_client("ssm"), config.storefronts_path)
 
 
 def entry_for(directory: StorefrontDirectory, message: ChannelMessage) -> Storefront:

@@ -45,14 +45,14 @@ class TimelineGraph:
 def _build() -> TimelineGraph:
     """The timeline function's composition root: the ledger's read side, and who may read which storefront."""
     from herald.adapters.dynamodb_ledger import DynamoDbLedger
-    from herald.adapters.ssm_storefronts import SsmStorefronts
     from herald.config import TimelineSettings
     from herald.handlers.aws import aws_client
+    from herald.handlers.registry import storefronts
 
     config = TimelineSettings.from_environment()
     return TimelineGraph(
         DynamoDbLedger(aws_client("dynamodb"), config.table_name, ttl_days=config.ttl_days),
-        SsmStorefronts(aws_client("ssm"), config.storefronts_path),
+        storefronts(config.storefronts_path),
         frozenset(config.operator_ids),
     )
 

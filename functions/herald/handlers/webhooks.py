@@ -44,8 +44,6 @@ from herald.webhooks.twilio_signature import FormParams, TwilioWebhookVerifier
 
 if TYPE_CHECKING:
     from herald.config import WebhooksSettings
-    from herald.domain.storefront import Storefront
-    from herald.usecases.ports import StorefrontDirectory
 
 logger = build_logger()
 app = APIGatewayHttpResolver()
@@ -94,27 +92,12 @@ def _build() -> WebhooksGraph:
     )
 
 
-class _LazyStorefronts:
-    """The registry, opened on the first HELP: most webhook requests never need it."""
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._directory: StorefrontDirectory | None = None
-
-    def get(self, source: str) -> Storefront | None:
-        if self._directory is None:
-            from herald.adapters.ssm_storefronts import SsmStorefronts
-            from herald.handlers.aws import aws_client
-
-            self._directory = SsmStorefronts(aws_client("ssm"), self._path)
-        return self._directory.get(source)
-
-
 def _build_appliers(config: WebhooksSettings) -> Appliers:
     from herald.adapters.dynamodb_delivery import DynamoDbDelivery
     from herald.adapters.dynamodb_suppression import DynamoDbSuppressions
     from herald.adapters.sqs_followups import SqsFollowUpQueue
     from herald.handlers.aws import aws_client
+    from herald.handlers.registry import LazyStorefronts
     from herald.usecases.followup import FallbackOnFailure
     from herald.usecases.suppression import EmailOptOuts, SmsKeywords
 
@@ -128,7 +111,7 @@ def _build_appliers(config: WebhooksSettings) -> Appliers:
         help_template=config.sms_help_text,
         store_name=config.default_store_name,
         # HELP answers with the storefront's own name and help text (built only if someone texts HELP).
-        storefronts=_LazyStorefronts(config.storefronts_path),
+        storefronts=LazyStorefronts(config.storefronts_path),
     )
     listeners: list[Listener] = [_count_result, EmailOptOuts(suppressions)]
     if config.followup_queue_url:

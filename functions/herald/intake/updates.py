@@ -69,6 +69,12 @@ class ShipmentUpdate(BaseModel):
     occurred_at: AwareDatetime
     message: _Text | None = None  # the carrier's own words for the scan
     estimated_delivery: AwareDatetime | date | None = None
+    # The estimate this report replaces, when the platform says (EasyPost's previous_attributes): with
+    # `estimated_delivery`, a revision the intake can compare with what the customer was told.
+    previous_estimated_delivery: AwareDatetime | date | None = None
+    # True when the report is only a new estimate (AfterShip `edd_revise`): event_type is shipment.delayed, and
+    # the intake sends it only if the new estimate is later than the one the customer was told.
+    revises_estimate: bool = False
     delay_reason: DelayReason | None = None  # for shipment.delayed
     exception_kind: ExceptionKind | None = None  # for shipment.exception
     attempt_reason: _Text | None = None  # for shipment.delivery_attempted

@@ -76,6 +76,11 @@ class IntakeService:
             if blocks is None:
                 self._park(source, links[0], update, outcome)
                 continue
+            if update.revises_estimate and not _later_than_told(update, blocks):
+                # An estimate revision (AfterShip's edd_revise) is a delay only when it is later than what the
+                # customer was told; an earlier or equal one has nothing to tell.
+                outcome.ignored.append(f"{update.platform} {update.update_id}: the estimate is not later than told")
+                continue
             events.append(shipment_update_event(source, update, blocks))
             revision = revised_estimate_delay(source, update, blocks)
             if revision is not None:
@@ -224,12 +229,10 @@ def revised_estimate_delay(source: str, update: ShipmentUpdate, blocks: Mapping[
     carrier repeating the same estimate gives the same id, which dispatch does not send twice. A report that is
     itself a delay, or a delivery, says it already.
     """
-    told = blocks.get("shipment", {}).get("estimated_delivery")
-    if update.estimated_delivery is None or not told or update.event_type in _NO_REVISION_NOTICE:
+    if update.event_type in _NO_REVISION_NOTICE or not _later_than_told(update, blocks):
         return None
+    assert update.estimated_delivery is not None  # _later_than_told holds only with one
     new_day = _iso(update.estimated_delivery)[:10]
-    if new_day <= str(told)[:10]:
-        return None
     delay = update.model_copy(
         update={
             "event_type": EventType.SHIPMENT_DELAYED,
@@ -239,6 +242,14 @@ def revised_estimate_delay(source: str, update: ShipmentUpdate, blocks: Mapping[
         }
     )
     return shipment_update_event(source, delay, blocks)
+
+
+def _later_than_told(update: ShipmentUpdate, blocks: Mapping[str, Any]) -> bool:
+    """Whether the update's estimate falls on a later day than the one the customer was told (the link's)."""
+    told = blocks.get("shipment", {}).get("estimated_delivery")
+    if update.estimated_delivery is None or not told:
+        return False
+    return _iso(update.estimated_delivery)[:10] > str(told)[:10]
 
 
 _NO_REVISION_NOTICE = frozenset({EventType.SHIPMENT_DELAYED, EventType.SHIPMENT_DELIVERED})

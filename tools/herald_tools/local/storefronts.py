@@ -83,9 +83,7 @@ def register_second_storefront(
 
 
 def registry_path(runtime: Any) -> str:
-    """The stack's registry path, as the functions read it (HERALD_STOREFRONTS_PATH)."""
-    for function in runtime.stack.functions:
-        path = function.environment.get("HERALD_STOREFRONTS_PATH")
-        if path:
-            return str(path)
-    raise LookupError("no function of the stack reads HERALD_STOREFRONTS_PATH")
+    """The local stack's registry path: the one `herald stores` and the template's HERALD_STOREFRONTS_PATH name."""
+    from herald_tools.ops.stores import registry_path as stack_registry_path
+
+    return stack_registry_path(runtime.stack.name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -213,20 +213,36 @@ def check_entry(entry: Storefront, *, secretsmanager: Any, sesv2: Any) -> list[C
     return checks
 
 
-def _secret_check(client: Any, source: str, what: str, secret_id: str, keys: tuple[str, ...]) -> Check:
-    """The secret exists, is a JSON object, and has every key non-empty. Its value is read, never shown: every
-    detail below names keys only."""
+def _read(
+    call: Callable[[], Any], source: str, what: str, name: str, missing: tuple[str, str]
+) -> tuple[Any, Check | None]:
+    """One AWS read for a check: its answer, or the failed check ("name: <text>" when AWS answers with the
+    `missing` (code, text), else "cannot read it" with AWS's code). Only the error's code is shown, never a value."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        value = client.get_secret_value(SecretId=secret_id).get("SecretString")
+        return call(), None
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "error")
-        if code == "ResourceNotFoundException":
-            return Check(source, what, False, f"{secret_id}: no such secret")
-        return Check(source, what, False, f"{secret_id}: cannot read it ({code})")
+        reason = missing[1] if code == missing[0] else f"cannot read it ({code})"
     except BotoCoreError as error:
-        return Check(source, what, False, f"{secret_id}: cannot read it ({type(error).__name__})")
+        reason = f"cannot read it ({type(error).__name__})"
+    return None, Check(source, what, False, f"{name}: {reason}")
+
+
+def _secret_check(client: Any, source: str, what: str, secret_id: str, keys: tuple[str, ...]) -> Check:
+    """The secret exists, is a JSON object, and has every key non-empty. Its value is read, never shown: every
+    detail below names keys only."""
+    found, failed = _read(
+        lambda: client.get_secret_value(SecretId=secret_id),
+        source,
+        what,
+        secret_id,
+        ("ResourceNotFoundException", "no such secret"),
+    )
+    if failed:
+        return failed
+    value = found.get("SecretString")
     try:
         secret = json.loads(value) if value is not None else None
     except ValueError:
@@ -240,18 +256,16 @@ def _secret_check(client: Any, source: str, what: str, secret_id: str, keys: tup
 
 
 def _ses_check(client: Any, source: str, identity: str) -> Check:
-    from botocore.exceptions import BotoCoreError, ClientError
-
     what = "SES identity"
-    try:
-        found = client.get_email_identity(EmailIdentity=identity)
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "error")
-        if code == "NotFoundException":
-            return Check(source, what, False, f"{identity}: not an identity in SES")
-        return Check(source, what, False, f"{identity}: cannot read it ({code})")
-    except BotoCoreError as error:
-        return Check(source, what, False, f"{identity}: cannot read it ({type(error).__name__})")
+    found, failed = _read(
+        lambda: client.get_email_identity(EmailIdentity=identity),
+        source,
+        what,
+        identity,
+        ("NotFoundException", "not an identity in SES"),
+    )
+    if failed:
+        return failed
     status = found.get("VerificationStatus", "unknown")
     if found.get("VerifiedForSendingStatus"):
         return Check(source, what, True, f"{identity}: verified for sending")
