@@ -7,9 +7,10 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from herald.domain.keys import key
 from herald.handlers import dispatch
 
-from .conftest import Env, sample
+from .conftest import TABLE, Env, sample
 
 _START = datetime.now(UTC) - timedelta(hours=12)
 
@@ -91,3 +92,26 @@ def test_after_delivered_only_a_return_to_sender_is_sent(env: Env) -> None:
     assert [outcomes[e] for e in ("evt_ofd_late", "evt_damaged", "evt_created")] == ["superseded"] * 3
     assert outcomes["evt_returned"] == "dispatched"
     assert (env.depth("email"), env.depth("sms")) == (2, 2)
+
+
+def test_a_state_item_written_under_ranks_lets_the_next_status_through(env: Env) -> None:
+    # Given a shipment's state item as the rank-based ledger wrote it (delivered's rank 4, no state)
+    shipment = sample("shipment.delivered")
+    env.dynamodb.put_item(
+        TableName=TABLE,
+        Item={
+            "pk": {"S": key("SHIPMENT", shipment["source"], shipment["data"]["shipment"]["id"])},
+            "sk": {"S": "STATE"},
+            "rank": {"N": "4"},
+            "event_time_ms": {"N": "0"},
+            "last_event_id": {"S": "evt_old"},
+        },
+    )
+
+    # When the next status of the shipment arrives
+    _ship(env, "shipment.out_for_delivery", "evt_ofd", 1)
+
+    # Then it is notified (an item without a state is read as none), and the state is now the table's
+    assert _outcomes(env)["evt_ofd"] == "dispatched"
+    state = next(i for i in env.items() if i["sk"]["S"] == "STATE")
+    assert state["state"]["S"] == "out_for_delivery"
