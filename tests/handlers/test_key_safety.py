@@ -1,5 +1,5 @@
 """Key safety through the real dispatch handler over moto: key parts that cannot collide, a source no publisher
-may use, event times bounded by Herald's clock and shipment statuses ordered by rank."""
+may use, event times bounded by Herald's clock and shipment statuses ordered by domain.shipment_states."""
 
 from __future__ import annotations
 
@@ -143,13 +143,13 @@ def test_a_later_stage_is_notified_whatever_time_its_publisher_wrote(env: Env) -
     # When the delivery arrives, dated earlier than that attempt
     _ship(env, _shipment("shipment.delivered", "evt_delivered", now))
 
-    # Then it is notified: a delivery ranks after an attempt, and the rank decides, not the time
+    # Then it is notified: a delivery follows an attempt whatever its time (domain.shipment_states)
     assert _events(env)["evt_delivered"]["status"] == "dispatched"
     assert (env.depth("email"), env.depth("sms")) == (2, 2)
 
 
-def test_statuses_of_one_stage_are_ordered_by_time_and_a_late_earlier_one_is_superseded(env: Env) -> None:
-    # Given an out_for_delivery at 09:00 and a delivery attempt at 12:00 (the same stage, rank 3)
+def test_a_round_after_an_attempt_is_ordered_by_time_and_a_late_earlier_copy_is_superseded(env: Env) -> None:
+    # Given an out_for_delivery at 09:00 and a delivery attempt at 12:00
     start = datetime.now(UTC) - timedelta(hours=6)
     _ship(env, _shipment("shipment.out_for_delivery", "evt_ofd_0900", start))
     _ship(env, _shipment("shipment.delivery_attempted", "evt_try_1200", start + timedelta(hours=3)))
@@ -161,6 +161,7 @@ def test_statuses_of_one_stage_are_ordered_by_time_and_a_late_earlier_one_is_sup
     # Then the 08:00 one is superseded with the reason, and the others are notified in turn
     events = _events(env)
     assert events["evt_ofd_0800"]["status"] == "superseded"
-    assert "same stage reported later (event evt_try_1200)" in events["evt_ofd_0800"]["reason"]
+    reason = events["evt_ofd_0800"]["reason"]
+    assert "already notified of delivery_attempted, reported later (event evt_try_1200)" in reason
     assert [events[e]["status"] for e in ("evt_ofd_0900", "evt_try_1200", "evt_ofd_next")] == ["dispatched"] * 3
     assert (env.depth("email"), env.depth("sms")) == (3, 3)

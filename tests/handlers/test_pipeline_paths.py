@@ -169,7 +169,7 @@ def test_older_shipment_status_is_superseded(env: Env) -> None:
     assert (env.depth("email"), env.depth("sms")) == queued
     items = {i["sk"]["S"]: i for i in env.items()}
     assert items["EVENT#evt_late_scan"]["status"]["S"] == "superseded"
-    assert "later status" in items["EVENT#evt_late_scan"]["reason"]["S"]
+    assert "in_transit does not follow delivered" in items["EVENT#evt_late_scan"]["reason"]["S"]
 
 
 def test_only_the_first_in_transit_scan_is_notified(env: Env) -> None:

@@ -74,7 +74,7 @@ def test_demo_outcomes_follow_the_contract_rules(demo: dict) -> None:
     assert "unknown event type 'order.shipped'" in reasons["evt_1001_shipped"]
     assert "data.customer" in reasons["evt_1002_cancelled_no_customer"]
     assert "already notified" in reasons["evt_shp_1001_1_in_transit_2"]
-    assert "later status" in reasons["evt_shp_1001_1_in_transit_3"]
+    assert "in_transit does not follow delivered" in reasons["evt_shp_1001_1_in_transit_3"]
 
 
 def test_outbox_holds_exactly_one_message_per_sent_notification(demo: dict) -> None:

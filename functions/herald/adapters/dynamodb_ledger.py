@@ -20,6 +20,7 @@ from herald.adapters.dynamodb_values import Item, conditional_failed, num_attr, 
 from herald.domain.keys import key, key_prefix
 from herald.domain.masking import mask_recipient, mask_text
 from herald.domain.notification import ESCALATION_PART, ChannelMessage, NotificationStatus
+from herald.domain.shipment_states import Move, ShipmentState, move, sources_of
 from herald.usecases.ports import Accepted, Claim, EventClaim, PlannedNotification, Rejection, ShipmentPosition
 
 if TYPE_CHECKING:
@@ -115,31 +116,39 @@ class DynamoDbLedger:
     def advance_shipment(self, position: ShipmentPosition) -> str | None:
         """Move the shipment's state to this event, or say why it is superseded.
 
-        Ordered by rank first (domain.policy: a delivery is after an out-for-delivery whatever times their
-        publishers wrote); the event's time only orders statuses of one rank (a late copy of an earlier attempt),
-        and the contract keeps it at most a day ahead of Herald's clock.
+        One conditional write whose condition is domain.shipment_states' column of the new state: the states
+        after which it is notified whatever its time, and those after which it is notified only when not older
+        than the status last notified (its loops). Atomic: two events of one shipment racing cannot both pass
+        from the same state. The contract keeps event times at most a day ahead of Herald's clock.
         """
-        names = {"#rank": "rank", "#t": "event_time_ms", "#last": "last_event_id"}
+        names = {"#state": "state", "#t": "event_time_ms", "#last": "last_event_id"}
         values: Item = {
-            ":rank": num_attr(position.rank),
+            ":state": str_attr(position.state.value),
             ":t": num_attr(int(position.time.timestamp() * 1000)),
             ":id": str_attr(position.event_id),
         }
-        later = "(#rank < :rank OR (#rank = :rank AND #t <= :t))"
+        # No state yet (a first event; an item written before the states, under ranks) or this very event again
+        # (a redelivery resuming its dispatch).
+        allowed = ["attribute_not_exists(sk)", "attribute_not_exists(#state)", "#last = :id"]
+        for kind in Move:
+            sources = sorted(sources_of(position.state, kind))
+            if not sources:
+                continue
+            placeholders = []
+            for state in sources:
+                placeholders.append(f":{kind.value}_{state.value}")
+                values[placeholders[-1]] = str_attr(state.value)
+            listed = f"#state IN ({', '.join(placeholders)})"
+            allowed.append(listed if kind is Move.NOTIFIED else f"({listed} AND #t <= :t)")
         # The state item expires with the records of the shipment's latest event (the table's TTL), refreshed
         # by each event that advances it: no shipment's state outlives the notifications it ordered.
         values[":expires"] = num_attr(self._expires(datetime.now(UTC)))
-        update = "SET #rank = :rank, #t = :t, #last = :id, expires_at = :expires"
-        if position.first_only_key:
-            names["#first"] = f"first_{position.first_only_key}"
-            later = f"({later} AND (attribute_not_exists(#first) OR #first = :id))"
-            update += ", #first = if_not_exists(#first, :id)"
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key={"pk": str_attr(shipment_pk(position.source, position.shipment_id)), "sk": str_attr("STATE")},
-                UpdateExpression=update,
-                ConditionExpression=f"attribute_not_exists(sk) OR #last = :id OR {later}",
+                UpdateExpression="SET #state = :state, #t = :t, #last = :id, expires_at = :expires",
+                ConditionExpression=" OR ".join(allowed),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -153,14 +162,10 @@ class DynamoDbLedger:
     @staticmethod
     def _superseded_reason(position: ShipmentPosition, current: Item) -> str:
         last = current.get("last_event_id", {}).get("S", "?")
-        rank = int(current.get("rank", {}).get("N", 0))
-        time_ms = int(current.get("event_time_ms", {}).get("N", 0))
-        if rank > position.rank:
-            return f"shipment already notified of a later status (event {last})"
-        if rank == position.rank and time_ms > int(position.time.timestamp() * 1000):
-            return f"shipment already notified of a status of the same stage reported later (event {last})"
-        first = current.get(f"first_{position.first_only_key}", {}).get("S") if position.first_only_key else None
-        return f"{position.first_only_key} already notified for this shipment (event {first})"
+        state = ShipmentState(current["state"]["S"])
+        if move(state, position.state) is Move.IF_LATER:
+            return f"shipment already notified of {state.value}, reported later (event {last})"
+        return f"{position.state.value} does not follow {state.value}, already notified (event {last})"
 
     def record_notifications(
         self, event: Envelope, planned: Sequence[PlannedNotification], now: datetime

@@ -31,8 +31,9 @@ MAX_EVENT_BYTES = 64 * 1024
 """An event larger than this is rejected: SQS allows 256 KiB, but no honest order event needs it."""
 
 MAX_FUTURE_SKEW = timedelta(hours=24)
-"""How far ahead of Herald's clock an event's `time` may be: a storefront's clock may be wrong by minutes, and a
-shipment's later events are ordered by `time` within a rank; an event "from 2099" is refused (contract.parsing)."""
+"""How far ahead of Herald's clock an event's `time` may be: a storefront's clock may be wrong by minutes, and
+a shipment's loops (domain.shipment_states) are ordered by `time`; an event "from 2099" is refused
+(contract.parsing)."""
 
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)]
@@ -40,6 +41,22 @@ DecimalString = Annotated[str, StringConstraints(pattern=r"^-?\d{1,12}(\.\d{1,4}
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$", to_upper=True)]
 Locale = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)]
+
+
+# The published schemas say what the validators below check, so a producer's schema validation answers as dispatch
+# does (tests/unit/test_schema_parity.py). Schema-only keywords: the runtime checks stay the validators.
+HTTPS_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]://"
+NON_BLANK = r"\S"
+# An address as Customer._email_shape reads it, after stripping: a non-empty local part, the last `@`, a domain
+# with a dot; none of , ; < > " ( ) [ ] \ nor ASCII/Latin-1 control or space characters. Blank means absent.
+_EMAIL_CHAR = r'[^\s\x00-\x1f\x7f-\x9f,;<>"()\[\]\\\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff'
+EMAIL_PATTERN = rf"^\s*(?:{_EMAIL_CHAR}]+@{_EMAIL_CHAR}@]*\.{_EMAIL_CHAR}@]*)?\s*$"
+_EMAIL_LIMITS = (
+    "An email address: a local part, `@`, a domain with a dot; blank means absent. Herald also refuses other "
+    "Unicode control, format and unassigned characters, which this pattern cannot name."
+)
+# A URL Herald leads customers to: https only (the validator `_https_only`).
+HttpsUrl = Annotated[HttpUrl, Field(json_schema_extra={"pattern": HTTPS_URL_PATTERN})]
 
 
 def _https_only(url: HttpUrl | None) -> HttpUrl | None:
@@ -72,15 +89,34 @@ class Order(ContractModel):
     currency: CurrencyCode | None = None
     total: DecimalString | None = None
     items: list[OrderItem] = Field(default_factory=list, max_length=250)
-    status_url: HttpUrl | None = None
+    status_url: HttpsUrl | None = None
 
     _https = field_validator("status_url")(_https_only)
 
 
 class Customer(ContractModel):
     name: ShortText | None = None
-    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=254)] | None = None
+    email: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=254),
+            Field(json_schema_extra={"pattern": EMAIL_PATTERN, "description": _EMAIL_LIMITS}),
+        ]
+        | None
+    ) = None
+    # Only its length is checked here: dispatch reads it with the storefront's country rules (domain.phone), and a
+    # number it cannot read drops the SMS channel, not the event.
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=32)] | None = None
+
+    # At least one contact that is not blank (`_reachable`), said to schema readers as anyOf.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": [name], "properties": {name: {"type": "string", "pattern": NON_BLANK}}}
+                for name in ("email", "phone")
+            ]
+        }
+    )
     sms_consent: bool = False
     locale: Locale = "en-US"
     timezone: ShortText | None = None
@@ -122,8 +158,8 @@ class Customer(ContractModel):
 class Store(ContractModel):
     name: ShortText | None = None
     support_email: ShortText | None = None
-    support_url: HttpUrl | None = None
-    logo_url: HttpUrl | None = None
+    support_url: HttpsUrl | None = None
+    logo_url: HttpsUrl | None = None
 
     _https = field_validator("support_url", "logo_url")(_https_only)
 
@@ -137,7 +173,7 @@ class Shipment(ContractModel):
     id: ShortText
     carrier: ShortText
     tracking_number: ShortText
-    tracking_url: HttpUrl | None = None
+    tracking_url: HttpsUrl | None = None
     items: list[ShipmentItem] = Field(default_factory=list, max_length=250)
     estimated_delivery: AwareDatetime | date | None = None
     previous_estimated_delivery: AwareDatetime | date | None = None
@@ -183,7 +219,7 @@ class Attempt(ContractModel):
 
 class Proof(ContractModel):
     delivered_at: AwareDatetime
-    photo_url: HttpUrl | None = None
+    photo_url: HttpsUrl | None = None
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
     location: LongText | None = None
@@ -215,8 +251,8 @@ class Return(ContractModel):
     id: ShortText
     items: list[ReturnItem] = Field(default_factory=list, max_length=250)
     reason: LongText | None = None
-    portal_url: HttpUrl | None = None
-    label_url: HttpUrl | None = None
+    portal_url: HttpsUrl | None = None
+    label_url: HttpsUrl | None = None
     refund_amount: DecimalString | None = None
 
     _https = field_validator("portal_url", "label_url")(_https_only)
@@ -305,7 +341,10 @@ class Envelope(ContractModel):
     id: EventId
     source: Source
     type: EventType
-    time: AwareDatetime
+    time: AwareDatetime = Field(
+        description="When it happened, with its UTC offset. Herald rejects a time more than 24 h ahead of its own "
+        "clock (contract.parsing): a bound relative to the reader's clock, which JSON Schema cannot express."
+    )
     datacontenttype: Literal["application/json"] | None = None
     subject: LongText | None = None
 

@@ -74,7 +74,7 @@ def parse_event(body: str | bytes, *, now: datetime | None = None) -> Envelope:
     except RecursionError:
         raise EventRejected("event is nested too deeply", **identity) from None
     if now is not None and event.time > now + MAX_FUTURE_SKEW:
-        # A time a publisher chose orders a shipment's statuses within a rank: one far ahead would freeze them.
+        # A time a publisher chose orders a shipment's loops (domain.shipment_states): one far ahead would freeze them.
         hours = int(MAX_FUTURE_SKEW.total_seconds() // 3600)
         raise EventRejected(
             f"time {event.time.isoformat()} is more than {hours} h ahead of Herald's clock ({now.isoformat()}):"

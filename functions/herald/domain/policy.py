@@ -2,8 +2,8 @@
 
 Every rule that depends on the type reads its entry here: the channels sent first (domain.channels), whether an SMS
 may wait out quiet hours (domain.quiet_hours), whether an undelivered event is escalated at the deadline
-(domain.redundancy), whether a marketing opt-out stops it (domain.suppression), where it stands in a parcel's life
-(usecases.dispatch), the link it leads with (rendering.links) and its templates folder (rendering.renderer).
+(domain.redundancy), whether a marketing opt-out stops it (domain.suppression), the parcel state it moves to
+(domain.shipment_states), the link it leads with (rendering.links) and its templates folder (rendering.renderer).
 Adding an event type is its model (contract), its entry here, its templates and its sample in events/;
 tests/unit/test_policy.py fails when one of them is missing.
 
@@ -20,6 +20,7 @@ from types import MappingProxyType
 
 from herald.contract.event_types import EventType
 from herald.domain.notification import Channel
+from herald.domain.shipment_states import ShipmentState
 
 
 class Urgency(StrEnum):
@@ -42,15 +43,9 @@ class KeyLink(StrEnum):
 
 @dataclass(frozen=True)
 class ShipmentStep:
-    """Where a shipment status stands in a parcel's life (usecases.dispatch's per-shipment ordering).
+    """The state a shipment status moves a parcel to (domain.shipment_states holds which follow which)."""
 
-    An event ranked below the last one notified (an in_transit scan after delivered) is superseded; equal ranks
-    may follow each other (a second delivery attempt, a new delay). With `first_only_key`, only the first event
-    of the shipment under that key is notified (scans arrive many times a day).
-    """
-
-    rank: int
-    first_only_key: str | None = None
+    state: ShipmentState
 
 
 @dataclass(frozen=True)
@@ -85,23 +80,27 @@ _POLICIES: dict[EventType, EventPolicy] = {
     ),
     EventType.ORDER_BACKORDERED: EventPolicy(_EMAIL_AND_SMS, Urgency.URGENT, KeyLink.ORDER_STATUS),
     EventType.ORDER_CANCELLED: EventPolicy(_EMAIL_AND_SMS, Urgency.URGENT, KeyLink.ORDER_STATUS, transactional=True),
-    EventType.SHIPMENT_CREATED: EventPolicy(_EMAIL_AND_SMS, Urgency.URGENT, KeyLink.TRACKING, shipment=ShipmentStep(1)),
-    # Scans arrive many times a day: email only, and only for the first one.
-    EventType.SHIPMENT_IN_TRANSIT: EventPolicy(
-        _EMAIL_ONLY, Urgency.NON_URGENT, KeyLink.TRACKING, shipment=ShipmentStep(2, first_only_key="in_transit")
+    EventType.SHIPMENT_CREATED: EventPolicy(
+        _EMAIL_AND_SMS, Urgency.URGENT, KeyLink.TRACKING, shipment=ShipmentStep(ShipmentState.CREATED)
     ),
-    EventType.SHIPMENT_DELAYED: EventPolicy(_EMAIL_AND_SMS, Urgency.URGENT, KeyLink.TRACKING, shipment=ShipmentStep(2)),
+    # Scans arrive many times a day: email only (domain.shipment_states notifies only the first).
+    EventType.SHIPMENT_IN_TRANSIT: EventPolicy(
+        _EMAIL_ONLY, Urgency.NON_URGENT, KeyLink.TRACKING, shipment=ShipmentStep(ShipmentState.IN_TRANSIT)
+    ),
+    EventType.SHIPMENT_DELAYED: EventPolicy(
+        _EMAIL_AND_SMS, Urgency.URGENT, KeyLink.TRACKING, shipment=ShipmentStep(ShipmentState.DELAYED)
+    ),
     EventType.SHIPMENT_OUT_FOR_DELIVERY: EventPolicy(
-        _EMAIL_AND_SMS, Urgency.NEVER_HELD, KeyLink.TRACKING, shipment=ShipmentStep(3)
+        _EMAIL_AND_SMS, Urgency.NEVER_HELD, KeyLink.TRACKING, shipment=ShipmentStep(ShipmentState.OUT_FOR_DELIVERY)
     ),
     EventType.SHIPMENT_DELIVERY_ATTEMPTED: EventPolicy(
-        _EMAIL_AND_SMS, Urgency.NEVER_HELD, KeyLink.TRACKING, shipment=ShipmentStep(3)
+        _EMAIL_AND_SMS, Urgency.NEVER_HELD, KeyLink.TRACKING, shipment=ShipmentStep(ShipmentState.DELIVERY_ATTEMPTED)
     ),
     EventType.SHIPMENT_DELIVERED: EventPolicy(
-        _EMAIL_AND_SMS, Urgency.NEVER_HELD, KeyLink.DELIVERY_PHOTO, shipment=ShipmentStep(4)
+        _EMAIL_AND_SMS, Urgency.NEVER_HELD, KeyLink.DELIVERY_PHOTO, shipment=ShipmentStep(ShipmentState.DELIVERED)
     ),
     EventType.SHIPMENT_EXCEPTION: EventPolicy(
-        _EMAIL_AND_SMS, Urgency.NEVER_HELD, KeyLink.TRACKING, shipment=ShipmentStep(4)
+        _EMAIL_AND_SMS, Urgency.NEVER_HELD, KeyLink.TRACKING, shipment=ShipmentStep(ShipmentState.EXCEPTION)
     ),
     # Non-urgent by nature (issue 3, section 4): a return the customer just asked for or handed in.
     EventType.RETURN_REQUESTED: EventPolicy(_EMAIL_ONLY, Urgency.NON_URGENT, KeyLink.RETURNS_PORTAL),

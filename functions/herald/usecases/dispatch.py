@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from herald.contract.models import Envelope, EventType, ShipmentData, event_data
+from herald.contract.models import Envelope, EventType, ExceptionData, ExceptionKind, ShipmentData, event_data
 from herald.contract.parsing import EventRejected, parse_event
 from herald.domain.channel_registry import Renderer, RenderOptions, spec_for
 from herald.domain.channels import ChannelDecision, choose_channels, fallback_channels
@@ -21,6 +21,7 @@ from herald.domain.phone import PhoneRule, to_e164
 from herald.domain.policy import policy_for
 from herald.domain.quiet_hours import release_time
 from herald.domain.redundancy import DEFAULT_DEADLINE_SECONDS, escalated_at_deadline
+from herald.domain.shipment_states import ShipmentState
 from herald.domain.storefront import Storefront
 from herald.domain.suppression import Suppression, blocks, strength, suppressed_reason
 from herald.usecases.ports import (
@@ -210,14 +211,12 @@ class Dispatcher:
             return None
         data = event_data(event)
         assert isinstance(data, ShipmentData)  # every shipment.* type carries data.shipment
+        # A return to sender is its own state (the one notice after delivered): the exception's kind says so.
+        returned = isinstance(data, ExceptionData) and data.exception.kind is ExceptionKind.RETURNED_TO_SENDER
+        state = ShipmentState.RETURNED if returned else step.state
         return self._ledger.advance_shipment(
             ShipmentPosition(
-                source=event.source,
-                shipment_id=data.shipment.id,
-                rank=step.rank,
-                time=event.time,
-                event_id=event.id,
-                first_only_key=step.first_only_key,
+                source=event.source, shipment_id=data.shipment.id, state=state, time=event.time, event_id=event.id
             )
         )
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from herald.domain.notification import Channel, ChannelMessage, NotificationStatus
 from herald.domain.redundancy import FollowUpRequest
+from herald.domain.shipment_states import ShipmentState
 from herald.domain.suppression import Suppression
 
 if TYPE_CHECKING:  # the senders share these ports and never load the contract models
@@ -50,14 +51,13 @@ class Rejection:
 
 @dataclass(frozen=True)
 class ShipmentPosition:
-    """Where a shipment stands in its life cycle, for the per-shipment ordering rule."""
+    """The state an event moves its shipment to, for the per-shipment ordering rule (domain.shipment_states)."""
 
     source: str
     shipment_id: str
-    rank: int
+    state: ShipmentState
     time: datetime
     event_id: str
-    first_only_key: str | None = None  # e.g. "in_transit": notify only the first event of this kind
 
 
 @dataclass(frozen=True)

@@ -152,11 +152,26 @@ class _Side:
         for key in ("anyOf", "oneOf"):
             if key in node:
                 outer = {k: v for k, v in node.items() if k not in (key, "default", "title", "description")}
-                return [branch for alt in node[key] for branch in self.branches({**outer, **alt})]
+                return [branch for alt in node[key] for branch in self.branches(_conjoin(outer, alt))]
         types = node.get("type")
         if isinstance(types, list):
             return [{**node, "type": t} for t in types]
         return [node]
+
+
+def _conjoin(outer: Mapping[str, Any], alt: Mapping[str, Any]) -> dict[str, Any]:
+    """A value matching both `outer` and `alt` (an anyOf beside its siblings is a conjunction): an alternative's
+    `properties` and `required` add to the siblings' rather than replace them (a rule such as "email or phone
+    required" beside the object's own properties)."""
+    merged = {**outer, **alt}
+    if isinstance(outer.get("properties"), Mapping) and isinstance(alt.get("properties"), Mapping):
+        properties = dict(outer["properties"])
+        for name, rule in alt["properties"].items():
+            properties[name] = {"allOf": [properties[name], rule]} if name in properties else rule
+        merged["properties"] = properties
+    if "required" in outer and "required" in alt:
+        merged["required"] = sorted({*outer["required"], *alt["required"]})
+    return merged
 
 
 def _types(branch: Mapping[str, Any]) -> frozenset[str]:
