@@ -112,3 +112,51 @@ def test_each_storefront_sends_as_itself_and_neither_publishes_as_the_other(
     assert forged_globex["reason"] == f"publisher AIDAIT2UOQQY3AUEKVGXU may not publish as {SECOND_SOURCE!r}"
     subjects = " ".join(_emails(setup))
     assert "ord_evt_globex_as_acme" not in subjects
+
+
+def test_a_carrier_scan_posted_to_the_local_api_reaches_globexs_customer(
+    deployment: tuple[LocalRuntime, Providers, LocalPublisher],
+) -> None:
+    """Through the local HTTP API's forwarding to the intake's sandbox, and the intake's relay to dispatch."""
+    import urllib.request
+
+    from herald.adapters.ssm_storefronts import SsmStorefronts
+    from herald_tools.local.storefronts import registry_path, second_storefront
+
+    runtime, _, globex = deployment
+    fixtures = ROOT / "tests" / "fixtures"
+    vector = json.loads((fixtures / "easypost_webhook_hmac_test_vector.json").read_text())
+    body = (fixtures / "easypost_tracker_updated_event.json").read_bytes().removesuffix(b"\n")
+    # Given Globex's entry takes EasyPost's webhooks with its secret (EasyPost's published test vector's)
+    runtime.aws.client("secretsmanager").create_secret(
+        Name="herald/globex-garden/easypost", SecretString=vector["webhook_secret"]
+    )
+    entry = second_storefront(globex.user_id)
+    intake = {"slug": "globex-garden", "easypost_secret_id": "herald/globex-garden/easypost"}
+    SsmStorefronts(runtime.aws.client("ssm"), registry_path(runtime)).put(
+        type(entry).model_validate({**entry.model_dump(), "intake": intake})
+    )
+    # And Globex told Herald about the shipment EasyPost's published event tracks
+    shipment: dict[str, Any] = json.loads((ROOT / "events" / "shipment.created.json").read_text())
+    shipment.update(source=SECOND_SOURCE, id="evt_globex_shipment")
+    shipment["data"]["order"]["id"] = "ord_globex_easypost"
+    shipment["data"]["shipment"].update(id="shp_globex_easypost", carrier="FedEx", tracking_number="1")
+    globex.client(runtime).send_message(
+        QueueUrl=runtime.stack.queues["ShipmentEventsQueue"], MessageBody=json.dumps(shipment)
+    )
+    assert runtime.wait_until_settled(quiet_seconds=2.0, timeout=120)
+    # When EasyPost posts the signed scan to the API's intake route
+    request = urllib.request.Request(  # noqa: S310 - the local API on loopback
+        f"{runtime.webhooks_url}/intake/easypost/globex-garden",
+        data=body,
+        headers={"Content-Type": "application/json", "X-Hmac-Signature": vector["expected_header_value"]},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+        answer = json.loads(response.read())
+    # Then it was published, and dispatch admitted the relayed event for Globex's order
+    assert answer["published"] == ["easypost-evt_1"], answer
+    assert runtime.wait_until_settled(quiet_seconds=2.0, timeout=120)
+    record = _record(runtime, SECOND_SOURCE, "easypost-evt_1")
+    assert record["kind"] == "event", record
+    assert record["status"] == "dispatched", record
