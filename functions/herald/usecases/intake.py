@@ -119,17 +119,17 @@ class LinkRecorder:
         if "shipment" in data:
             blocks["shipment"] = data["shipment"]
             links = [*shipment_links_of(data["shipment"]), *links]
-        for link in links:
-            # The order's link holds no shipment: a report naming the order (a return) is about the order.
-            recorded = blocks if link.kind != "order" else {k: v for k, v in blocks.items() if k != "shipment"}
-            self._links.record(event.source, link, recorded)
+        # The order's link holds no shipment: a report naming the order (a return) is about the order.
+        order_blocks = {k: v for k, v in blocks.items() if k != "shipment"}
+        recorded = {link: blocks if link.kind != "order" else order_blocks for link in links}
+        for link, link_blocks in recorded.items():
+            self._links.record(event.source, link, link_blocks)
         released: list[str] = []
-        for link in links:
+        for link, link_blocks in recorded.items():
             waiting = self._links.parked(event.source, link)
             if not waiting:
                 continue
-            recorded = blocks if link.kind != "order" else {k: v for k, v in blocks.items() if k != "shipment"}
-            events = [_parked_event(event.source, parked, recorded) for parked in waiting]
+            events = [_parked_event(event.source, parked, link_blocks) for parked in waiting]
             self._publisher.publish(events)
             for parked in waiting:
                 self._links.unpark(event.source, link, parked.update_id)
