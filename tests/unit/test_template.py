@@ -29,6 +29,11 @@ MAIN_QUEUES = {
     "SmsQueue": ("SmsDLQ", "SendSmsFunction"),
     "FollowupQueue": ("FollowupDLQ", "FollowupFunction"),
     "ShopifyEventsQueue": ("ShopifyEventsDLQ", "ShopifyEventsFunction"),
+    "LateChecksQueue": ("LateChecksDLQ", "LateDeliveryFunction"),
+}
+# The late-delivery checks' schedule group: named after the stack's id (unique, and under 64 characters).
+LATE_CHECK_GROUP = {
+    "Fn::Join": ["-", ["herald-late", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]]
 }
 FUNCTIONS = {
     "DispatchFunction": "herald.handlers.dispatch.handler",
@@ -39,6 +44,7 @@ FUNCTIONS = {
     "FollowupFunction": "herald.handlers.followup.handler",
     "IntakeFunction": "herald.handlers.intake.handler",
     "ShopifyEventsFunction": "herald.handlers.intake_events.handler",
+    "LateDeliveryFunction": "herald.handlers.late_delivery.handler",
 }
 GLOBAL_ENV = {
     "HERALD_TABLE_NAME",
@@ -59,6 +65,11 @@ FUNCTION_ENV = {
         "HERALD_ORDER_EVENTS_QUEUE_URL",
         "HERALD_SHIPMENT_EVENTS_QUEUE_URL",
         "HERALD_RELAY_PUBLISHER_IDS",
+        "HERALD_LATE_CHECK_SCHEDULE_GROUP",
+        "HERALD_LATE_CHECKS_QUEUE_URL",
+        "HERALD_LATE_CHECKS_QUEUE_ARN",
+        "HERALD_LATE_CHECKS_DLQ_ARN",
+        "HERALD_LATE_CHECK_SCHEDULER_ROLE_ARN",
     },
     "SendEmailFunction": {
         "POWERTOOLS_SERVICE_NAME",
@@ -98,6 +109,7 @@ FUNCTION_ENV = {
         "HERALD_ORDER_EVENTS_QUEUE_URL",
         "HERALD_SHIPMENT_EVENTS_QUEUE_URL",
     },
+    "LateDeliveryFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_SHIPMENT_EVENTS_QUEUE_URL"},
 }
 SERVICE_NAMES = {
     "DispatchFunction": "herald-dispatch",
@@ -108,11 +120,12 @@ SERVICE_NAMES = {
     "FollowupFunction": "herald-followup",
     "IntakeFunction": "herald-intake",
     "ShopifyEventsFunction": "herald-shopify-events",
+    "LateDeliveryFunction": "herald-late-delivery",
 }
 SECRET_PARAMETERS = {"SendEmailFunction": "SendGridSecretId", "SendSmsFunction": "TwilioSecretId"}
 OUTPUTS = [
     f"{queue}{kind}{suffix}"
-    for queue in ("OrderEvents", "ShipmentEvents", "Email", "Sms", "Followup", "ShopifyEvents")
+    for queue in ("OrderEvents", "ShipmentEvents", "Email", "Sms", "Followup", "ShopifyEvents", "LateChecks")
     for kind in ("Queue", "DLQ")
     for suffix in ("Url", "Arn")
 ] + [
@@ -126,6 +139,8 @@ OUTPUTS = [
     "FollowupFunctionName",
     "IntakeFunctionName",
     "ShopifyEventsFunctionName",
+    "LateDeliveryFunctionName",
+    "LateCheckScheduleGroupName",
 ]
 
 
@@ -261,7 +276,7 @@ def test_every_sqs_event_reports_partial_failures_and_takes_its_limits_from_para
 ) -> None:
     parameters = template["Parameters"]
     events = list(_sqs_events(template))
-    assert len(events) == 6
+    assert len(events) == 7
     for function, name, event in events:
         # Then one failed message never redelivers its neighbours
         assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
@@ -332,6 +347,7 @@ def test_environment_variable_names_are_exactly_what_each_function_reads(templat
         "FollowupFunction": config.FollowUpSettings,
         "IntakeFunction": config.IntakeSettings,
         "ShopifyEventsFunction": config.IntakeSettings,
+        "LateDeliveryFunction": config.LateDeliverySettings,
     }
     global_env = template["Globals"]["Function"]["Environment"]["Variables"]
     # Then the globals are the shared settings
@@ -429,7 +445,21 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
             queue("FollowupQueue"),
             queue("OrderEventsQueue"),
             queue("ShipmentEventsQueue"),
+            queue("LateChecksQueue"),
         },
+        # A promised day's late-delivery check, on Scheduler (test_template_iam evaluates where).
+        "scheduler:CreateSchedule": {
+            json.dumps(
+                {
+                    "Fn::Sub": [
+                        "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${Group}/*",
+                        {"Group": LATE_CHECK_GROUP},
+                    ]
+                },
+                sort_keys=True,
+            )
+        },
+        "iam:PassRole": {json.dumps({"Fn::GetAtt": ["LateCheckSchedulerRole", "Arn"]}, sort_keys=True)},
     }
     # send-sms may also put a suppression item (Twilio's 21610); send-email writes nothing new.
     # GetItem is the circuit's state; neither sender queries.
@@ -479,6 +509,11 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
                 )
             },
         }
+    # The late-delivery function reads a shipment's last notice and links, and publishes on the shipment queue.
+    assert actions("LateDeliveryFunction") == {
+        "dynamodb:GetItem": {table},
+        "sqs:SendMessage": {queue("ShipmentEventsQueue")},
+    }
 
 
 # --- table -----------------------------------------------------------------------------------------
@@ -542,7 +577,7 @@ def test_every_queue_has_its_alarm_notifying_the_optional_topic(template: dict[s
 def test_every_output_is_present_and_described(template: dict[str, Any]) -> None:
     outputs = template["Outputs"]
     assert set(OUTPUTS) <= set(outputs)
-    assert len(OUTPUTS) == 34
+    assert len(OUTPUTS) == 40
     for name in outputs:
         assert outputs[name].get("Description"), name
 
@@ -640,14 +675,17 @@ def test_samtranslator_translates_it_into_functions_and_event_source_mappings(
         assert function["LoggingConfig"]["LogGroup"]["Ref"] in resources
     # And each SQS event is an event source mapping with partial batch responses and a concurrency cap
     mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert len(mappings) == 6
+    assert len(mappings) == 7
     for mapping in mappings:
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert set(mapping["ScalingConfig"]["MaximumConcurrency"]) == {"Ref"}
     # And each function's role carries SAM's SQS poller permissions next to Herald's own statements
     roles = {n: r["Properties"] for n, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
-    assert set(roles) == {f"{name}Role" for name in FUNCTIONS}
+    # (and the one Scheduler acts as to deliver the late-delivery checks)
+    assert set(roles) == {f"{name}Role" for name in FUNCTIONS} | {"LateCheckSchedulerRole"}
     for name, role in roles.items():
+        if name == "LateCheckSchedulerRole":
+            continue  # not a function's: test_template_iam evaluates its one permission
         sqs_poller = any("AWSLambdaSQSQueueExecutionRole" in json.dumps(arn) for arn in role["ManagedPolicyArns"])
         # Only the queue consumers get SAM's SQS poller permissions; the HTTP functions read no queue
         assert sqs_poller == (name not in {"WebhooksFunctionRole", "TimelineFunctionRole", "IntakeFunctionRole"}), name

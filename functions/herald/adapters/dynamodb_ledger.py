@@ -21,7 +21,15 @@ from herald.domain.keys import key, key_prefix
 from herald.domain.masking import mask_recipient, mask_text
 from herald.domain.notification import ESCALATION_PART, ChannelMessage, NotificationStatus
 from herald.domain.shipment_states import Move, ShipmentState, move, sources_of
-from herald.usecases.ports import Accepted, Claim, EventClaim, PlannedNotification, Rejection, ShipmentPosition
+from herald.usecases.ports import (
+    Accepted,
+    Claim,
+    EventClaim,
+    PlannedNotification,
+    Rejection,
+    ShipmentNotice,
+    ShipmentPosition,
+)
 
 if TYPE_CHECKING:
     from herald.contract.models import Envelope, Order
@@ -158,6 +166,19 @@ class DynamoDbLedger:
                 raise
             return self._superseded_reason(position, old_item(error))
         return None
+
+    def last_notice(self, source: str, shipment_id: str) -> ShipmentNotice | None:
+        """The shipment's last notified state (the late-delivery check: is the promising notice still the last?)."""
+        item = self._db.get_item(
+            TableName=self._table,
+            Key={"pk": str_attr(shipment_pk(source, shipment_id)), "sk": str_attr("STATE")},
+            ProjectionExpression="#state, last_event_id",
+            ExpressionAttributeNames={"#state": "state"},
+            ConsistentRead=True,
+        ).get("Item")
+        if not item or "state" not in item or "last_event_id" not in item:
+            return None
+        return ShipmentNotice(ShipmentState(item["state"]["S"]), item["last_event_id"]["S"])
 
     @staticmethod
     def _superseded_reason(position: ShipmentPosition, current: Item) -> str:

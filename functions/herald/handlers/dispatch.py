@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -11,6 +11,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.handlers.wiring import PORT_PHONE_RULE, Root, port
 from herald.observability import build_logger, count, traced
 from herald.usecases.dispatch import Dispatcher, DispatchResult
+
+if TYPE_CHECKING:
+    from herald.config import DispatchSettings
+    from herald.usecases.late_delivery import PromiseWatch
 
 logger = build_logger()
 
@@ -56,7 +60,26 @@ def _build() -> Dispatcher:
         phone=port(PORT_PHONE_RULE, to_e164),
         intake=intake,
         relays=config.relay_ids,
+        promises=_promise_watch(config, sqs),
     )
+
+
+def _promise_watch(config: DispatchSettings, sqs: Any) -> PromiseWatch | None:
+    """Late-delivery checks on Scheduler, when the template configured them."""
+    if not config.checks_late_deliveries:
+        return None
+    from herald.adapters.scheduler_late_checks import LateCheckTargets, SchedulerLateChecks
+    from herald.handlers.aws import aws_client
+    from herald.usecases.late_delivery import PromiseWatch
+
+    targets = LateCheckTargets(
+        schedule_group=str(config.late_check_schedule_group),
+        queue_url=str(config.late_checks_queue_url),
+        queue_arn=str(config.late_checks_queue_arn),
+        dead_letter_arn=str(config.late_checks_dlq_arn),
+        scheduler_role_arn=str(config.late_check_scheduler_role_arn),
+    )
+    return PromiseWatch(SchedulerLateChecks(aws_client("scheduler"), sqs, targets))
 
 
 root = Root(_build)
