@@ -98,6 +98,16 @@ class _EventQueuesSetting(BaseModel):
         return bool(self.order_events_queue_url and self.shipment_events_queue_url)
 
 
+class _OrderPageSetting(BaseModel):
+    """The order page's key: a secret {"keys": ["<at least 32 characters>", ...]}; the first signs, every one
+    verifies (page tokens are recorded as issued, so a rotation leaves the links already sent working)."""
+
+    order_page_secret_id: str = Field("herald/order-pages", alias="HERALD_ORDER_PAGE_SECRET_ID")
+    page_link_days: int = Field(120, alias="HERALD_ORDER_PAGE_LINK_DAYS", ge=1, le=3650)
+    # The HTTP API's base URL, where the pages are (/o/<token>). Unset: messages carry no page link.
+    order_page_base_url: str | None = Field(None, alias="HERALD_ORDER_PAGE_BASE_URL")
+
+
 class _LateChecksSetting(BaseModel):
     """Late-delivery checks (usecases.late_delivery): where dispatch schedules them. All unset: no checks."""
 
@@ -125,7 +135,12 @@ def _id_list(text: str) -> list[str]:
 
 
 class DispatchSettings(
-    FunctionSettings, _FollowUpQueueSetting, _ChannelQueuesSetting, _EventQueuesSetting, _LateChecksSetting
+    FunctionSettings,
+    _FollowUpQueueSetting,
+    _ChannelQueuesSetting,
+    _EventQueuesSetting,
+    _LateChecksSetting,
+    _OrderPageSetting,
 ):
     function: ClassVar[str] = "dispatch"
 
@@ -231,3 +246,7 @@ class LateDeliverySettings(FunctionSettings):
     function: ClassVar[str] = "late-delivery"
 
     shipment_events_queue_url: str = Field(alias="HERALD_SHIPMENT_EVENTS_QUEUE_URL")
+
+
+class OrderPageSettings(FunctionSettings, _OrderPageSetting):
+    function: ClassVar[str] = "order-page"

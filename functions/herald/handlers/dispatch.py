@@ -15,6 +15,7 @@ from herald.usecases.dispatch import Dispatcher, DispatchResult
 if TYPE_CHECKING:
     from herald.config import DispatchSettings
     from herald.usecases.late_delivery import PromiseWatch
+    from herald.usecases.order_page import OrderPageLinks
 
 logger = build_logger()
 
@@ -61,6 +62,24 @@ def _build() -> Dispatcher:
         intake=intake,
         relays=config.relay_ids,
         promises=_promise_watch(config, sqs),
+        pages=_page_links(config, dynamodb),
+    )
+
+
+def _page_links(config: DispatchSettings, dynamodb: Any) -> OrderPageLinks | None:
+    """The order page's links, when the deployment serves the page."""
+    if not config.order_page_base_url:
+        return None
+    from herald.adapters.dynamodb_order_pages import DynamoDbOrderPages
+    from herald.handlers.aws import aws_client
+    from herald.handlers.secrets import Secrets
+    from herald.usecases.order_page import OrderPageLinks
+
+    secrets = Secrets(aws_client("secretsmanager"))
+    return OrderPageLinks(
+        DynamoDbOrderPages(dynamodb, config.table_name, link_days=config.page_link_days),
+        lambda: secrets.signing_keys(config.order_page_secret_id),
+        config.order_page_base_url,
     )
 
 
