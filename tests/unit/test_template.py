@@ -45,6 +45,7 @@ FUNCTIONS = {
     "IntakeFunction": "herald.handlers.intake.handler",
     "ShopifyEventsFunction": "herald.handlers.intake_events.handler",
     "LateDeliveryFunction": "herald.handlers.late_delivery.handler",
+    "OrderPageFunction": "herald.handlers.order_page.handler",
 }
 GLOBAL_ENV = {
     "HERALD_TABLE_NAME",
@@ -70,6 +71,8 @@ FUNCTION_ENV = {
         "HERALD_LATE_CHECKS_QUEUE_ARN",
         "HERALD_LATE_CHECKS_DLQ_ARN",
         "HERALD_LATE_CHECK_SCHEDULER_ROLE_ARN",
+        "HERALD_ORDER_PAGE_BASE_URL",
+        "HERALD_ORDER_PAGE_SECRET_ID",
     },
     "SendEmailFunction": {
         "POWERTOOLS_SERVICE_NAME",
@@ -110,6 +113,7 @@ FUNCTION_ENV = {
         "HERALD_SHIPMENT_EVENTS_QUEUE_URL",
     },
     "LateDeliveryFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_SHIPMENT_EVENTS_QUEUE_URL"},
+    "OrderPageFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_ORDER_PAGE_SECRET_ID"},
 }
 SERVICE_NAMES = {
     "DispatchFunction": "herald-dispatch",
@@ -121,6 +125,7 @@ SERVICE_NAMES = {
     "IntakeFunction": "herald-intake",
     "ShopifyEventsFunction": "herald-shopify-events",
     "LateDeliveryFunction": "herald-late-delivery",
+    "OrderPageFunction": "herald-order-page",
 }
 SECRET_PARAMETERS = {"SendEmailFunction": "SendGridSecretId", "SendSmsFunction": "TwilioSecretId"}
 OUTPUTS = [
@@ -141,6 +146,7 @@ OUTPUTS = [
     "ShopifyEventsFunctionName",
     "LateDeliveryFunctionName",
     "LateCheckScheduleGroupName",
+    "OrderPageFunctionName",
 ]
 
 
@@ -348,6 +354,7 @@ def test_environment_variable_names_are_exactly_what_each_function_reads(templat
         "IntakeFunction": config.IntakeSettings,
         "ShopifyEventsFunction": config.IntakeSettings,
         "LateDeliveryFunction": config.LateDeliverySettings,
+        "OrderPageFunction": config.OrderPageSettings,
     }
     global_env = template["Globals"]["Function"]["Environment"]["Variables"]
     # Then the globals are the shared settings
@@ -395,8 +402,9 @@ def test_senders_read_only_their_own_provider_secret(template: dict[str, Any]) -
             expected.append({"Fn::Sub": prefix + "${UnsubscribeSecretId}-*"})
         expected.append({"Fn::Sub": prefix + "${StorefrontSecretsPrefix}*"})
         assert secret_statements[0]["Resource"] == expected
-    dispatch = json.dumps(functions["DispatchFunction"]["Properties"]["Policies"])
-    assert "secretsmanager" not in dispatch
+    # Dispatch reads one secret: the order pages' key (each message's page link), never a provider's
+    dispatch = [s for s in _statements(functions["DispatchFunction"]) if "secretsmanager" in json.dumps(s["Action"])]
+    assert [s["Resource"] for s in dispatch] == [{"Fn::Sub": prefix + "${OrderPageSecretId}-*"}]
 
 
 def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
@@ -460,6 +468,16 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
             )
         },
         "iam:PassRole": {json.dumps({"Fn::GetAtt": ["LateCheckSchedulerRole", "Arn"]}, sort_keys=True)},
+        # The order pages' key: each message's page link is made with it.
+        "secretsmanager:GetSecretValue": {
+            json.dumps(
+                {
+                    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+                    ":secret:${OrderPageSecretId}-*"
+                },
+                sort_keys=True,
+            )
+        },
     }
     # send-sms may also put a suppression item (Twilio's 21610); send-email writes nothing new.
     # GetItem is the circuit's state; neither sender queries.
@@ -509,6 +527,21 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
                 )
             },
         }
+    # The order page opens a token's order, reads the order's steps, records answers, reads its key only.
+    assert without_registry(actions("OrderPageFunction")) == {
+        "dynamodb:GetItem": {table},
+        "dynamodb:Query": {table},
+        "dynamodb:PutItem": {table},
+        "secretsmanager:GetSecretValue": {
+            json.dumps(
+                {
+                    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+                    ":secret:${OrderPageSecretId}-*"
+                },
+                sort_keys=True,
+            )
+        },
+    }
     # The late-delivery function reads a shipment's last notice and links, and publishes on the shipment queue.
     assert actions("LateDeliveryFunction") == {
         "dynamodb:GetItem": {table},
@@ -577,7 +610,7 @@ def test_every_queue_has_its_alarm_notifying_the_optional_topic(template: dict[s
 def test_every_output_is_present_and_described(template: dict[str, Any]) -> None:
     outputs = template["Outputs"]
     assert set(OUTPUTS) <= set(outputs)
-    assert len(OUTPUTS) == 40
+    assert len(OUTPUTS) == 41
     for name in outputs:
         assert outputs[name].get("Description"), name
 
@@ -688,7 +721,9 @@ def test_samtranslator_translates_it_into_functions_and_event_source_mappings(
             continue  # not a function's: test_template_iam evaluates its one permission
         sqs_poller = any("AWSLambdaSQSQueueExecutionRole" in json.dumps(arn) for arn in role["ManagedPolicyArns"])
         # Only the queue consumers get SAM's SQS poller permissions; the HTTP functions read no queue
-        assert sqs_poller == (name not in {"WebhooksFunctionRole", "TimelineFunctionRole", "IntakeFunctionRole"}), name
+        assert sqs_poller == (
+            name not in {"WebhooksFunctionRole", "TimelineFunctionRole", "IntakeFunctionRole", "OrderPageFunctionRole"}
+        ), name
 
 
 def test_cfn_lint_finds_no_error_or_warning() -> None:
@@ -811,13 +846,22 @@ def test_samtranslator_turns_the_webhook_routes_into_an_http_api_invoking_the_fu
     paths = api["Body"]["paths"]
     webhook_paths = {"/webhooks/sendgrid/events", "/webhooks/twilio/status", "/webhooks/twilio/inbound"}
     intake_paths = {"/intake/shopify", "/intake/{platform}/{slug}"}
-    assert set(paths) == webhook_paths | intake_paths | {TIMELINE_PATH, UNSUBSCRIBE_PATH, ONFLEET_CHECK_PATH}
+    page_paths = {ORDER_PAGE_PATH, f"{ORDER_PAGE_PATH}/delivery"}
+    assert set(paths) == webhook_paths | intake_paths | page_paths | {
+        TIMELINE_PATH,
+        UNSUBSCRIBE_PATH,
+        ONFLEET_CHECK_PATH,
+    }
     assert all(set(paths[path]) == {"post"} for path in webhook_paths | intake_paths)
     assert set(paths[ONFLEET_CHECK_PATH]) == {"get"}
     # And the platforms' routes, authenticated by each platform's signature, have no AWS authorizer
     assert all("security" not in paths[path][method] for path in intake_paths for method in paths[path])
     assert set(paths[UNSUBSCRIBE_PATH]) == {"get", "post"}
     assert all("security" not in operation for operation in paths[UNSUBSCRIBE_PATH].values())
+    # And the customers' order page (its token is its credential) has no AWS authorizer either
+    assert set(paths[ORDER_PAGE_PATH]) == {"get"}
+    assert set(paths[f"{ORDER_PAGE_PATH}/delivery"]) == {"post"}
+    assert all("security" not in operation for path in page_paths for operation in paths[path].values())
     # And only the timeline route asks for a SigV4 signature; the provider routes have no AWS authorizer
     assert set(paths[TIMELINE_PATH]) == {"get"}
     assert paths[TIMELINE_PATH]["get"]["security"] == [{"AWS_IAM": []}]
@@ -825,10 +869,13 @@ def test_samtranslator_turns_the_webhook_routes_into_an_http_api_invoking_the_fu
     # And API Gateway may invoke the webhooks function for each provider route, the timeline function for its own
     permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
     invoked = sorted(p["FunctionName"]["Ref"] for p in permissions)
-    assert invoked == ["IntakeFunction"] * 3 + ["TimelineFunction"] + ["WebhooksFunction"] * 5
+    assert (
+        invoked == ["IntakeFunction"] * 3 + ["OrderPageFunction"] * 2 + ["TimelineFunction"] + ["WebhooksFunction"] * 5
+    )
 
 
 UNSUBSCRIBE_PATH = "/unsubscribe/{token}"
+ORDER_PAGE_PATH = "/o/{token}"
 ONFLEET_CHECK_PATH = "/intake/onfleet/{slug}"
 
 

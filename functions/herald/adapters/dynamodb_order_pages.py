@@ -31,16 +31,16 @@ class DynamoDbOrderPages:
         self._table = table_name
         self._link_days = link_days
 
-    def record_page(self, token: str, page: OrderPageRecord, now: datetime) -> None:
+    def record_page(self, token: str, record: OrderPageRecord, now: datetime) -> None:
         self._db.put_item(
             TableName=self._table,
             Item={
                 "pk": str_attr(page_pk(token)),
                 "sk": str_attr("PAGE"),
                 "kind": str_attr("order_page"),
-                "source": str_attr(page.source),
-                "order_id": str_attr(page.order_id),
-                "blocks": str_attr(json.dumps(page.blocks, separators=(",", ":"), sort_keys=True)),
+                "source": str_attr(record.source),
+                "order_id": str_attr(record.order_id),
+                "blocks": str_attr(json.dumps(record.blocks, separators=(",", ":"), sort_keys=True)),
                 "updated_at": str_attr(now.isoformat()),
                 "expires_at": num_attr(int((now + timedelta(days=self._link_days)).timestamp())),
             },

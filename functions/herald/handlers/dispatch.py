@@ -15,7 +15,7 @@ from herald.usecases.dispatch import Dispatcher, DispatchResult
 if TYPE_CHECKING:
     from herald.config import DispatchSettings
     from herald.usecases.late_delivery import PromiseWatch
-    from herald.usecases.order_page import OrderPageLinks
+    from herald.usecases.order_page_links import OrderPageLinks
 
 logger = build_logger()
 
@@ -73,7 +73,7 @@ def _page_links(config: DispatchSettings, dynamodb: Any) -> OrderPageLinks | Non
     from herald.adapters.dynamodb_order_pages import DynamoDbOrderPages
     from herald.handlers.aws import aws_client
     from herald.handlers.secrets import Secrets
-    from herald.usecases.order_page import OrderPageLinks
+    from herald.usecases.order_page_links import OrderPageLinks
 
     secrets = Secrets(aws_client("secretsmanager"))
     return OrderPageLinks(

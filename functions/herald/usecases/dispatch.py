@@ -39,7 +39,7 @@ from herald.usecases.ports import (
 if TYPE_CHECKING:
     from herald.usecases.intake import LinkRecorder
     from herald.usecases.late_delivery import PromiseWatch
-    from herald.usecases.order_page import OrderPageLinks
+    from herald.usecases.order_page_links import OrderPageLinks
 
 _TYPE_VALUES = frozenset(t.value for t in EventType)
 

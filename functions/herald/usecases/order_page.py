@@ -1,7 +1,6 @@
 """The customer's order page: the link every message carries, what the page shows, and the answers it takes.
 
-Dispatch's half (OrderPageLinks): each event's messages carry the order's page link; recording it (the token, the
-order, what the page shows of the order) is one write per event. The page function's half (OrderPages): a token
+Dispatch's half is usecases.order_page_links. The page function's half (OrderPages): a token
 opens its order's page, built from what the ledger recorded of each step (every event item keeps its own blocks:
 adapters.dynamodb_ledger.event_details), and the page's forms record the customer's answers about a delivery.
 """
@@ -21,51 +20,16 @@ from herald.domain.order_page import (
     FormTokens,
     delivery_response,
     is_page_token,
-    page_token,
-    page_url,
 )
 from herald.usecases.ports import OrderPageRecord, OrderPageStore, RecordedAnswer, StorefrontDirectory
 
 if TYPE_CHECKING:
-    from herald.contract.models import Envelope
     from herald.domain.storefront import Storefront
     from herald.usecases.timeline import TimelineReader
 
 # What a step's item status must be for the customer to have been told of it (a superseded repeat was not).
 _TOLD = frozenset({"dispatched", "dispatching"})
 _ANSWER_KINDS = {DeliveryAnswer.RECEIVED: "delivery_confirmed", DeliveryAnswer.NOT_RECEIVED: "delivery_disputed"}
-
-
-class OrderPageLinks:
-    """Dispatch's half: the page link of an event's order, recorded so the page can open it."""
-
-    def __init__(
-        self,
-        pages: OrderPageStore,
-        keys: Callable[[], list[str]],
-        base_url: str,
-        *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self._pages = pages
-        self._keys = keys  # read per event: the secret is cached by Powertools, so a rotation is picked up
-        self._base_url = base_url
-        self._clock = clock
-
-    def link(self, event: Envelope) -> str:
-        from herald.contract.models import event_data
-
-        data = event_data(event)
-        token = page_token(self._keys()[0], event.source, data.order.id)
-        blocks: dict[str, Any] = {
-            "order": data.order.model_dump(mode="json", exclude_none=True),
-            # How to speak to the customer, never how to reach them.
-            "customer": data.customer.model_dump(mode="json", include={"locale", "timezone"}, exclude_none=True),
-        }
-        if data.store is not None:
-            blocks["store"] = data.store.model_dump(mode="json", exclude_none=True)
-        self._pages.record_page(token, OrderPageRecord(event.source, data.order.id, blocks), self._clock())
-        return page_url(self._base_url, token)
 
 
 @dataclass
