@@ -23,21 +23,27 @@ class OrderPageLinks:
     def __init__(
         self,
         pages: OrderPageStore,
-        keys: Callable[[], list[str]],
+        keys: Callable[[], list[str] | None],
         base_url: str,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._pages = pages
-        self._keys = keys  # read per event: the secret is cached by Powertools, so a rotation is picked up
+        # Read per event: the secret is cached by Powertools, so a rotation is picked up. None when the key cannot
+        # be read: the messages then go without the link (the caller logs and counts why), since telling the
+        # customer matters more than linking the page.
+        self._keys = keys
         self._base_url = base_url
         self._clock = clock
 
-    def link(self, event: Envelope) -> str:
+    def link(self, event: Envelope) -> str | None:
         from herald.contract.models import event_data
 
+        keys = self._keys()
+        if not keys:
+            return None
         data = event_data(event)
-        token = page_token(self._keys()[0], event.source, data.order.id)
+        token = page_token(keys[0], event.source, data.order.id)
         blocks: dict[str, Any] = {
             "order": data.order.model_dump(mode="json", exclude_none=True),
             # How to speak to the customer, never how to reach them.
