@@ -306,3 +306,39 @@ def test_without_the_page_key_the_message_still_goes_without_its_link(
     assert "/o/" not in sent.read_text(errors="replace")
     assert any("order page key unavailable" in record.getMessage() for record in caplog.records)
     assert '"OrderPageLinksUnavailable"' in capsys.readouterr().out
+
+
+def test_the_evidence_pack_gathers_proof_scans_notifications_and_the_dispute(pages: Env) -> None:
+    from .ops_support import deploy_outputs_stack, herald
+
+    # Given a delivered order the customer disputed
+    _delivered_story(pages)
+    path = _page_path(pages)
+    page = request("GET", path)["body"]
+    first = _post(path, {"shipment": "shp_1001_1", "answer": "not_received", "form_token": _form_token(page)})
+    details = re.search(r'name="form_token" value="([^"]+)"', first["body"])
+    assert details
+    fields = {"shipment": "shp_1001_1", "answer": "not_received", "reason": "nothing_arrived"}
+    _post(path, fields | {"form_token": details.group(1)})
+    deploy_outputs_stack(pages)
+    # When the operator asks for its evidence pack
+    result = herald("evidence", "ord_1001", "--source", SOURCE, "--json")
+    # Then it has the proof with its map link, every scan with its estimate, the notifications, and the answer
+    assert result.exit_code == 0, result.output
+    pack = json.loads(result.stdout)
+    (shipment,) = pack["shipments"]
+    assert shipment["proof"]["photo_url"] == "https://pod.carrier.example/photos/1Z999AA10123456784.jpg"
+    assert shipment["proof"]["map_url"].endswith("query=39.7392,-104.9903")
+    assert [s["type"] for s in shipment["scans"]] == ["shipment.in_transit", "shipment.delayed", "shipment.delivered"]
+    assert shipment["estimates"] == ["2026-11-05", "2026-11-06"]
+    sent = {(n["event_type"], n["channel"]): n["status"] for n in pack["notifications"]}
+    assert sent[("order.placed", "email")] == "sent"
+    (answer,) = pack["answers"]
+    assert (answer["kind"], answer["reason"]) == ("delivery_disputed", "nothing_arrived")
+    # And the customer's contact stays out of it
+    assert "jordan.rivera@example.com" not in result.stdout
+    # And the text form tells the same story
+    text = herald("evidence", "ord_1001", "--source", SOURCE)
+    assert text.exit_code == 0
+    assert "Front porch" in text.stdout
+    assert "not_received (nothing_arrived)" in text.stdout

@@ -847,11 +847,9 @@ def test_samtranslator_turns_the_webhook_routes_into_an_http_api_invoking_the_fu
     webhook_paths = {"/webhooks/sendgrid/events", "/webhooks/twilio/status", "/webhooks/twilio/inbound"}
     intake_paths = {"/intake/shopify", "/intake/{platform}/{slug}"}
     page_paths = {ORDER_PAGE_PATH, f"{ORDER_PAGE_PATH}/delivery"}
-    assert set(paths) == webhook_paths | intake_paths | page_paths | {
-        TIMELINE_PATH,
-        UNSUBSCRIBE_PATH,
-        ONFLEET_CHECK_PATH,
-    }
+    operator_paths = {TIMELINE_PATH, EVIDENCE_PATH}
+    others = {UNSUBSCRIBE_PATH, ONFLEET_CHECK_PATH}
+    assert set(paths) == webhook_paths | intake_paths | page_paths | operator_paths | others
     assert all(set(paths[path]) == {"post"} for path in webhook_paths | intake_paths)
     assert set(paths[ONFLEET_CHECK_PATH]) == {"get"}
     # And the platforms' routes, authenticated by each platform's signature, have no AWS authorizer
@@ -862,15 +860,17 @@ def test_samtranslator_turns_the_webhook_routes_into_an_http_api_invoking_the_fu
     assert set(paths[ORDER_PAGE_PATH]) == {"get"}
     assert set(paths[f"{ORDER_PAGE_PATH}/delivery"]) == {"post"}
     assert all("security" not in operation for path in page_paths for operation in paths[path].values())
-    # And only the timeline route asks for a SigV4 signature; the provider routes have no AWS authorizer
-    assert set(paths[TIMELINE_PATH]) == {"get"}
-    assert paths[TIMELINE_PATH]["get"]["security"] == [{"AWS_IAM": []}]
+    # And only the operators' routes (timeline, evidence) ask for a SigV4 signature; the provider routes have none
+    for path in operator_paths:
+        assert set(paths[path]) == {"get"}
+        assert paths[path]["get"]["security"] == [{"AWS_IAM": []}]
     assert all("security" not in paths[path]["post"] for path in webhook_paths)
     # And API Gateway may invoke the webhooks function for each provider route, the timeline function for its own
     permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
     invoked = sorted(p["FunctionName"]["Ref"] for p in permissions)
     assert (
-        invoked == ["IntakeFunction"] * 3 + ["OrderPageFunction"] * 2 + ["TimelineFunction"] + ["WebhooksFunction"] * 5
+        invoked
+        == ["IntakeFunction"] * 3 + ["OrderPageFunction"] * 2 + ["TimelineFunction"] * 2 + ["WebhooksFunction"] * 5
     )
 
 
@@ -882,23 +882,28 @@ ONFLEET_CHECK_PATH = "/intake/onfleet/{slug}"
 # --- timeline ----------------------------------------------------------------------------------------
 
 TIMELINE_PATH = "/orders/{source}/{order_id}/timeline"
+EVIDENCE_PATH = "/orders/{source}/{order_id}/evidence"
 
 
-def test_timeline_function_serves_one_iam_authorised_get_route_and_may_only_query_the_table(
+def test_timeline_function_serves_the_iam_authorised_operator_routes_and_may_only_query_the_table(
     template: dict[str, Any],
 ) -> None:
     # Given the timeline function
     (api_name,) = _resources(template, "AWS::Serverless::HttpApi")
     function = template["Resources"]["TimelineFunction"]["Properties"]
-    # Then its one event is GET /orders/{source}/{order_id}/timeline on the HTTP API, behind AWS_IAM
-    (event,) = function["Events"].values()
-    assert event["Type"] == "HttpApi"
-    assert event["Properties"] == {
-        "ApiId": {"Ref": api_name},
-        "Method": "GET",
-        "Path": TIMELINE_PATH,
-        "Auth": {"Authorizer": "AWS_IAM"},
-    }
+    # Then its events are GET .../timeline and GET .../evidence on the HTTP API, each behind AWS_IAM
+    assert sorted(function["Events"]) == ["Evidence", "Timeline"]
+    for event, path in (
+        (function["Events"]["Timeline"], TIMELINE_PATH),
+        (function["Events"]["Evidence"], EVIDENCE_PATH),
+    ):
+        assert event["Type"] == "HttpApi"
+        assert event["Properties"] == {
+            "ApiId": {"Ref": api_name},
+            "Method": "GET",
+            "Path": path,
+            "Auth": {"Authorizer": "AWS_IAM"},
+        }
     assert template["Resources"][api_name]["Properties"]["Auth"] == {"EnableIamAuthorizer": True}
     # And it may only Query the table's order items and read the storefront registry (who may read which
     # storefront): read-only, no index, no queue, no secret
