@@ -695,7 +695,9 @@ def stores_check(
     region: RegionOption = None,
 ) -> None:
     """Whether each storefront can send: the secrets it names exist with their keys (values are never shown),
-    its SES identity is verified for sending, and someone may publish for it.
+    its SES identity is verified for sending, and someone may publish for it. With an intake: each platform
+    signing secret it names exists and is not empty, and no other entry claims its slug or Shopify shop domain
+    (the intake would serve neither).
 
     Exit code: 0 when every check passes, 1 when any fails (or the source has no entry).
     """
@@ -703,8 +705,9 @@ def stores_check(
     from herald_tools.ops.stores import Listed, check_entries, list_entries
 
     resources, directory = _storefronts("check", stack, local, region)
+    registry = list_entries(directory, resources.client("ssm"))  # one source's slug may be another's too
     if source is None:
-        rows = list_entries(directory, resources.client("ssm"))
+        rows = registry
     else:
         try:
             entry = directory.get(source)
@@ -715,7 +718,9 @@ def stores_check(
             typer.echo(f"herald stores check: no storefront {source!r} in the registry", err=True)
             raise typer.Exit(EXIT_REJECTED)
         rows = [Listed(directory.name_of(source), entry)]
-    checks = check_entries(rows, secretsmanager=resources.client("secretsmanager"), sesv2=resources.client("sesv2"))
+    checks = check_entries(
+        rows, secretsmanager=resources.client("secretsmanager"), sesv2=resources.client("sesv2"), registry=registry
+    )
     for c in checks:
         typer.echo(f"{'PASS' if c.ok else 'FAIL'} {c.source}: {c.what}: {c.detail}")
     failed = [c for c in checks if not c.ok]
