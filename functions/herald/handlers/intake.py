@@ -23,8 +23,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, GetSecretError
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
+from herald.adapters.sqs_events import EventsNotAccepted
 from herald.handlers.wiring import Once, Root
 from herald.intake.updates import PLATFORMS, IntakeRefused, Platform
 from herald.observability import build_logger, emit, traced
@@ -220,6 +223,22 @@ def _refused(error: WebhookRefused) -> Response[str]:
 
 
 app.exception_handler(WebhookRefused)(_refused)
+
+
+def _unavailable(error: Exception) -> Response[str]:
+    """AWS failed under a verified request (SQS refused an event, the table, the registry or a secret could not be
+    read): 503, so the platform delivers the report again. Nothing that would stop that retry is written first:
+    event ids come from the platform's ids (dispatch drops a copy), parking and recording are overwrites of the
+    same item, and no request is marked as taken."""
+    platform = app.current_event.raw_path.split("/")[2] if app.current_event.raw_path.count("/") >= 2 else "?"
+    logger.error("intake could not take the report", extra={"platform": platform}, exc_info=error)
+    emit("IntakeUnavailable", 1, MetricUnit.Count, platform=platform, reason=type(error).__name__)
+    return Response(503, "application/json", json.dumps({"message": "try again later"}))
+
+
+# The SDK's failures, the publisher's refusal and Powertools' wrapping of a secret's or parameter's read.
+for _failure in (EventsNotAccepted, ClientError, BotoCoreError, GetSecretError, GetParameterError):
+    app.exception_handler(_failure)(_unavailable)
 
 
 @traced
