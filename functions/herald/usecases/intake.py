@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from herald.contract.event_types import EventType
 from herald.contract.models import DelayReason, ExceptionKind
 from herald.intake.updates import OrderUpdate, ShipmentUpdate, Translation
-from herald.usecases.ports import EventPublisher, IntakeLinks, LinkKey, Parked
+from herald.usecases.ports import EventPublisher, IgnoredReport, IgnoredReports, IntakeLinks, LinkKey, Parked
 
 if TYPE_CHECKING:
     from herald.contract.models import Envelope
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 # The blocks every Herald event about an order carries, kept from the event that told Herald about it.
 ORDER_BLOCKS = ("order", "customer", "store", "notify")
 _MAX_EVENT_ID = 128  # the contract's bound
+_NOT_LATER = "the revised estimate is not later than the one the customer was told"
 
 
 def tracking_key(tracking_number: str) -> str:
@@ -51,9 +52,18 @@ class IntakeOutcome:
 
 
 class IntakeService:
-    def __init__(self, links: IntakeLinks, publisher: EventPublisher) -> None:
+    def __init__(
+        self,
+        links: IntakeLinks,
+        publisher: EventPublisher,
+        ignored: IgnoredReports,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._links = links
         self._publisher = publisher
+        self._ignored = ignored
+        self._clock = clock
 
     def accept(self, source: str, translation: Translation) -> IntakeOutcome:
         """Publish what can be joined now, park the rest. Raises when the queue refused (the platform retries:
@@ -69,10 +79,12 @@ class IntakeService:
                 events.append(order_update_event(source, order_update, blocks))
         for update in translation.updates:
             if update.event_type is None:
-                outcome.ignored.append(f"{update.platform} status {update.status!r}: {update.ignored_reason}")
+                reason = update.ignored_reason or "no Herald type"
+                outcome.ignored.append(f"{update.platform} status {update.status!r}: {reason}")
+                self._record_ignored(source, update, reason, self._find(source, update, with_order=True))
                 continue
             links = shipment_links(update)
-            blocks = next((b for b in (self._links.find(source, link) for link in links) if b is not None), None)
+            blocks = self._find(source, update)
             if blocks is None:
                 self._park(source, links[0], update, outcome)
                 continue
@@ -80,6 +92,7 @@ class IntakeService:
                 # An estimate revision (AfterShip's edd_revise) is a delay only when it is later than what the
                 # customer was told; an earlier or equal one has nothing to tell.
                 outcome.ignored.append(f"{update.platform} {update.update_id}: the estimate is not later than told")
+                self._record_ignored(source, update, _NOT_LATER, blocks)
                 continue
             events.append(shipment_update_event(source, update, blocks))
             revision = revised_estimate_delay(source, update, blocks)
@@ -89,6 +102,34 @@ class IntakeService:
             self._publisher.publish(events)
             outcome.published.extend(str(event["id"]) for event in events)
         return outcome
+
+    def _find(self, source: str, update: ShipmentUpdate, *, with_order: bool = False) -> dict[str, Any] | None:
+        """The blocks of the first link the update names that Herald knows (its order's too, for a record only: an
+        update to be told needs its shipment)."""
+        links = shipment_links(update)
+        if with_order and update.order_id:
+            links.append(LinkKey("order", update.order_id))
+        return next((b for b in (self._links.find(source, link) for link in links) if b is not None), None)
+
+    def _record_ignored(
+        self, source: str, update: ShipmentUpdate, reason: str, blocks: Mapping[str, Any] | None
+    ) -> None:
+        """Where an operator asking "why was the customer not told of this scan?" looks: on the order's timeline
+        when the join knows the order, else with the source's other ignored reports."""
+        order_id = (blocks or {}).get("order", {}).get("id")
+        self._ignored.record_ignored(
+            IgnoredReport(
+                source=source,
+                platform=update.platform,
+                report_id=update.update_id,
+                reason=reason,
+                received_at=self._clock(),
+                status=f"{update.status} ({update.substatus})" if update.substatus else update.status,
+                order_id=str(order_id) if order_id else None,
+                tracking_number=update.tracking_number,
+                shipment_id=update.shipment_id,
+            )
+        )
 
     def _park(self, source: str, link: LinkKey, update: OrderUpdate | ShipmentUpdate, outcome: IntakeOutcome) -> None:
         kind = "order" if isinstance(update, OrderUpdate) else "shipment"

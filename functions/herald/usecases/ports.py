@@ -201,6 +201,29 @@ class IntakeLinks(Protocol):
     def unpark(self, source: str, link: LinkKey, update_id: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class IgnoredReport:
+    """A verified platform report Herald tells no customer of, and why (an unmapped or uninteresting status, a hold
+    without an order, an estimate not later than the one told): recorded for the operator who asks why the
+    customer did not hear of it, never guessed into a notice (issue 10 section 2)."""
+
+    source: str
+    platform: str
+    # The platform's id of the report (an update id, Shopify's webhook id), else a digest of the body: a retry of
+    # one report overwrites its record rather than adding one.
+    report_id: str
+    reason: str
+    received_at: datetime
+    status: str | None = None  # the platform's status or topic, as sent
+    order_id: str | None = None  # the order the join found: the record is on that order's timeline
+    tracking_number: str | None = None
+    shipment_id: str | None = None
+
+
+class IgnoredReports(Protocol):
+    def record_ignored(self, report: IgnoredReport) -> None: ...
+
+
 class EventPublisher(Protocol):
     def publish(self, events: Sequence[Mapping[str, Any]]) -> None:
         """Put Herald events on their queues (order and return events on the order queue, shipment events on
