@@ -853,8 +853,8 @@ def test_timeline_function_serves_one_iam_authorised_get_route_and_may_only_quer
         "Auth": {"Authorizer": "AWS_IAM"},
     }
     assert template["Resources"][api_name]["Properties"]["Auth"] == {"EnableIamAuthorizer": True}
-    # And it may only Query the table's order items and read the storefront registry (who may read which
-    # storefront): read-only, no index, no queue, no secret
+    # And it may only Query the table's order items (and the platform reports ignored for an order) and read the
+    # storefront registry (who may read which storefront): read-only, no index, no queue, no secret
     (policy,) = function["Policies"]
     read, registry = policy["Statement"]
     assert read == {
@@ -862,7 +862,7 @@ def test_timeline_function_serves_one_iam_authorised_get_route_and_may_only_quer
         "Effect": "Allow",
         "Action": "dynamodb:Query",
         "Resource": {"Fn::GetAtt": ["NotificationsTable", "Arn"]},
-        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["ORDER#*"]}},
+        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["ORDER#*", "IGNORED#*"]}},
     }
     assert registry["Sid"] == "StorefrontRegistry"
     assert set(registry["Action"]) == {"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"}
