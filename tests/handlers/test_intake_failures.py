@@ -128,6 +128,50 @@ def _shipment_event() -> dict[str, Any]:
     return event
 
 
+def test_a_revised_estimates_delay_the_queue_refuses_after_its_scan_was_admitted_is_still_told(
+    intake_env: Env, refusing_sqs: Callable[[Refusal | None], None]
+) -> None:
+    """Given the shipment was announced for 2024-08-01, and EasyPost's published scan expects 2024-08-05 (so the
+    scan comes with a revision's shipment.delayed)
+    When SQS takes the scan, dispatch admits it (the link now holds the new estimate as told), and only then SQS
+    answers that the delay's entry failed
+    Then the intake answers 503 and keeps the delay parked under the parcel's link;
+    And when EasyPost retries, dispatch's copy of the scan releases the delay, and the customer is told of it."""
+    env = intake_env
+    shipment = _shipment_event()
+    shipment["data"]["shipment"]["estimated_delivery"] = "2024-08-01"
+    env.publish("shipment-events", [json.dumps(shipment)])
+    assert env.deliver("shipment-events", dispatch.handler)["batchItemFailures"] == []
+    delay_id = "easypost-edd-1-2024-08-05"
+    refused: list[str] = []
+
+    def scan_taken_and_admitted_then_delay_failed(request: dict[str, Any]) -> dict[str, Any]:
+        real = boto3.client("sqs", region_name=REGION)
+        if request["QueueUrl"] != env.queues["shipment-events"] or refused:
+            return real.send_message_batch(**request)  # type: ignore[no-any-return]
+        *taken, last = request["Entries"]
+        refused.append(json.loads(last["MessageBody"])["id"])
+        answer = real.send_message_batch(QueueUrl=request["QueueUrl"], Entries=taken)
+        assert env.deliver("shipment-events", dispatch.handler)["batchItemFailures"] == []  # dispatch was quicker
+        return {"Successful": answer["Successful"], "Failed": [{"Id": last["Id"], "SenderFault": False, "Code": "X"}]}
+
+    refusing_sqs(scan_taken_and_admitted_then_delay_failed)
+    first = _post(EASYPOST_PATH, EASYPOST_BODY, SIGNED)
+
+    assert first["statusCode"] == 503, first
+    assert refused == [delay_id]
+    parked = [i["sk"]["S"] for i in env.items() if i["pk"]["S"].startswith("PARKED#")]
+    assert parked == ["edd-1-2024-08-05"]
+
+    refusing_sqs(None)
+    retried = _post(EASYPOST_PATH, EASYPOST_BODY, SIGNED)
+    assert retried["statusCode"] == 200, retried
+    for _ in range(2):  # the scan's copy (a duplicate, which releases the delay), then the delay
+        assert env.deliver("shipment-events", dispatch.handler)["batchItemFailures"] == []
+    assert [n for n in env.notifications().values() if n.get("event_id") == delay_id] != []
+    assert [i for i in env.items() if i["pk"]["S"].startswith("PARKED#")] == []
+
+
 # --- b. the Shopify-events consumer: AWS's failures are retried, then parked in the DLQ --------------------------
 
 

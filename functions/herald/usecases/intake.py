@@ -22,7 +22,15 @@ from typing import TYPE_CHECKING, Any
 from herald.contract.event_types import EventType
 from herald.contract.models import DelayReason, ExceptionKind
 from herald.intake.updates import OrderUpdate, ShipmentUpdate, Translation
-from herald.usecases.ports import EventPublisher, IgnoredReport, IgnoredReports, IntakeLinks, LinkKey, Parked
+from herald.usecases.ports import (
+    EventPublisher,
+    EventsRefused,
+    IgnoredReport,
+    IgnoredReports,
+    IntakeLinks,
+    LinkKey,
+    Parked,
+)
 
 if TYPE_CHECKING:
     from herald.contract.models import Envelope
@@ -70,6 +78,7 @@ class IntakeService:
         every event id is derived from the platform's own ids, so a retry publishes the same events)."""
         outcome = IntakeOutcome(ignored=list(translation.ignored))
         events: list[dict[str, Any]] = [dict(event) for event in translation.events]
+        revisions: list[tuple[LinkKey, ShipmentUpdate]] = []  # the delays derived from revised estimates
         for order_update in translation.order_updates:
             link = LinkKey("order", order_update.order_id)
             blocks = self._links.find(source, link)
@@ -95,13 +104,33 @@ class IntakeService:
                 self._record_ignored(source, update, _NOT_LATER, blocks)
                 continue
             events.append(shipment_update_event(source, update, blocks))
-            revision = revised_estimate_delay(source, update, blocks)
-            if revision is not None:
-                events.append(revision)
+            delay = revised_estimate(update, blocks)
+            if delay is not None:
+                events.append(shipment_update_event(source, delay, blocks))
+                revisions.append((links[0], delay))
         if events:
-            self._publisher.publish(events)
+            self._publish(source, events, revisions)
             outcome.published.extend(str(event["id"]) for event in events)
         return outcome
+
+    def _publish(
+        self, source: str, events: list[dict[str, Any]], revisions: list[tuple[LinkKey, ShipmentUpdate]]
+    ) -> None:
+        """Publish the events; when the queue refuses a revision's delay, park it under its link before raising.
+
+        A revision's delay is derived from the estimate the customer was told, which dispatch re-records from the
+        scan the delay came with: once the scan is admitted, the platform's retry no longer derives the delay. So
+        a refused delay waits under its link, and dispatch releases it when it next sees an event of that
+        shipment (the scan, or the retry's copy of it, which dispatch observes before dropping as a duplicate).
+        Its id is the same either way: if the retry derives it again, dispatch tells it once.
+        """
+        try:
+            self._publisher.publish(events)
+        except EventsRefused as refused:
+            for link, delay in revisions:
+                if event_id(delay.platform, delay.update_id) in refused.refused_ids:
+                    self._links.park(source, link, Parked(delay.update_id, f"shipment:{delay.model_dump_json()}"))
+            raise
 
     def _find(self, source: str, update: ShipmentUpdate, *, with_order: bool = False) -> dict[str, Any] | None:
         """The blocks of the first link the update names that Herald knows (its order's too, for a record only: an
@@ -263,8 +292,9 @@ def shipment_update_event(source: str, update: ShipmentUpdate, blocks: Mapping[s
     return {**envelope, "data": data}
 
 
-def revised_estimate_delay(source: str, update: ShipmentUpdate, blocks: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A `shipment.delayed` when the carrier's new estimate is a later day than the one the customer was told.
+def revised_estimate(update: ShipmentUpdate, blocks: Mapping[str, Any]) -> ShipmentUpdate | None:
+    """The `shipment.delayed` update when the carrier's new estimate is a later day than the one the customer was
+    told (its event: `shipment_update_event`).
 
     "Told" is the estimate in the link, which dispatch re-records from every event it admits (this delay
     included), so each later revision is told once: the event id names the tracking number and the new day, and a
@@ -275,7 +305,7 @@ def revised_estimate_delay(source: str, update: ShipmentUpdate, blocks: Mapping[
         return None
     assert update.estimated_delivery is not None  # _later_than_told holds only with one
     new_day = _iso(update.estimated_delivery)[:10]
-    delay = update.model_copy(
+    return update.model_copy(
         update={
             "event_type": EventType.SHIPMENT_DELAYED,
             "update_id": f"edd-{tracking_key(update.tracking_number or update.shipment_id or '')}-{new_day}",
@@ -283,7 +313,6 @@ def revised_estimate_delay(source: str, update: ShipmentUpdate, blocks: Mapping[
             "message": update.message or f"The carrier now expects to deliver on {new_day}.",
         }
     )
-    return shipment_update_event(source, delay, blocks)
 
 
 def _later_than_told(update: ShipmentUpdate, blocks: Mapping[str, Any]) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -224,10 +224,19 @@ class IgnoredReports(Protocol):
     def record_ignored(self, report: IgnoredReport) -> None: ...
 
 
+class EventsRefused(RuntimeError):
+    """The queues refused some of the events published together: `refused_ids` names them (the others were
+    accepted). The request that carried them is answered 5xx, and the platform retries."""
+
+    def __init__(self, message: str, refused_ids: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.refused_ids = frozenset(refused_ids)
+
+
 class EventPublisher(Protocol):
     def publish(self, events: Sequence[Mapping[str, Any]]) -> None:
         """Put Herald events on their queues (order and return events on the order queue, shipment events on
-        the shipment queue); raises when any of them was not accepted."""
+        the shipment queue); raises EventsRefused when any of them was not accepted."""
         ...
 
 
