@@ -19,9 +19,17 @@ from herald_tools.local.demo import DEMO_PARAMETERS, Providers, prepare, provide
 from herald_tools.local.runtime import LocalRuntime
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT / "docs"
 SOURCE = "storefront/acme-outdoor"
 WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the page's screenshots go: docs/ with `make screenshots` (HERALD_SCREENSHOTS_DIR), else a temp dir."""
+    import os
+
+    chosen = os.environ.get("HERALD_SCREENSHOTS_DIR")
+    return Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +106,7 @@ def test_a_customer_opens_the_delivered_link_and_confirms(
         assert page.get_by_role("heading", name="Order #b101").is_visible()
         assert page.get_by_text("Front porch").is_visible()
         assert page.get_by_text("Delivered", exact=True).first.is_visible()
-        page.screenshot(path=str(DOCS / "order-page-delivered.png"), full_page=True)
+        page.screenshot(path=str(shots / "order-page-delivered.png"), full_page=True)
         # When they confirm
         page.get_by_role("button", name="Yes, I received it").click()
         # Then the page thanks them, and the order's timeline has the confirmation
@@ -110,7 +118,7 @@ def test_a_customer_opens_the_delivered_link_and_confirms(
 
 
 def test_a_customer_disputes_with_a_note_and_it_is_on_the_timeline(
-    deployment: tuple[LocalRuntime, Providers], browser: Any
+    deployment: tuple[LocalRuntime, Providers], browser: Any, shots: Path
 ) -> None:
     runtime, _ = deployment
     link = _delivered_order(deployment, "ord_b102")
@@ -121,12 +129,12 @@ def test_a_customer_disputes_with_a_note_and_it_is_on_the_timeline(
         page.get_by_role("button", name="No, I did not receive it").click()
         page.get_by_label("It was left in the wrong place").check()
         page.get_by_label("Anything to add? (optional)").fill("It is on my neighbour's porch at number 12.")
-        page.screenshot(path=str(DOCS / "order-page-dispute.png"), full_page=True)
+        page.screenshot(path=str(shots / "order-page-dispute.png"), full_page=True)
         page.get_by_role("button", name="Send").click()
         # Then they are told what happens next, and the page shows their answer
         assert "passed it on to the store" in page.get_by_role("status").inner_text()
         assert page.get_by_text("you did not receive it (It was left in the wrong place)").is_visible()
-        page.screenshot(path=str(DOCS / "order-page-disputed.png"), full_page=True)
+        page.screenshot(path=str(shots / "order-page-disputed.png"), full_page=True)
     finally:
         page.close()
     (dispute,) = [e for e in _timeline(runtime, "ord_b102") if e["kind"] == "delivery_disputed"]
