@@ -94,7 +94,7 @@ def _timeline(runtime: LocalRuntime, order: str) -> list[dict[str, Any]]:
 
 
 def test_a_customer_opens_the_delivered_link_and_confirms(
-    deployment: tuple[LocalRuntime, Providers], browser: Any
+    deployment: tuple[LocalRuntime, Providers], browser: Any, shots: Path
 ) -> None:
     runtime, _ = deployment
     link = _delivered_order(deployment, "ord_b101")
@@ -106,6 +106,10 @@ def test_a_customer_opens_the_delivered_link_and_confirms(
         assert page.get_by_role("heading", name="Order #b101").is_visible()
         assert page.get_by_text("Front porch").is_visible()
         assert page.get_by_text("Delivered", exact=True).first.is_visible()
+        # And the carrier's photo, served from Herald's own copy (the carrier-photos stand-in, locally)
+        photo = page.get_by_role("img", name="Photo of the delivery, taken by the carrier")
+        photo.wait_for()
+        assert photo.evaluate("img => img.complete && img.naturalWidth") == 640
         page.screenshot(path=str(shots / "order-page-delivered.png"), full_page=True)
         # When they confirm
         page.get_by_role("button", name="Yes, I received it").click()

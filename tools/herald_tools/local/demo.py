@@ -61,6 +61,8 @@ class Providers:
 def providers(
     outbox_dir: Path, *, email_faults: FaultPlan | None = None, sms_faults: FaultPlan | None = None
 ) -> Iterator[Providers]:
+    from herald_tools.local.ports import CARRIER_PHOTOS_CA_VARIABLE, CARRIER_PHOTOS_URL_VARIABLE
+    from herald_tools.local.standins.carrier_photos import CarrierPhotosStandIn
     from herald_tools.local.standins.outbox import Outbox
     from herald_tools.local.standins.sendgrid import SendGridStandIn
     from herald_tools.local.standins.twilio import TwilioStandIn
@@ -93,6 +95,9 @@ def providers(
                 "from_number": LOCAL_TWILIO_FROM,
             }
             result.env["HERALD_TWILIO_API_BASE_URL"] = result.twilio.url
+        # The carriers' proof photos: every carrier host is this stand-in, locally (local/ports.py).
+        photos = stack.enter_context(CarrierPhotosStandIn())
+        result.env |= {CARRIER_PHOTOS_URL_VARIABLE: photos.url, CARRIER_PHOTOS_CA_VARIABLE: str(photos.ca_path)}
         yield result
 
 
