@@ -319,25 +319,11 @@ def timeline(
     Exit code: 0 with a timeline, 1 when nothing is recorded for the order, 2 on a usage error.
     """
     from herald.adapters.dynamodb_ledger import DynamoDbLedger
-    from herald.usecases.timeline import order_sources, order_timeline
+    from herald.usecases.timeline import order_timeline
 
     resources = _ops_resources("timeline", stack, local, region)
     dynamodb = resources.client("dynamodb")
-    if source is None:
-        if stack:
-            typer.echo("herald timeline: no --source given: scanning the whole table for the order", err=True)
-        sources = order_sources(dynamodb, resources.table_name, order_id)
-        if len(sources) > 1:
-            typer.echo(
-                f"herald timeline: error: order {order_id} exists for several sources; give --source "
-                f"(one of: {', '.join(sources)})",
-                err=True,
-            )
-            raise typer.Exit(EXIT_USAGE)
-        if not sources:
-            typer.echo(f"herald timeline: no events recorded for order {order_id}", err=True)
-            raise typer.Exit(EXIT_REJECTED)
-        source = sources[0]
+    source = _order_source("timeline", dynamodb, resources.table_name, order_id, source, stack)
     document = order_timeline(DynamoDbLedger(dynamodb, resources.table_name), source, order_id)
     if not document["entries"]:
         typer.echo(f"herald timeline: no events recorded for order {order_id} of {source}", err=True)

@@ -67,11 +67,7 @@ def order_timeline(source: str, order_id: str) -> dict[str, Any]:
     from herald.usecases.timeline import order_timeline as build
 
     source, order_id = unquote(source), unquote(order_id)
-    graph = root()
-    caller = app.current_event.request_context.authorizer.iam.user_id
-    if not _may_read(graph, caller, source):
-        logger.warning("timeline refused", extra={"source": source, "caller": caller or "(none)"})
-        raise ForbiddenError("Forbidden")
+    graph = _admitted("timeline", source)
     timeline = build(graph.reader, source, order_id)
     if not timeline["entries"]:
         raise NotFoundError(f"no events recorded for order {order_id} of {source}")
@@ -85,16 +81,22 @@ def order_evidence(source: str, order_id: str) -> dict[str, Any]:
     from herald.usecases.evidence import order_evidence as build
 
     source, order_id = unquote(source), unquote(order_id)
-    graph = root()
-    caller = app.current_event.request_context.authorizer.iam.user_id
-    if not _may_read(graph, caller, source):
-        logger.warning("evidence refused", extra={"source": source, "caller": caller or "(none)"})
-        raise ForbiddenError("Forbidden")
+    graph = _admitted("evidence", source)
     pack = build(graph.reader, source, order_id)
     if pack is None:
         raise NotFoundError(f"no events recorded for order {order_id} of {source}")
     logger.info("evidence read", extra={"source": source, "shipments": len(pack["shipments"])})
     return pack
+
+
+def _admitted(what: str, source: str) -> TimelineGraph:
+    """The graph, once the signed caller may read `source`'s orders; else ForbiddenError before any read."""
+    graph = root()
+    caller = app.current_event.request_context.authorizer.iam.user_id
+    if not _may_read(graph, caller, source):
+        logger.warning(f"{what} refused", extra={"source": source, "caller": caller or "(none)"})
+        raise ForbiddenError("Forbidden")
+    return graph
 
 
 def _may_read(graph: TimelineGraph, caller: str, source: str) -> bool:

@@ -81,41 +81,28 @@ def _map_url(proof: dict[str, Any] | None) -> str | None:
     return map_link(float(proof["latitude"]), float(proof["longitude"]))
 
 
+def _context(view: Any) -> dict[str, Any]:
+    """What every template of an order's pages reads: the view, the brand, the page's base path, the formats."""
+    fmt = _formatter(view)
+    return {
+        "view": view,
+        "brand": _brand(view),
+        "base": f"{PAGE_PATH}/{view.token}",
+        "fmt": fmt,
+        "when": lambda value, day=False: _when(fmt, value, day=day),
+    }
+
+
 def render_order_page(view: Any, *, notice: str | None = None, error: str | None = None) -> str:
     """The whole page of one order. `notice`: what the customer's last answer did; `error`: why a form failed."""
-    fmt = _formatter(view)
-    return (
-        _environment()
-        .get_template("order.html")
-        .render(
-            view=view,
-            brand=_brand(view),
-            base=f"{PAGE_PATH}/{view.token}",
-            fmt=fmt,
-            when=lambda value, day=False: _when(fmt, value, day=day),
-            map_url=_map_url,
-            notice=notice,
-            error=error,
-        )
-    )
+    template = _environment().get_template("order.html")
+    return template.render(_context(view), map_url=_map_url, notice=notice, error=error)
 
 
 def render_dispute_details(view: Any, shipment_id: str, form_token: str, *, error: str | None = None) -> str:
     """The second step of "I did not receive it": what happened, and an optional note."""
-    fmt = _formatter(view)
-    return (
-        _environment()
-        .get_template("dispute.html")
-        .render(
-            view=view,
-            brand=_brand(view),
-            base=f"{PAGE_PATH}/{view.token}",
-            fmt=fmt,
-            shipment_id=shipment_id,
-            form_token=form_token,
-            error=error,
-        )
-    )
+    template = _environment().get_template("dispute.html")
+    return template.render(_context(view), shipment_id=shipment_id, form_token=form_token, error=error)
 
 
 def render_message_page(title: str, message: str, *, lang: str = "en") -> str:
