@@ -18,6 +18,8 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_skeleton, format_time, get_timezone_gmt, get_timezone_name
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 
+from herald.rendering.gsm import gsm_letters
+
 DEFAULT_FORMAT_LOCALE = "en-US"
 ELLIPSIS = "..."  # three dots, not U+2026: the single character would turn an SMS into UCS-2
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -85,6 +87,9 @@ class Formatter:
     tz: tzinfo
     currency: str | None
     locale: str = DEFAULT_FORMAT_LOCALE
+    # An SMS squeezed to fit (renderer._SmsMode(symbols=False)): the accented letters GSM-7 lacks are written
+    # without their accent ("août" -> "aout"), as the customer's free text is in that mode.
+    gsm: bool = False
 
     @property
     def _babel(self) -> Locale:
@@ -98,7 +103,7 @@ class Formatter:
         joins a full date and a time (templates that want "at"/"à" write `fmt.day(x)` and `fmt.time(x)`)."""
         local = self._local(value)
         pattern = self._babel.datetime_formats["full"]
-        return _tidy(pattern.format(self.time(value), self._full_date(local.date())))
+        return self._tidy(pattern.format(self.time(value), self._full_date(local.date())))
 
     def time(self, value: datetime) -> str:
         """`9:03 AM EST`, `9:03 a.m. EST`, `09 h 03 HNE`: the time of day in the customer's zone, with the zone."""
@@ -109,7 +114,7 @@ class Formatter:
         """`Fri, Nov 27, 9:03 AM`, `ven. 27 nov. 09 h 03`: for SMS (no zone, no year)."""
         local = self._local(value)
         pattern = self._babel.datetime_formats["short"]
-        return _tidy(pattern.format(self._clock(local), self._skeleton(local.date(), skeleton)))
+        return self._tidy(pattern.format(self._clock(local), self._skeleton(local.date(), skeleton)))
 
     def day(self, value: date | datetime) -> str:
         """`Friday, November 27, 2026`, `viernes, 27 de noviembre de 2026`, `vendredi 27 novembre 2026`: a day (an
@@ -134,18 +139,22 @@ class Formatter:
         if not value.is_finite():
             return str(amount)
         if self.currency is None:
-            return _tidy(format_decimal(value, format="#,##0." + "0" * places, locale=self._babel))
+            return self._tidy(format_decimal(value, format="#,##0." + "0" * places, locale=self._babel))
         text = format_currency(value, self.currency, locale=self._babel, currency_digits=True)
-        return _LETTER_THEN_DIGIT.sub("\u00a0", _tidy(text))
+        return _LETTER_THEN_DIGIT.sub("\u00a0", self._tidy(text))
+
+    def _tidy(self, text: str) -> str:
+        text = text.translate(_NARROW_NBSP)
+        return gsm_letters(text) if self.gsm else text
 
     def _full_date(self, day: date) -> str:
-        return _tidy(format_date(day, "full", locale=self._babel))
+        return self._tidy(format_date(day, "full", locale=self._babel))
 
     def _skeleton(self, day: date, skeleton: str) -> str:
-        return _tidy(format_skeleton(skeleton, day, locale=self._babel))
+        return self._tidy(format_skeleton(skeleton, day, locale=self._babel))
 
     def _clock(self, local: datetime) -> str:
-        return _tidy(format_time(local, "short", locale=self._babel))
+        return self._tidy(format_time(local, "short", locale=self._babel))
 
     def _zone(self, local: datetime) -> str:
         try:
@@ -154,7 +163,7 @@ class Formatter:
             name = ""
         if _ZONE_ABBREVIATION.match(name):
             return name
-        return _tidy(get_timezone_gmt(local, "long", locale=self._babel))
+        return self._tidy(get_timezone_gmt(local, "long", locale=self._babel))
 
     def _as_day(self, value: date | datetime) -> date:
         if not isinstance(value, datetime):
@@ -174,5 +183,3 @@ class Formatter:
             return value
 
 
-def _tidy(text: str) -> str:
-    return text.translate(_NARROW_NBSP)

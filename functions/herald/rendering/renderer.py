@@ -13,7 +13,7 @@ once per Renderer and cache their compiled templates, so a warm Lambda renders w
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -48,7 +48,7 @@ from herald.domain.policy import policy_for
 from herald.domain.storefront import Storefront
 from herald.domain.suppression import OPT_OUT_LINE
 from herald.rendering.formatting import Formatter, babel_locale, clip, one_line, timezone_named
-from herald.rendering.gsm import encoding_of, gsm_friendly, segment_count, without_symbols
+from herald.rendering.gsm import encoding_of, gsm_friendly, gsm_letters, segment_count, without_symbols
 from herald.rendering.links import key_link, map_link
 
 MAX_SMS_SEGMENTS = 2
@@ -137,7 +137,7 @@ def _clip_filter(context: Context, value: object, floor: int = 0, keep: int = 0)
     if limit is None:
         return text
     if not context.get("clip_symbols", True):
-        text = " ".join(without_symbols(text).split())
+        text = " ".join(gsm_letters(without_symbols(text)).split())
     floor = floor if context.get("clip_floors", True) else 0
     return clip(text, max(int(limit), floor, keep))
 
@@ -362,7 +362,8 @@ class _SmsMode:
 
     compact: bool = False  # the template leaves out what is nice to have (item names, reasons, labels)
     floors: bool = True  # `|clip(N)` fields keep N characters
-    symbols: bool = True  # emoji in free text are kept
+    # emoji in free text are kept, and so are its accents GSM-7 lacks (María, not Maria: gsm.gsm_letters)
+    symbols: bool = True
 
 
 # Best first. A compact message with readable names beats a full one whose names are cut to "A...".
@@ -389,6 +390,7 @@ def _render_sms(
         "compact": mode.compact,
         "clip_floors": mode.floors,
         "clip_symbols": mode.symbols,
+        "fmt": context["fmt"] if mode.symbols else replace(context["fmt"], gsm=True),
     }
     text = _tidy_text(gsm_friendly(template.render({**context, **options})), blank_lines=False)
     return f"{text} {suffix}" if suffix else text
@@ -399,8 +401,10 @@ def _shortest_fitting(template: Template, context: dict[str, Any], suffix: str =
 
     Only what the template marks `|clip` (names, reasons, details) is shortened and only what it puts
     under `{% if not compact %}` is left out; links are never touched. The modes are tried best first
-    (_SMS_MODES). Within a step, emoji in free text are dropped only when that keeps more text: one
-    emoji in a name switches the whole message to UCS-2, 134 characters in two parts instead of 306.
+    (_SMS_MODES). Within a step, emoji in free text are dropped, and its accented letters GSM-7 lacks
+    written without their accent (María -> Maria, boîte -> boite), only when that keeps more text: one
+    emoji or one "ó" in a name switches the whole message to UCS-2, 134 characters in two parts instead
+    of 306. The templates' own words are GSM-7 in every locale (tests/unit/test_locales.py).
     When nothing fits (a link longer than two segments), the shortest message is returned and its
     real segment count reported.
     """
@@ -408,7 +412,7 @@ def _shortest_fitting(template: Template, context: dict[str, Any], suffix: str =
         found = [_largest_budget(template, context, mode, suffix) for mode in step]
         fitting = [result for result in found if result is not None]
         if fitting:
-            # max() keeps the first of equals: emoji are only dropped when that buys more text.
+            # max() keeps the first of equals: emoji and accents are only dropped when that buys more text.
             return max(fitting, key=lambda result: result[0])[1]
     return _render_sms(template, context, 0, _SMS_MODES[-1][-1], suffix)
 
