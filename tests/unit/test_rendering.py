@@ -214,7 +214,10 @@ CONTENT: dict[EventType, list[str]] = {
         "Previous estimate: Tuesday, December 1, 2026",
     ],
     EventType.SHIPMENT_OUT_FOR_DELIVERY: ["out for delivery", "today", TRACKING_URL],
-    EventType.SHIPMENT_DELIVERY_ATTEMPTED: ["Nobody was home to sign", "Wednesday, December 2, 2026 at 12:00\xa0PM EST"],
+    EventType.SHIPMENT_DELIVERY_ATTEMPTED: [
+        "Nobody was home to sign",
+        "Wednesday, December 2, 2026 at 12:00\xa0PM EST",
+    ],
     EventType.SHIPMENT_DELIVERED: [
         "Tuesday, December 1, 2026 at 2:30\xa0PM EST",
         "Front porch",

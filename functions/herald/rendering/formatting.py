@@ -181,5 +181,3 @@ class Formatter:
             return value.astimezone(self.tz)
         except OverflowError:
             return value
-
-
