@@ -64,9 +64,10 @@ def babel_locale(tag: str) -> Locale | None:
         return None
 
 
-# CLDR 42+ puts U+202F (narrow no-break space) before AM/PM and between digit groups in French. It keeps the
-# same no-break meaning as U+00A0, but U+00A0 is in every mail client's fonts (Latin-1): the narrow one is shown
-# as a box by some. SMS text folds both to a plain space (gsm.gsm_friendly).
+_EN_US = Locale("en", "US")  # in every Babel's data: what a tag Babel does not know formats as
+# CLDR 42+ puts U+202F (narrow no-break space) before AM/PM and between digit groups in French. U+00A0 has the same
+# no-break meaning and, being Latin-1, is in every font a mail client falls back on; U+202F is missing from some
+# older ones. SMS text folds both to a plain space (gsm.gsm_friendly).
 _NARROW_NBSP = str.maketrans({"\u202f": "\u00a0"})
 # CLDR's currencySpacing rule, which Babel does not apply: "a space is automatically added between letters in a
 # currency symbol and adjacent numbers" (en "SEK 100.00", not "SEK100.00"; "$1.00" and "CA$1.00" keep none).
@@ -93,9 +94,7 @@ class Formatter:
 
     @property
     def _babel(self) -> Locale:
-        found = babel_locale(self.locale) or babel_locale(DEFAULT_FORMAT_LOCALE)
-        assert found is not None  # en-US is always in Babel's data
-        return found
+        return babel_locale(self.locale) or _EN_US
 
     def moment(self, value: datetime) -> str:
         """`Friday, November 27, 2026, 9:03 AM EST`, `viernes, 27 de noviembre de 2026, 9:03 a.m. EST`,
