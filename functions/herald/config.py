@@ -98,11 +98,50 @@ class _EventQueuesSetting(BaseModel):
         return bool(self.order_events_queue_url and self.shipment_events_queue_url)
 
 
+class _OrderPageSetting(BaseModel):
+    """The order page's key: a secret {"keys": ["<at least 32 characters>", ...]}; the first signs, every one
+    verifies (page tokens are recorded as issued, so a rotation leaves the links already sent working)."""
+
+    order_page_secret_id: str = Field("herald/order-pages", alias="HERALD_ORDER_PAGE_SECRET_ID")
+    page_link_days: int = Field(120, alias="HERALD_ORDER_PAGE_LINK_DAYS", ge=1, le=3650)
+    # The HTTP API's base URL, where the pages are (/o/<token>). Unset: messages carry no page link.
+    order_page_base_url: str | None = Field(None, alias="HERALD_ORDER_PAGE_BASE_URL")
+
+
+class _LateChecksSetting(BaseModel):
+    """Late-delivery checks (usecases.late_delivery): where dispatch schedules them. All unset: no checks."""
+
+    late_check_schedule_group: str | None = Field(None, alias="HERALD_LATE_CHECK_SCHEDULE_GROUP")
+    late_checks_queue_url: str | None = Field(None, alias="HERALD_LATE_CHECKS_QUEUE_URL")
+    late_checks_queue_arn: str | None = Field(None, alias="HERALD_LATE_CHECKS_QUEUE_ARN")
+    late_checks_dlq_arn: str | None = Field(None, alias="HERALD_LATE_CHECKS_DLQ_ARN")
+    late_check_scheduler_role_arn: str | None = Field(None, alias="HERALD_LATE_CHECK_SCHEDULER_ROLE_ARN")
+
+    @property
+    def checks_late_deliveries(self) -> bool:
+        return all(
+            (
+                self.late_check_schedule_group,
+                self.late_checks_queue_url,
+                self.late_checks_queue_arn,
+                self.late_checks_dlq_arn,
+                self.late_check_scheduler_role_arn,
+            )
+        )
+
+
 def _id_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-class DispatchSettings(FunctionSettings, _FollowUpQueueSetting, _ChannelQueuesSetting, _EventQueuesSetting):
+class DispatchSettings(
+    FunctionSettings,
+    _FollowUpQueueSetting,
+    _ChannelQueuesSetting,
+    _EventQueuesSetting,
+    _LateChecksSetting,
+    _OrderPageSetting,
+):
     function: ClassVar[str] = "dispatch"
 
     # The intake functions' role ids (AROA...), comma-separated: they relay verified platform reports as any
@@ -199,3 +238,15 @@ class IntakeSettings(FunctionSettings, _EventQueuesSetting):
 
     order_events_queue_url: str = Field(alias="HERALD_ORDER_EVENTS_QUEUE_URL")
     shipment_events_queue_url: str = Field(alias="HERALD_SHIPMENT_EVENTS_QUEUE_URL")
+
+
+class LateDeliverySettings(FunctionSettings):
+    """The late-delivery function: runs the checks Scheduler delivers, publishes the notices on the shipment queue."""
+
+    function: ClassVar[str] = "late-delivery"
+
+    shipment_events_queue_url: str = Field(alias="HERALD_SHIPMENT_EVENTS_QUEUE_URL")
+
+
+class OrderPageSettings(FunctionSettings, _OrderPageSetting):
+    function: ClassVar[str] = "order-page"

@@ -160,3 +160,39 @@ def test_a_carrier_scan_posted_to_the_local_api_reaches_globexs_customer(
     record = _record(runtime, SECOND_SOURCE, "easypost-evt_1")
     assert record["kind"] == "event", record
     assert record["status"] == "dispatched", record
+
+
+def test_a_passed_promise_is_told_once_through_the_local_scheduler(
+    deployment: tuple[LocalRuntime, Providers, LocalPublisher],
+) -> None:
+    """Dispatch schedules the check on (moto's) Scheduler, the runtime runs it when its time comes, the
+    late-delivery function publishes the notice, dispatch and the senders tell the customer."""
+    from datetime import UTC, datetime, timedelta
+
+    runtime, setup, _ = deployment
+    assert runtime.scheduler is not None
+    operator = runtime.aws.client("sqs")
+    queue = runtime.stack.queues["ShipmentEventsQueue"]
+    promised = (datetime.now(UTC) + timedelta(days=2)).date()
+    # Given Acme's scan promising delivery in two days, to a customer with their own phone
+    scan: dict[str, Any] = json.loads((ROOT / "events" / "shipment.in_transit.json").read_text())
+    scan.update(id="evt_promise_scan", time=datetime.now(UTC).isoformat())
+    scan["data"]["order"].update(id="ord_promise", number="#7001")
+    scan["data"]["shipment"].update(id="shp_promise", estimated_delivery=promised.isoformat())
+    operator.send_message(QueueUrl=queue, MessageBody=json.dumps(scan))
+    assert runtime.wait_until_settled(quiet_seconds=2.0, timeout=120)
+    # Then its check is scheduled, and nothing more is said yet
+    pending = [p for p in runtime.scheduler.pending() if json.loads(p["input"])["shipment_id"] == "shp_promise"]
+    assert len(pending) == 1, runtime.scheduler.pending()
+    assert json.loads(pending[0]["input"])["promised"] == promised.isoformat()
+    # When the morning after the promised day comes with no other scan
+    ran = runtime.scheduler.run_due(now=datetime.now(UTC) + timedelta(days=4))
+    assert pending[0]["name"] in ran
+    assert runtime.wait_until_settled(quiet_seconds=2.0, timeout=120)
+    # Then the customer was told, once, that order #7001 runs late
+    late_id = f"late-shp_promise-{promised.isoformat()}"
+    assert _record(runtime, ACME, late_id)["status"] == "dispatched"
+    texts = [s["body"] for s in setup.twilio.outbox.sms() if "#7001" in s["body"]]
+    assert len(texts) == 1, texts
+    assert "delayed" in texts[0]
+    assert [p for p in runtime.scheduler.pending() if "shp_promise" in p["input"]] == []

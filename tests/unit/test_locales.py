@@ -32,6 +32,7 @@ TRACKING_URL = "https://www.ups.com/track?tracknum=1Z999AA10123456784"
 PHOTO_URL = "https://pod.example.com/photos/1Z999AA10123456784.jpg"
 PORTAL_URL = "https://returns.cascade.example/r/RMA-4471"
 LABEL_URL = "https://labels.cascade.example/RMA-4471.pdf"
+PAGE_URL = "https://herald.example/o/Zk3q9TtP"  # the order's page (issue 11 §1): every message's main link
 
 
 # --- realistic data: what a storefront serving each language would publish -------------------------------------
@@ -194,12 +195,16 @@ def renderer() -> Renderer:
     return Renderer()
 
 
-def email_of(renderer: Renderer, event: Envelope, store: Storefront | None = None) -> EmailContent:
-    return renderer.email(event, from_email=FROM, default_store_name="Our store", storefront=store)
+def email_of(
+    renderer: Renderer, event: Envelope, store: Storefront | None = None, page_url: str | None = None
+) -> EmailContent:
+    return renderer.email(event, from_email=FROM, default_store_name="Our store", storefront=store, page_url=page_url)
 
 
-def sms_of(renderer: Renderer, event: Envelope, store: Storefront | None = None) -> SmsContent:
-    return renderer.sms(event, default_store_name="Our store", storefront=store)
+def sms_of(
+    renderer: Renderer, event: Envelope, store: Storefront | None = None, page_url: str | None = None
+) -> SmsContent:
+    return renderer.sms(event, default_store_name="Our store", storefront=store, page_url=page_url)
 
 
 def visible(markup: str) -> str:
@@ -294,18 +299,27 @@ COGNATES: dict[str, set[str]] = {
 @pytest.mark.parametrize("event_type", list(EventType), ids=lambda t: t.value)
 def test_no_english_is_left_in_a_translation(renderer: Renderer, locale: str, event_type: EventType) -> None:
     # Given an event whose free text is in English (so its words can be told from the templates'), rendered for
-    # an en-US customer: the English words of the templates are what it says beyond that free text
+    # an en-US customer, with and without the order page's link: the English words of the templates are what it
+    # says beyond that free text
     document = event_dict(event_type, "en-US", TEXTS["en-US"])
     data_words = words_of(" ".join(_strings(document["data"]))) | PROPER_NAMES
     en_email = email_of(renderer, build(document))
     en_sms = sms_of(renderer, build(document))
-    english = words_of(" ".join([en_email.subject, visible(en_email.html), en_email.text, en_sms.body])) - data_words
+    en_paged = email_of(renderer, build(document), page_url=PAGE_URL)
+    english = (
+        words_of(" ".join([en_email.subject, visible(en_email.html), en_email.text, en_sms.body, en_paged.text]))
+        - data_words
+    )
 
     # When the same event is rendered for a customer of the translated locale
     document["data"]["customer"]["locale"] = locale
     email = email_of(renderer, build(document))
     sms = sms_of(renderer, build(document))
-    shown = words_of(" ".join([email.subject, visible(email.html), email.text, sms.body, sms.opt_out_body or ""]))
+    paged = email_of(renderer, build(document), page_url=PAGE_URL)
+    shown = words_of(
+        " ".join([email.subject, visible(email.html), email.text, sms.body, sms.opt_out_body or ""])
+        + " ".join([visible(paged.html), paged.text])
+    )
 
     # Then none of the templates' English words is in it, but for words both languages share
     assert (shown & english) - COGNATES[locale] == set()
@@ -713,6 +727,23 @@ def test_a_spanish_saturday_stays_gsm7(renderer: Renderer) -> None:
     sms = sms_of(renderer, build(document))
     assert "llega el 5 dic." in sms.body
     assert sms.encoding == "GSM-7"
+
+
+@pytest.mark.parametrize(("locale", "label"), [("es-US", "Ver su pedido"), ("fr-CA", "Voir votre commande")])
+def test_the_order_pages_button_is_in_the_customers_language(renderer: Renderer, locale: str, label: str) -> None:
+    # Given an order for a customer of this locale, with the link to its page on Herald
+    event = sample(EventType.ORDER_PLACED, locale)
+
+    # When the email and SMS are rendered
+    email = email_of(renderer, event, page_url=PAGE_URL)
+    sms = sms_of(renderer, event, page_url=PAGE_URL)
+
+    # Then the page is the one main button, labelled in the customer's words, and the SMS's link
+    assert f'<a href="{PAGE_URL}"' in email.html
+    assert f">{label}</a>" in email.html
+    assert STATUS_URL not in email.html
+    assert f"{label} (" in email.text
+    assert sms.body.endswith(PAGE_URL)
 
 
 @pytest.mark.parametrize(

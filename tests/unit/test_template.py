@@ -29,6 +29,11 @@ MAIN_QUEUES = {
     "SmsQueue": ("SmsDLQ", "SendSmsFunction"),
     "FollowupQueue": ("FollowupDLQ", "FollowupFunction"),
     "ShopifyEventsQueue": ("ShopifyEventsDLQ", "ShopifyEventsFunction"),
+    "LateChecksQueue": ("LateChecksDLQ", "LateDeliveryFunction"),
+}
+# The late-delivery checks' schedule group: named after the stack's id (unique, and under 64 characters).
+LATE_CHECK_GROUP = {
+    "Fn::Join": ["-", ["herald-late", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]]
 }
 FUNCTIONS = {
     "DispatchFunction": "herald.handlers.dispatch.handler",
@@ -39,6 +44,8 @@ FUNCTIONS = {
     "FollowupFunction": "herald.handlers.followup.handler",
     "IntakeFunction": "herald.handlers.intake.handler",
     "ShopifyEventsFunction": "herald.handlers.intake_events.handler",
+    "LateDeliveryFunction": "herald.handlers.late_delivery.handler",
+    "OrderPageFunction": "herald.handlers.order_page.handler",
 }
 GLOBAL_ENV = {
     "HERALD_TABLE_NAME",
@@ -59,6 +66,13 @@ FUNCTION_ENV = {
         "HERALD_ORDER_EVENTS_QUEUE_URL",
         "HERALD_SHIPMENT_EVENTS_QUEUE_URL",
         "HERALD_RELAY_PUBLISHER_IDS",
+        "HERALD_LATE_CHECK_SCHEDULE_GROUP",
+        "HERALD_LATE_CHECKS_QUEUE_URL",
+        "HERALD_LATE_CHECKS_QUEUE_ARN",
+        "HERALD_LATE_CHECKS_DLQ_ARN",
+        "HERALD_LATE_CHECK_SCHEDULER_ROLE_ARN",
+        "HERALD_ORDER_PAGE_BASE_URL",
+        "HERALD_ORDER_PAGE_SECRET_ID",
     },
     "SendEmailFunction": {
         "POWERTOOLS_SERVICE_NAME",
@@ -98,6 +112,8 @@ FUNCTION_ENV = {
         "HERALD_ORDER_EVENTS_QUEUE_URL",
         "HERALD_SHIPMENT_EVENTS_QUEUE_URL",
     },
+    "LateDeliveryFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_SHIPMENT_EVENTS_QUEUE_URL"},
+    "OrderPageFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_ORDER_PAGE_SECRET_ID"},
 }
 SERVICE_NAMES = {
     "DispatchFunction": "herald-dispatch",
@@ -108,11 +124,13 @@ SERVICE_NAMES = {
     "FollowupFunction": "herald-followup",
     "IntakeFunction": "herald-intake",
     "ShopifyEventsFunction": "herald-shopify-events",
+    "LateDeliveryFunction": "herald-late-delivery",
+    "OrderPageFunction": "herald-order-page",
 }
 SECRET_PARAMETERS = {"SendEmailFunction": "SendGridSecretId", "SendSmsFunction": "TwilioSecretId"}
 OUTPUTS = [
     f"{queue}{kind}{suffix}"
-    for queue in ("OrderEvents", "ShipmentEvents", "Email", "Sms", "Followup", "ShopifyEvents")
+    for queue in ("OrderEvents", "ShipmentEvents", "Email", "Sms", "Followup", "ShopifyEvents", "LateChecks")
     for kind in ("Queue", "DLQ")
     for suffix in ("Url", "Arn")
 ] + [
@@ -126,6 +144,9 @@ OUTPUTS = [
     "FollowupFunctionName",
     "IntakeFunctionName",
     "ShopifyEventsFunctionName",
+    "LateDeliveryFunctionName",
+    "LateCheckScheduleGroupName",
+    "OrderPageFunctionName",
 ]
 
 
@@ -261,7 +282,7 @@ def test_every_sqs_event_reports_partial_failures_and_takes_its_limits_from_para
 ) -> None:
     parameters = template["Parameters"]
     events = list(_sqs_events(template))
-    assert len(events) == 6
+    assert len(events) == 7
     for function, name, event in events:
         # Then one failed message never redelivers its neighbours
         assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
@@ -332,6 +353,8 @@ def test_environment_variable_names_are_exactly_what_each_function_reads(templat
         "FollowupFunction": config.FollowUpSettings,
         "IntakeFunction": config.IntakeSettings,
         "ShopifyEventsFunction": config.IntakeSettings,
+        "LateDeliveryFunction": config.LateDeliverySettings,
+        "OrderPageFunction": config.OrderPageSettings,
     }
     global_env = template["Globals"]["Function"]["Environment"]["Variables"]
     # Then the globals are the shared settings
@@ -379,8 +402,9 @@ def test_senders_read_only_their_own_provider_secret(template: dict[str, Any]) -
             expected.append({"Fn::Sub": prefix + "${UnsubscribeSecretId}-*"})
         expected.append({"Fn::Sub": prefix + "${StorefrontSecretsPrefix}*"})
         assert secret_statements[0]["Resource"] == expected
-    dispatch = json.dumps(functions["DispatchFunction"]["Properties"]["Policies"])
-    assert "secretsmanager" not in dispatch
+    # Dispatch reads one secret: the order pages' key (each message's page link), never a provider's
+    dispatch = [s for s in _statements(functions["DispatchFunction"]) if "secretsmanager" in json.dumps(s["Action"])]
+    assert [s["Resource"] for s in dispatch] == [{"Fn::Sub": prefix + "${OrderPageSecretId}-*"}]
 
 
 def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
@@ -429,6 +453,30 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
             queue("FollowupQueue"),
             queue("OrderEventsQueue"),
             queue("ShipmentEventsQueue"),
+            queue("LateChecksQueue"),
+        },
+        # A promised day's late-delivery check, on Scheduler (test_template_iam evaluates where).
+        "scheduler:CreateSchedule": {
+            json.dumps(
+                {
+                    "Fn::Sub": [
+                        "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${Group}/*",
+                        {"Group": LATE_CHECK_GROUP},
+                    ]
+                },
+                sort_keys=True,
+            )
+        },
+        "iam:PassRole": {json.dumps({"Fn::GetAtt": ["LateCheckSchedulerRole", "Arn"]}, sort_keys=True)},
+        # The order pages' key: each message's page link is made with it.
+        "secretsmanager:GetSecretValue": {
+            json.dumps(
+                {
+                    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+                    ":secret:${OrderPageSecretId}-*"
+                },
+                sort_keys=True,
+            )
         },
     }
     # send-sms may also put a suppression item (Twilio's 21610); send-email writes nothing new.
@@ -479,6 +527,26 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
                 )
             },
         }
+    # The order page opens a token's order, reads the order's steps, records answers, reads its key only.
+    assert without_registry(actions("OrderPageFunction")) == {
+        "dynamodb:GetItem": {table},
+        "dynamodb:Query": {table},
+        "dynamodb:PutItem": {table},
+        "secretsmanager:GetSecretValue": {
+            json.dumps(
+                {
+                    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+                    ":secret:${OrderPageSecretId}-*"
+                },
+                sort_keys=True,
+            )
+        },
+    }
+    # The late-delivery function reads a shipment's last notice and links, and publishes on the shipment queue.
+    assert actions("LateDeliveryFunction") == {
+        "dynamodb:GetItem": {table},
+        "sqs:SendMessage": {queue("ShipmentEventsQueue")},
+    }
 
 
 # --- table -----------------------------------------------------------------------------------------
@@ -542,7 +610,7 @@ def test_every_queue_has_its_alarm_notifying_the_optional_topic(template: dict[s
 def test_every_output_is_present_and_described(template: dict[str, Any]) -> None:
     outputs = template["Outputs"]
     assert set(OUTPUTS) <= set(outputs)
-    assert len(OUTPUTS) == 34
+    assert len(OUTPUTS) == 41
     for name in outputs:
         assert outputs[name].get("Description"), name
 
@@ -640,17 +708,22 @@ def test_samtranslator_translates_it_into_functions_and_event_source_mappings(
         assert function["LoggingConfig"]["LogGroup"]["Ref"] in resources
     # And each SQS event is an event source mapping with partial batch responses and a concurrency cap
     mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert len(mappings) == 6
+    assert len(mappings) == 7
     for mapping in mappings:
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert set(mapping["ScalingConfig"]["MaximumConcurrency"]) == {"Ref"}
     # And each function's role carries SAM's SQS poller permissions next to Herald's own statements
     roles = {n: r["Properties"] for n, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
-    assert set(roles) == {f"{name}Role" for name in FUNCTIONS}
+    # (and the one Scheduler acts as to deliver the late-delivery checks)
+    assert set(roles) == {f"{name}Role" for name in FUNCTIONS} | {"LateCheckSchedulerRole"}
     for name, role in roles.items():
+        if name == "LateCheckSchedulerRole":
+            continue  # not a function's: test_template_iam evaluates its one permission
         sqs_poller = any("AWSLambdaSQSQueueExecutionRole" in json.dumps(arn) for arn in role["ManagedPolicyArns"])
         # Only the queue consumers get SAM's SQS poller permissions; the HTTP functions read no queue
-        assert sqs_poller == (name not in {"WebhooksFunctionRole", "TimelineFunctionRole", "IntakeFunctionRole"}), name
+        assert sqs_poller == (
+            name not in {"WebhooksFunctionRole", "TimelineFunctionRole", "IntakeFunctionRole", "OrderPageFunctionRole"}
+        ), name
 
 
 def test_cfn_lint_finds_no_error_or_warning() -> None:
@@ -773,47 +846,64 @@ def test_samtranslator_turns_the_webhook_routes_into_an_http_api_invoking_the_fu
     paths = api["Body"]["paths"]
     webhook_paths = {"/webhooks/sendgrid/events", "/webhooks/twilio/status", "/webhooks/twilio/inbound"}
     intake_paths = {"/intake/shopify", "/intake/{platform}/{slug}"}
-    assert set(paths) == webhook_paths | intake_paths | {TIMELINE_PATH, UNSUBSCRIBE_PATH, ONFLEET_CHECK_PATH}
+    page_paths = {ORDER_PAGE_PATH, f"{ORDER_PAGE_PATH}/delivery"}
+    operator_paths = {TIMELINE_PATH, EVIDENCE_PATH}
+    others = {UNSUBSCRIBE_PATH, ONFLEET_CHECK_PATH}
+    assert set(paths) == webhook_paths | intake_paths | page_paths | operator_paths | others
     assert all(set(paths[path]) == {"post"} for path in webhook_paths | intake_paths)
     assert set(paths[ONFLEET_CHECK_PATH]) == {"get"}
     # And the platforms' routes, authenticated by each platform's signature, have no AWS authorizer
     assert all("security" not in paths[path][method] for path in intake_paths for method in paths[path])
     assert set(paths[UNSUBSCRIBE_PATH]) == {"get", "post"}
     assert all("security" not in operation for operation in paths[UNSUBSCRIBE_PATH].values())
-    # And only the timeline route asks for a SigV4 signature; the provider routes have no AWS authorizer
-    assert set(paths[TIMELINE_PATH]) == {"get"}
-    assert paths[TIMELINE_PATH]["get"]["security"] == [{"AWS_IAM": []}]
+    # And the customers' order page (its token is its credential) has no AWS authorizer either
+    assert set(paths[ORDER_PAGE_PATH]) == {"get"}
+    assert set(paths[f"{ORDER_PAGE_PATH}/delivery"]) == {"post"}
+    assert all("security" not in operation for path in page_paths for operation in paths[path].values())
+    # And only the operators' routes (timeline, evidence) ask for a SigV4 signature; the provider routes have none
+    for path in operator_paths:
+        assert set(paths[path]) == {"get"}
+        assert paths[path]["get"]["security"] == [{"AWS_IAM": []}]
     assert all("security" not in paths[path]["post"] for path in webhook_paths)
     # And API Gateway may invoke the webhooks function for each provider route, the timeline function for its own
     permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
     invoked = sorted(p["FunctionName"]["Ref"] for p in permissions)
-    assert invoked == ["IntakeFunction"] * 3 + ["TimelineFunction"] + ["WebhooksFunction"] * 5
+    assert (
+        invoked
+        == ["IntakeFunction"] * 3 + ["OrderPageFunction"] * 2 + ["TimelineFunction"] * 2 + ["WebhooksFunction"] * 5
+    )
 
 
 UNSUBSCRIBE_PATH = "/unsubscribe/{token}"
+ORDER_PAGE_PATH = "/o/{token}"
 ONFLEET_CHECK_PATH = "/intake/onfleet/{slug}"
 
 
 # --- timeline ----------------------------------------------------------------------------------------
 
 TIMELINE_PATH = "/orders/{source}/{order_id}/timeline"
+EVIDENCE_PATH = "/orders/{source}/{order_id}/evidence"
 
 
-def test_timeline_function_serves_one_iam_authorised_get_route_and_may_only_query_the_table(
+def test_timeline_function_serves_the_iam_authorised_operator_routes_and_may_only_query_the_table(
     template: dict[str, Any],
 ) -> None:
     # Given the timeline function
     (api_name,) = _resources(template, "AWS::Serverless::HttpApi")
     function = template["Resources"]["TimelineFunction"]["Properties"]
-    # Then its one event is GET /orders/{source}/{order_id}/timeline on the HTTP API, behind AWS_IAM
-    (event,) = function["Events"].values()
-    assert event["Type"] == "HttpApi"
-    assert event["Properties"] == {
-        "ApiId": {"Ref": api_name},
-        "Method": "GET",
-        "Path": TIMELINE_PATH,
-        "Auth": {"Authorizer": "AWS_IAM"},
-    }
+    # Then its events are GET .../timeline and GET .../evidence on the HTTP API, each behind AWS_IAM
+    assert sorted(function["Events"]) == ["Evidence", "Timeline"]
+    for event, path in (
+        (function["Events"]["Timeline"], TIMELINE_PATH),
+        (function["Events"]["Evidence"], EVIDENCE_PATH),
+    ):
+        assert event["Type"] == "HttpApi"
+        assert event["Properties"] == {
+            "ApiId": {"Ref": api_name},
+            "Method": "GET",
+            "Path": path,
+            "Auth": {"Authorizer": "AWS_IAM"},
+        }
     assert template["Resources"][api_name]["Properties"]["Auth"] == {"EnableIamAuthorizer": True}
     # And it may only Query the table's order items and read the storefront registry (who may read which
     # storefront): read-only, no index, no queue, no secret

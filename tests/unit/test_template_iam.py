@@ -26,6 +26,8 @@ from tests.template import REPO, load_template
 FUNCTIONS_SRC = REPO / "functions" / "herald"
 
 PARTITION, REGION, ACCOUNT, STACK = "aws", "eu-west-1", "111122223333", "herald-prod"
+STACK_UUID = "0f1e2d3c-4b5a-6978-8899-aabbccddeeff"
+STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK}/{STACK_UUID}"
 TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/NotificationsTable"
 SES = f"arn:aws:ses:{REGION}:{ACCOUNT}"
 SSM = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter"
@@ -39,6 +41,8 @@ FUNCTIONS = (
     "FollowupFunction",
     "IntakeFunction",
     "ShopifyEventsFunction",
+    "LateDeliveryFunction",
+    "OrderPageFunction",
 )
 _NO_VALUE = object()
 
@@ -61,6 +65,7 @@ class Resolver:
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT,
             "AWS::StackName": STACK,
+            "AWS::StackId": STACK_ID,
             "AWS::URLSuffix": "amazonaws.com",
         }
         for name, declared in template["Parameters"].items():
@@ -84,6 +89,8 @@ class Resolver:
             return TABLE_ARN
         if kind == "AWS::SQS::Queue":
             return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{resource}" if attribute == "Arn" else resource
+        if kind == "AWS::IAM::Role" and attribute == "Arn":
+            return f"arn:aws:iam::{ACCOUNT}:role/{resource}"
         raise AssertionError(f"no stand-in for {resource}.{attribute}")
 
     def condition(self, name: str) -> bool:
@@ -292,7 +299,7 @@ KEY_ACCESS: dict[str, dict[str, set[str]]] = {
     # ledger: events, notifications, rejections, shipment states; suppressions read in one BatchGetItem
     # and the intake's links, with the reports parked for them released
     "DispatchFunction": {
-        "PutItem": {"ORDER", "REJECTED", "LINK"},
+        "PutItem": {"ORDER", "REJECTED", "LINK", "PAGE"},
         "UpdateItem": {"ORDER", "SHIPMENT"},
         "BatchGetItem": {"SUPPRESS"},
         "Query": {"PARKED"},
@@ -322,6 +329,10 @@ KEY_ACCESS: dict[str, dict[str, set[str]]] = {
     # the intake: links read, early reports parked, unreadable payloads recorded as rejected
     "IntakeFunction": {"GetItem": {"LINK"}, "PutItem": {"PARKED", "REJECTED"}},
     "ShopifyEventsFunction": {"GetItem": {"LINK"}, "PutItem": {"PARKED", "REJECTED"}},
+    # the late-delivery checks: a shipment's last notice and the blocks its last event carried
+    "LateDeliveryFunction": {"GetItem": {"SHIPMENT", "LINK"}},
+    # the order page: the order a token opens, the order's steps, the customer's answers beside them
+    "OrderPageFunction": {"GetItem": {"PAGE"}, "Query": {"ORDER"}, "PutItem": {"ORDER"}},
 }
 ALL_PREFIXES = {
     "ORDER",
@@ -333,6 +344,7 @@ ALL_PREFIXES = {
     "INBOUND",
     "OPTOUT_NOTICE",
     "LINK",
+    "PAGE",
     "PARKED",
 }
 TABLE_ACTIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem", "BatchWriteItem", "Scan")
@@ -383,6 +395,7 @@ _BOTO3_OPERATIONS = {
     "change_message_visibility": "sqs:ChangeMessageVisibility",
     "send_email": "ses:SendEmail",
     "publish": "sns:Publish",
+    "create_schedule": "scheduler:CreateSchedule",
     # Powertools parameters' providers make these calls for the code (secrets, the storefront registry)
     "SecretsProvider": "secretsmanager:GetSecretValue",
 }
@@ -408,7 +421,8 @@ def test_every_granted_aws_action_is_one_the_lambda_code_makes(template: dict[st
         if statement["Effect"] == "Allow"
         for action in _listed(statement["Action"])
     }
-    made = _code_operations()
+    # Creating a schedule passes Scheduler the role it acts as: IAM checks iam:PassRole on that call.
+    made = _code_operations() | ({"iam:PassRole"} if "scheduler:CreateSchedule" in _code_operations() else set())
     # The storefront registry (SSM through Powertools parameters) is read by every function: its adapter
     # lands with the registry; until then its grant is the one action the code does not make yet.
     registry = {"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"}
@@ -455,7 +469,17 @@ def test_leading_key_prefixes_in_the_template_are_exactly_those_the_adapters_wri
 # --- storefront registry and secrets ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("function", FUNCTIONS)
+# The late-delivery function reads what dispatch recorded of the shipment: never a storefront's entry.
+REGISTRY_READERS = tuple(f for f in FUNCTIONS if f != "LateDeliveryFunction")
+
+
+def test_the_late_delivery_function_reads_no_registry_entry(template: dict[str, Any]) -> None:
+    policy = statements(template, "LateDeliveryFunction")
+    assert not allowed(policy, "ssm:GetParametersByPath", f"{SSM}/herald/{STACK}/storefronts")
+    assert not allowed(policy, "ssm:GetParameter", f"{SSM}/herald/{STACK}/storefronts/storefront/acme")
+
+
+@pytest.mark.parametrize("function", REGISTRY_READERS)
 def test_every_function_reads_the_storefront_registry_of_its_own_stack_only(
     template: dict[str, Any], function: str
 ) -> None:
@@ -799,3 +823,53 @@ def test_each_functions_code_makes_exactly_the_table_calls_listed_here(template:
         if function == "WebhooksFunction":
             expected["Query@index"] = set()
         assert calls == expected, function
+
+
+# --- late-delivery checks on EventBridge Scheduler ----------------------------------------------------------
+
+
+def _role_statements(template: Mapping[str, Any], role: str) -> list[dict[str, Any]]:
+    resolver = Resolver(template)
+    found: list[dict[str, Any]] = []
+    for policy in template["Resources"][role]["Properties"]["Policies"]:
+        found.extend(resolver.resolve(policy)["PolicyDocument"]["Statement"])
+    return found
+
+
+def test_only_dispatch_schedules_late_checks_and_only_in_its_own_stacks_group(template: dict[str, Any]) -> None:
+    # Given the schedule group the template names after the stack's id, and another stack's group
+    own = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/herald-late-{STACK_UUID}/late-abc"
+    other = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/herald-late-00000000-0000-0000-0000-000000000000/x"
+    for function in FUNCTIONS:
+        policy = statements(template, function)
+        # Then dispatch alone may create a schedule, in its own group only
+        assert allowed(policy, "scheduler:CreateSchedule", own) == (function == "DispatchFunction"), function
+        assert not allowed(policy, "scheduler:CreateSchedule", other)
+        assert not allowed(policy, "scheduler:DeleteSchedule", own)
+    # And it may hand Scheduler the checks' role, and that role to Scheduler only
+    dispatch = statements(template, "DispatchFunction")
+    role = f"arn:aws:iam::{ACCOUNT}:role/LateCheckSchedulerRole"
+    assert allowed(dispatch, "iam:PassRole", role, {"iam:PassedToService": ["scheduler.amazonaws.com"]})
+    assert not allowed(dispatch, "iam:PassRole", role, {"iam:PassedToService": ["lambda.amazonaws.com"]})
+    assert not allowed(
+        dispatch,
+        "iam:PassRole",
+        f"arn:aws:iam::{ACCOUNT}:role/DispatchFunctionRole",
+        {"iam:PassedToService": ["scheduler.amazonaws.com"]},
+    )
+
+
+def test_scheduler_may_only_put_checks_on_their_queue_and_dlq(template: dict[str, Any]) -> None:
+    # Given the role Scheduler acts as when a check falls due
+    role = template["Resources"]["LateCheckSchedulerRole"]["Properties"]
+    policy = _role_statements(template, "LateCheckSchedulerRole")
+    # Then only Scheduler, for this account, may assume it
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    # And it may send to the checks' queue and DLQ, and nothing else
+    sqs = f"arn:aws:sqs:{REGION}:{ACCOUNT}"
+    assert allowed(policy, "sqs:SendMessage", f"{sqs}:LateChecksQueue")
+    assert allowed(policy, "sqs:SendMessage", f"{sqs}:LateChecksDLQ")
+    assert not allowed(policy, "sqs:SendMessage", f"{sqs}:ShipmentEventsQueue")
+    assert {a for s in policy for a in _listed(s["Action"])} == {"sqs:SendMessage"}

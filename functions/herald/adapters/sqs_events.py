@@ -15,15 +15,21 @@ class EventsNotAccepted(RuntimeError):
 
 
 class SqsEventPublisher:
-    def __init__(self, client: Any, *, order_queue_url: str, shipment_queue_url: str) -> None:
+    def __init__(self, client: Any, *, order_queue_url: str | None, shipment_queue_url: str) -> None:
         self._sqs = client
-        # Order and return events share the order queue (docs/contract.md), shipment events have their own.
-        self._urls = {"order": order_queue_url, "return": order_queue_url, "shipment": shipment_queue_url}
+        # Order and return events share the order queue (docs/contract.md), shipment events have their own. A
+        # publisher of shipment events only (the late-delivery function) is given no order queue.
+        self._urls = {"shipment": shipment_queue_url}
+        if order_queue_url:
+            self._urls |= {"order": order_queue_url, "return": order_queue_url}
 
     def publish(self, events: Sequence[Mapping[str, Any]]) -> None:
         by_queue: dict[str, list[str]] = {}
         for event in events:
-            url = self._urls[EventType(event["type"]).family]
+            family = EventType(event["type"]).family
+            if family not in self._urls:
+                raise ValueError(f"this publisher has no queue for {family} events")
+            url = self._urls[family]
             by_queue.setdefault(url, []).append(json.dumps(event, separators=(",", ":")))
         failed: list[str] = []
         for url, bodies in by_queue.items():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -11,6 +11,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.handlers.wiring import PORT_PHONE_RULE, Root, port
 from herald.observability import build_logger, count, traced
 from herald.usecases.dispatch import Dispatcher, DispatchResult
+
+if TYPE_CHECKING:
+    from herald.config import DispatchSettings
+    from herald.usecases.late_delivery import PromiseWatch
+    from herald.usecases.order_page_links import OrderPageLinks
 
 logger = build_logger()
 
@@ -56,7 +61,57 @@ def _build() -> Dispatcher:
         phone=port(PORT_PHONE_RULE, to_e164),
         intake=intake,
         relays=config.relay_ids,
+        promises=_promise_watch(config, sqs),
+        pages=_page_links(config, dynamodb),
     )
+
+
+def _page_links(config: DispatchSettings, dynamodb: Any) -> OrderPageLinks | None:
+    """The order page's links, when the deployment serves the page."""
+    if not config.order_page_base_url:
+        return None
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    from herald.adapters.dynamodb_order_pages import DynamoDbOrderPages
+    from herald.handlers.aws import aws_client
+    from herald.handlers.secrets import Secrets
+    from herald.usecases.order_page_links import OrderPageLinks
+
+    secrets = Secrets(aws_client("secretsmanager"))
+
+    def keys() -> list[str] | None:
+        try:
+            return secrets.signing_keys(config.order_page_secret_id)
+        # GetParameterError: the secret is missing, unreadable or throttled; ValueError: it holds no keys. The
+        # message still goes, without its page link: an operator hears of it from the log and the metric.
+        except (GetParameterError, ValueError) as error:
+            logger.error("order page key unavailable: messages go without their page link", extra={"error": str(error)})
+            count("OrderPageLinksUnavailable")
+            return None
+
+    return OrderPageLinks(
+        DynamoDbOrderPages(dynamodb, config.table_name, link_days=config.page_link_days),
+        keys,
+        config.order_page_base_url,
+    )
+
+
+def _promise_watch(config: DispatchSettings, sqs: Any) -> PromiseWatch | None:
+    """Late-delivery checks on Scheduler, when the template configured them."""
+    if not config.checks_late_deliveries:
+        return None
+    from herald.adapters.scheduler_late_checks import LateCheckTargets, SchedulerLateChecks
+    from herald.handlers.aws import aws_client
+    from herald.usecases.late_delivery import PromiseWatch
+
+    targets = LateCheckTargets(
+        schedule_group=str(config.late_check_schedule_group),
+        queue_url=str(config.late_checks_queue_url),
+        queue_arn=str(config.late_checks_queue_arn),
+        dead_letter_arn=str(config.late_checks_dlq_arn),
+        scheduler_role_arn=str(config.late_check_scheduler_role_arn),
+    )
+    return PromiseWatch(SchedulerLateChecks(aws_client("scheduler"), sqs, targets))
 
 
 root = Root(_build)

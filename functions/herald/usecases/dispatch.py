@@ -38,6 +38,8 @@ from herald.usecases.ports import (
 
 if TYPE_CHECKING:
     from herald.usecases.intake import LinkRecorder
+    from herald.usecases.late_delivery import PromiseWatch
+    from herald.usecases.order_page_links import OrderPageLinks
 
 _TYPE_VALUES = frozenset(t.value for t in EventType)
 
@@ -96,6 +98,8 @@ class Dispatcher:
         phone: PhoneRule = to_e164,
         intake: LinkRecorder | None = None,
         relays: Collection[str] = (),
+        promises: PromiseWatch | None = None,
+        pages: OrderPageLinks | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         # The intake's join: every admitted event records what later platform reports about it need.
@@ -103,6 +107,10 @@ class Dispatcher:
         # Herald's own functions that publish what a platform reported (the intake): they may publish as any
         # registered storefront, since each request they relay was verified with that storefront's secret.
         self._relays = frozenset(relays)
+        # A promised delivery day that passes with no later notice gets one "running late" notice.
+        self._promises = promises
+        # The order's page on Herald, every message's main link (None: a deployment without the page).
+        self._pages = pages
         self._ledger = ledger
         self._phone = phone  # how a customer's phone is read (the local runtime also takes Twilio's test numbers)
         self._followups = followups  # None: no deadline escalation (tests, benchmarks of dispatch alone)
@@ -145,11 +153,17 @@ class Dispatcher:
         if claim is EventClaim.DUPLICATE:
             return DispatchResult(message_id, Outcome.DUPLICATE, "event already dispatched", event)
 
-        superseded = self._advance_shipment(event)
-        if superseded:
-            self._ledger.finish_event(event, Outcome.SUPERSEDED, superseded, self._clock())
-            return DispatchResult(message_id, Outcome.SUPERSEDED, superseded, event)
+        position = self._shipment_position(event)
+        if position is not None:
+            superseded = self._ledger.advance_shipment(position)
+            if superseded:
+                self._ledger.finish_event(event, Outcome.SUPERSEDED, superseded, self._clock())
+                return DispatchResult(message_id, Outcome.SUPERSEDED, superseded, event)
+            if self._promises is not None:
+                # Now the shipment's last notice: if it promised a day, check the morning after that day.
+                self._promises.watch(event, position.state, storefront.timezone)
 
+        page_url = self._pages.link(event) if self._pages is not None else None
         data = event_data(event)
         preferred = data.notify.channels if data.notify else None
         decisions = choose_channels(event.type, data.customer, preferred, phone=self._phone)
@@ -166,12 +180,12 @@ class Dispatcher:
                 suppressed_by=blocked[decision.channel],
             )
             if decision.channel in blocked
-            else self._plan_one(event, decision, storefront)
+            else self._plan_one(event, decision, storefront, page_url)
             for decision in decisions
         ]
         # A suppressed fallback is simply not kept: it could never be sent.
         planned += [
-            replace(self._plan_one(event, fallback, storefront), standby=True)
+            replace(self._plan_one(event, fallback, storefront, page_url), standby=True)
             for fallback in fallbacks
             if fallback.channel not in blocked
         ]
@@ -205,7 +219,8 @@ class Dispatcher:
         due = [m for r in results for m in r.messages if escalated_at_deadline(m.event_type)]
         return self._followups.schedule_deadlines(due, self._deadline) if due else set()
 
-    def _advance_shipment(self, event: Envelope) -> str | None:
+    def _shipment_position(self, event: Envelope) -> ShipmentPosition | None:
+        """The state a shipment event moves its shipment to (None for an order or return event)."""
         step = policy_for(event.type).shipment
         if step is None:
             return None
@@ -214,10 +229,8 @@ class Dispatcher:
         # A return to sender is its own state (the one notice after delivered): the exception's kind says so.
         returned = isinstance(data, ExceptionData) and data.exception.kind is ExceptionKind.RETURNED_TO_SENDER
         state = ShipmentState.RETURNED if returned else step.state
-        return self._ledger.advance_shipment(
-            ShipmentPosition(
-                source=event.source, shipment_id=data.shipment.id, state=state, time=event.time, event_id=event.id
-            )
+        return ShipmentPosition(
+            source=event.source, shipment_id=data.shipment.id, state=state, time=event.time, event_id=event.id
         )
 
     def _suppressed(self, event: Envelope, decisions: Sequence[ChannelDecision]) -> dict[Channel, Suppression]:
@@ -258,7 +271,9 @@ class Dispatcher:
             )
         return storefront
 
-    def _plan_one(self, event: Envelope, decision: ChannelDecision, storefront: Storefront) -> PlannedNotification:
+    def _plan_one(
+        self, event: Envelope, decision: ChannelDecision, storefront: Storefront, page_url: str | None = None
+    ) -> PlannedNotification:
         if not decision.send or decision.recipient is None:
             return PlannedNotification(None, decision.channel, event.id, decision.skipped_reason)
         data = event_data(event)
@@ -289,7 +304,7 @@ class Dispatcher:
                 "order_id": data.order.id,
                 "order_number": data.order.number,
                 "to": decision.recipient,
-                spec.content_field: spec.render(self._renderer, event, RenderOptions(storefront)),
+                spec.content_field: spec.render(self._renderer, event, RenderOptions(storefront, page_url)),
                 "not_before": not_before,
             }
         )

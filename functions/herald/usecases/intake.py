@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from herald.contract.models import Envelope
 
 # The blocks every Herald event about an order carries, kept from the event that told Herald about it.
-_ORDER_BLOCKS = ("order", "customer", "store", "notify")
+ORDER_BLOCKS = ("order", "customer", "store", "notify")
 _MAX_EVENT_ID = 128  # the contract's bound
 
 
@@ -114,7 +114,7 @@ class LinkRecorder:
 
         model = event_data(event)
         data = model.model_dump(mode="json", by_alias=True, exclude_none=True)
-        blocks = {name: data[name] for name in _ORDER_BLOCKS if name in data}
+        blocks = {name: data[name] for name in ORDER_BLOCKS if name in data}
         links = [LinkKey("order", model.order.id)]
         if "shipment" in data:
             blocks["shipment"] = data["shipment"]
@@ -176,7 +176,7 @@ def _envelope(source: str, event_type: EventType, platform: str, update_id: str,
 
 
 def order_update_event(source: str, update: OrderUpdate, blocks: Mapping[str, Any]) -> dict[str, Any]:
-    data = {name: blocks[name] for name in _ORDER_BLOCKS if name in blocks}
+    data = {name: blocks[name] for name in ORDER_BLOCKS if name in blocks}
     data.update(update.data)
     return {**_envelope(source, update.event_type, update.platform, update.update_id, update.occurred_at), "data": data}
 
@@ -188,7 +188,7 @@ def _iso(value: datetime | date) -> str:
 def shipment_update_event(source: str, update: ShipmentUpdate, blocks: Mapping[str, Any]) -> dict[str, Any]:
     """A carrier's report as the Herald event about the shipment it was joined to."""
     assert update.event_type is not None  # ignored updates never reach here (IntakeService.accept)
-    data: dict[str, Any] = {name: blocks[name] for name in _ORDER_BLOCKS if name in blocks}
+    data: dict[str, Any] = {name: blocks[name] for name in ORDER_BLOCKS if name in blocks}
     shipment = dict(blocks["shipment"])
     if update.tracking_url and update.tracking_url.startswith("https://") and not shipment.get("tracking_url"):
         shipment["tracking_url"] = update.tracking_url

@@ -15,6 +15,7 @@ from herald.domain.suppression import Suppression
 
 if TYPE_CHECKING:  # the senders share these ports and never load the contract models
     from herald.contract.models import Envelope
+    from herald.domain.late_delivery import LateCheck
     from herald.domain.storefront import Storefront
 
 
@@ -204,4 +205,56 @@ class EventPublisher(Protocol):
     def publish(self, events: Sequence[Mapping[str, Any]]) -> None:
         """Put Herald events on their queues (order and return events on the order queue, shipment events on
         the shipment queue); raises when any of them was not accepted."""
+        ...
+
+
+@dataclass(frozen=True)
+class ShipmentNotice:
+    """The last notified state of a shipment, as the ledger keeps it (the late-delivery check reads it)."""
+
+    state: ShipmentState
+    event_id: str
+
+
+class ShipmentNotices(Protocol):
+    def last_notice(self, source: str, shipment_id: str) -> ShipmentNotice | None:
+        """The shipment's last notified state, or None when Herald has no record of it."""
+        ...
+
+
+class LateCheckScheduler(Protocol):
+    def schedule(self, check: LateCheck) -> None:
+        """Have the check run at its due time (at once when that time has passed). Idempotent: the same check
+        scheduled twice runs once. Raises when it could not be scheduled."""
+        ...
+
+
+@dataclass(frozen=True)
+class OrderPageRecord:
+    """What a page token opens: the order, and what the page shows of it (order, store, the customer's locale)."""
+
+    source: str
+    order_id: str
+    blocks: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordedAnswer:
+    """A customer's answer about a delivery, as the order's timeline keeps it."""
+
+    kind: str  # delivery_confirmed | delivery_disputed
+    shipment_id: str
+    answer: str
+    reason: str | None
+    note: str | None
+    evidence: dict[str, Any]  # the proof the customer answered about (photo, GPS, time, recipient)
+
+
+class OrderPageStore(Protocol):
+    def record_page(self, token: str, record: OrderPageRecord, now: datetime) -> None: ...
+
+    def page(self, token: str, now: datetime) -> OrderPageRecord | None: ...
+
+    def record_answer(self, source: str, order_id: str, nonce: str, answer: RecordedAnswer, now: datetime) -> bool:
+        """Once per form nonce: False for a replayed form."""
         ...

@@ -28,6 +28,7 @@ import herald
 import herald_tools
 from herald_tools.local.emulator import LocalAws
 from herald_tools.local.httpapi import LocalHttpApi, start_http_api
+from herald_tools.local.scheduler import LocalScheduler
 from herald_tools.local.sender_ids import LOCAL_OPERATOR_SENDER_ID
 from herald_tools.local.stack import LocalFunction, LocalStack, deploy, load_template
 from herald_tools.local.worker import READY
@@ -59,6 +60,8 @@ LOCAL_PARAMETERS = {
     "DefaultStorefrontPublisherIds": LOCAL_OPERATOR_SENDER_ID,
 }
 _STOP_GRACE_SECONDS = 5.0
+# The variable naming the schedule group a function schedules in (config.DispatchSettings).
+_SCHEDULE_GROUP_VARIABLE = "HERALD_LATE_CHECK_SCHEDULE_GROUP"
 _SETTLE_POLL_SECONDS = 0.2
 # How often the supervisor looks for a worker that died, and how long it waits after a replacement failed.
 _SUPERVISE_POLL_SECONDS = 0.2
@@ -121,6 +124,8 @@ class LocalRuntime:
         self.http_api: LocalHttpApi | None = None
         # The IAM user Herald's functions sign with (SenderId, key id, secret): created when the runtime starts.
         self._functions_identity: tuple[str, str, str] | None = None
+        # EventBridge Scheduler's part (moto stores schedules, never runs them): None when no function schedules.
+        self.scheduler: LocalScheduler | None = None
 
     @property
     def stack(self) -> LocalStack:
@@ -159,6 +164,7 @@ class LocalRuntime:
                 self.aws, self.template, parameters=self.deploy_parameters(), stack_name=self.stack_name
             )
             self._functions_identity = _functions_identity(self.aws.client("iam"))
+            self.scheduler = self._start_scheduler()
             # Before the workers: their environment points the template's API URLs at it.
             self.http_api = start_http_api(
                 self.stack,
@@ -182,6 +188,20 @@ class LocalRuntime:
             len(self.workers),
         )
         return self
+
+    def _start_scheduler(self) -> LocalScheduler | None:
+        """Run the one-time schedules of the group the functions schedule in (late-delivery checks)."""
+        groups = {
+            f.environment[_SCHEDULE_GROUP_VARIABLE]
+            for f in self.stack.functions
+            if _SCHEDULE_GROUP_VARIABLE in f.environment
+        }
+        if not groups:
+            return None
+        (group,) = groups
+        scheduler = LocalScheduler(self.aws.client("scheduler"), self.aws.client("sqs"), group)
+        scheduler.start()
+        return scheduler
 
     def __enter__(self) -> Self:
         return self.start()
@@ -339,6 +359,8 @@ class LocalRuntime:
                 )
         if self.http_api is not None:
             self.http_api.stop()
+        if self.scheduler is not None:
+            self.scheduler.stop()
         self.aws.stop()
 
     def polled_queues(self) -> list[str]:
