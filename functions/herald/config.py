@@ -250,3 +250,6 @@ class LateDeliverySettings(FunctionSettings):
 
 class OrderPageSettings(FunctionSettings, _OrderPageSetting):
     function: ClassVar[str] = "order-page"
+
+    # Where Herald keeps the proof photos it serves (fetched once from the carrier). Unset: no photo is shown.
+    photos_bucket: str | None = Field(None, alias="HERALD_PROOF_PHOTOS_BUCKET")

@@ -258,3 +258,25 @@ class OrderPageStore(Protocol):
     def record_answer(self, source: str, order_id: str, nonce: str, answer: RecordedAnswer, now: datetime) -> bool:
         """Once per form nonce: False for a replayed form."""
         ...
+
+
+@dataclass(frozen=True)
+class Photo:
+    content_type: str
+    body: bytes
+
+
+class PhotoUnavailable(Exception):
+    """The carrier's photo cannot be had (the message says why); the page shows its place without it."""
+
+
+class PhotoFetcher(Protocol):
+    def fetch(self, url: str) -> Photo:
+        """Raises PhotoUnavailable."""
+        ...
+
+
+class PhotoCopies(Protocol):
+    def get(self, key: str) -> Photo | None: ...
+
+    def put(self, key: str, photo: Photo) -> None: ...
