@@ -910,8 +910,8 @@ def test_timeline_function_serves_the_iam_authorised_operator_routes_and_may_onl
             "Auth": {"Authorizer": "AWS_IAM"},
         }
     assert template["Resources"][api_name]["Properties"]["Auth"] == {"EnableIamAuthorizer": True}
-    # And it may only Query the table's order items and read the storefront registry (who may read which
-    # storefront): read-only, no index, no queue, no secret
+    # And it may only Query the table's order items (and the platform reports ignored for an order) and read the
+    # storefront registry (who may read which storefront): read-only, no index, no queue, no secret
     (policy,) = function["Policies"]
     read, registry = policy["Statement"]
     assert read == {
@@ -919,7 +919,7 @@ def test_timeline_function_serves_the_iam_authorised_operator_routes_and_may_onl
         "Effect": "Allow",
         "Action": "dynamodb:Query",
         "Resource": {"Fn::GetAtt": ["NotificationsTable", "Arn"]},
-        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["ORDER#*"]}},
+        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["ORDER#*", "IGNORED#*"]}},
     }
     assert registry["Sid"] == "StorefrontRegistry"
     assert set(registry["Action"]) == {"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"}

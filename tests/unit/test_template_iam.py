@@ -327,10 +327,11 @@ KEY_ACCESS: dict[str, dict[str, set[str]]] = {
         "PutItem": {"ORDER"},
         "BatchGetItem": {"SUPPRESS"},
     },
-    "TimelineFunction": {"Query": {"ORDER"}},
-    # the intake: links read, early reports parked, unreadable payloads recorded as rejected
-    "IntakeFunction": {"GetItem": {"LINK"}, "PutItem": {"PARKED", "REJECTED"}},
-    "ShopifyEventsFunction": {"GetItem": {"LINK"}, "PutItem": {"PARKED", "REJECTED"}},
+    # an order's items and the platform reports ignored for it
+    "TimelineFunction": {"Query": {"ORDER", "IGNORED"}},
+    # the intake: links read, early reports parked, unreadable payloads recorded as rejected, ignored ones as ignored
+    "IntakeFunction": {"GetItem": {"LINK"}, "PutItem": {"PARKED", "REJECTED", "IGNORED"}},
+    "ShopifyEventsFunction": {"GetItem": {"LINK"}, "PutItem": {"PARKED", "REJECTED", "IGNORED"}},
     # the late-delivery checks: a shipment's last notice and the blocks its last event carried
     "LateDeliveryFunction": {"GetItem": {"SHIPMENT", "LINK"}},
     # the order page: the order a token opens, the order's steps, the customer's answers beside them
@@ -348,6 +349,7 @@ ALL_PREFIXES = {
     "LINK",
     "PAGE",
     "PARKED",
+    "IGNORED",
 }
 TABLE_ACTIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem", "BatchWriteItem", "Scan")
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from herald.contract.event_types import EventType
 from herald.domain.order_page import (
     DeliveryAnswer,
     DeliveryResponse,
@@ -66,7 +67,7 @@ class ShipmentView:
 
     @property
     def current_estimate(self) -> str | None:
-        return self.estimates[-1] if self.estimates and self.status != "shipment.delivered" else None
+        return self.estimates[-1] if self.estimates and self.status != EventType.SHIPMENT_DELIVERED.value else None
 
 
 @dataclass
@@ -263,7 +264,7 @@ def _add_shipment_step(
     if not told:
         return
     shipment.steps.append(Step(event_type, time, estimate))
-    if event_type == "shipment.delivered" and "proof" in details:
+    if event_type == EventType.SHIPMENT_DELIVERED.value and "proof" in details:
         shipment.proof = details["proof"]
 
 

@@ -11,6 +11,9 @@ Added to each entry (new keys, derived here):
 - on notifications, `role`: "primary", "standby" (recorded as the event's fallback channel: waiting, activated
   or stood down) or "escalation" (the deadline's copy through the secondary provider, its own entry);
 - on standby notifications, `standby_for`: the event's primary channels whose failure sends it.
+
+Entries of kind `ignored` are the platform reports the intake joined to this order and told no customer of (an
+unmapped status, an estimate not later than the one told), with the platform, its status and the reason.
 """
 
 from __future__ import annotations
@@ -27,7 +30,19 @@ _INTERNAL = frozenset({"pk", "sk", "expires_at", "lease_until", "delivery_events
 _CONTENT = frozenset({"message"})
 # Identifiers an operator copies into a query or a provider's console: shown exactly, never masked.
 _VERBATIM = frozenset(
-    {"key", "source", "order_id", "order_number", "event_id", "notification_id", "escalation_of", "provider_message_id"}
+    {
+        "key",
+        "source",
+        "order_id",
+        "order_number",
+        "event_id",
+        "notification_id",
+        "escalation_of",
+        "provider_message_id",
+        "report_id",
+        "tracking_number",
+        "shipment_id",
+    }
 )
 _KIND_ORDER = {"event": 0, "notification": 1}
 # A primary channel in these states was never sent, so it cannot fail and trigger its standby.
@@ -115,6 +130,7 @@ def build_timeline(source: str, order_id: str, items: list[dict[str, dict[str, A
         "order_number": order_number,
         "events": sum(1 for e in entries if e["kind"] == "event"),
         "notifications": sum(1 for e in entries if e["kind"] == "notification"),
+        "ignored": sum(1 for e in entries if e["kind"] == "ignored"),
         "entries": entries,
     }
 
@@ -124,10 +140,16 @@ class TimelineReader(Protocol):
         """Every event and notification item of one order (DynamoDB attribute values), in key order."""
         ...
 
+    def ignored_reports(self, source: str, order_id: str | None = None) -> list[dict[str, dict[str, Any]]]:
+        """The platform reports the intake ignored for this order (kept beside the order's own items)."""
+        ...
+
 
 def order_timeline(ledger: TimelineReader, source: str, order_id: str) -> dict[str, Any]:
-    """Read with one Query (paged) through the ledger and build the timeline."""
-    return build_timeline(source, order_id, ledger.order_items(source, order_id))
+    """Read with two Queries (paged) through the ledger, the order's items and the reports ignored for it, and
+    build the timeline."""
+    items = ledger.order_items(source, order_id) + ledger.ignored_reports(source, order_id)
+    return build_timeline(source, order_id, items)
 
 
 def order_sources(dynamodb: Any, table_name: str, order_id: str) -> list[str]:
@@ -204,6 +226,8 @@ def summary(e: dict[str, Any]) -> str:
     if e["kind"] == "event":
         line = f"event {e.get('event_type', '?')} {e.get('status', '?')}"
         return line + (f" ({e['reason']})" if e.get("reason") else "")
+    if e["kind"] == "ignored":
+        return f"{e.get('platform', '?')} report {e.get('status', '?')} ignored ({e.get('reason', '?')})"
     if e["kind"] != "notification":
         return f"{e['kind']} {e.get('status', '')}".strip()
     line = f"{_label(e)} {e.get('status', '?')}"
@@ -249,7 +273,14 @@ def describe(e: dict[str, Any]) -> tuple[str, str, str]:
             if name not in shown and e.get(name) not in (None, ""):
                 details.append(f"{label} {e[name]}")
         return what, status, "; ".join(details)
+    if e["kind"] == "ignored":
+        details = [f"reason: {e.get('reason', '?')}", f"id {e.get('report_id', '?')}"]
+        details += [f"{label} {e[name]}" for label, name in _IGNORED_DETAILS if e.get(name)]
+        return f"{e.get('platform', '?')} report {e.get('status', '?')}", "ignored", "; ".join(details)
     return e["kind"], str(e.get("status", "")), e["key"]
+
+
+_IGNORED_DETAILS = (("tracking", "tracking_number"), ("shipment", "shipment_id"))
 
 
 def _when(value: Any) -> str:
