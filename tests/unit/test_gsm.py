@@ -13,6 +13,7 @@ from herald.rendering.gsm import (
     GSM7_EXTENSION,
     encoding_of,
     gsm_friendly,
+    gsm_letters,
     segment_count,
     without_symbols,
 )
@@ -139,3 +140,20 @@ def test_gsm_count_lies_between_the_splittable_bound_and_one_more_part_per_bound
 def test_segment_count_never_decreases_when_text_grows(text: str) -> None:
     # Given any text, When a GSM-7 character is appended, Then it never needs fewer segments
     assert segment_count(text + "a") >= segment_count(text)
+
+
+def test_gsm_letters_drops_only_the_accents_gsm7_lacks() -> None:
+    # Given Spanish and French text with accented letters GSM-7 has and lacks
+    text = "María Rodríguez, boîte reçue à l'entrepôt, café, niño, über, Ça, août"
+
+    # When its letters are made GSM-7
+    folded = gsm_letters(text)
+
+    # Then á í ê ç ô û lose their accent, é ñ ü à Ç keep theirs, and the result is GSM-7
+    assert folded == "Maria Rodriguez, boite recue à l'entrepot, café, niño, über, Ça, aout"
+    assert encoding_of(folded) == "GSM-7"
+
+
+def test_gsm_letters_keeps_letters_of_other_scripts_and_symbols() -> None:
+    # Given Cyrillic, Chinese and an emoji, When folded, Then nothing changes (they have no GSM-7 base letter)
+    assert gsm_letters("Ёлка 你好 🏔️") == "Ёлка 你好 🏔️"

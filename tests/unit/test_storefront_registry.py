@@ -251,6 +251,34 @@ def test_a_storefronts_template_override_replaces_only_the_files_it_has() -> Non
     assert "Acme Outdoor" in email.html
 
 
+def test_the_storefronts_locale_is_the_language_of_a_customer_herald_has_no_templates_for() -> None:
+    # Given a Quebec storefront (registry locale fr-CA) and an order from a customer whose locale is German
+    entry = storefront(locale="fr-CA")
+    document = json.loads(_placed())
+    document["data"]["customer"]["locale"] = "de-DE"
+    result = _dispatcher(StaticStorefronts([entry]), MemoryLedger(), MemoryQueue()).plan(
+        json.dumps(document), "m1", MOTO_SENDER_ID
+    )
+    # Then dispatch renders the email in the storefront's French, not in English
+    (email,) = [m.email for m in result.messages if m.email is not None]
+    assert email.subject.startswith("Votre commande ")
+    assert '<html lang="fr-CA">' in email.html
+
+
+def test_an_override_for_one_locale_leaves_the_other_locales_default() -> None:
+    # Given the example override folder (en-US's order.placed subject only) and a Spanish-speaking customer
+    entry = storefront(template_overrides="example-gift-shop")
+    document = json.loads(_placed())
+    document["data"]["customer"]["locale"] = "es-US"
+    result = _dispatcher(StaticStorefronts([entry]), MemoryLedger(), MemoryQueue()).plan(
+        json.dumps(document), "m1", MOTO_SENDER_ID
+    )
+    # Then the Spanish email has es-US's own subject: an English override never reaches a Spanish reader
+    (email,) = [m.email for m in result.messages if m.email is not None]
+    assert email.subject.startswith("Su pedido ")
+    assert "gift order" not in email.subject
+
+
 def test_the_storefronts_quiet_hours_and_time_zone_hold_a_night_sms() -> None:
     # Given a storefront in Tokyo with quiet hours 22:00-09:00, a customer with no time zone, and 23:30 in Tokyo
     entry = storefront(timezone="Asia/Tokyo", quiet_hours={"start": time(22, 0), "end": time(9, 0)})

@@ -1,7 +1,8 @@
 """Readable dates and amounts for templates, and the text clean-ups rendering relies on.
 
 Dates are shown in the customer's IANA time zone when the event gives one (UTC otherwise, labelled
-as such). Names and formats are English (en-US); see the report on locales in renderer.py.
+as such). Day and month names, the order of a date's parts, the clock (12 or 24 h), digit grouping and
+where the currency symbol goes are Babel's (the CLDR data of the formatting locale), never written here.
 """
 
 from __future__ import annotations
@@ -13,24 +14,13 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "CA$", "AUD": "A$", "NZD": "NZ$"}
-# ISO 4217 currencies without minor units: "¥1,500", never "¥1,500.00".
-_ZERO_DECIMAL = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "PYG", "UGX", "RWF", "XAF", "XOF", "XPF"})
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_skeleton, format_time, get_timezone_gmt, get_timezone_name
+from babel.numbers import format_currency, format_decimal, get_currency_precision
+
+from herald.rendering.gsm import gsm_letters
+
+DEFAULT_FORMAT_LOCALE = "en-US"
 ELLIPSIS = "..."  # three dots, not U+2026: the single character would turn an SMS into UCS-2
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
@@ -65,47 +55,114 @@ def clip(text: str, limit: int) -> str:
     return text[: limit - len(ELLIPSIS)].rstrip() + ELLIPSIS
 
 
+@lru_cache(maxsize=64)
+def babel_locale(tag: str) -> Locale | None:
+    """Babel's locale for a BCP 47 tag (`fr-CA`, `es_US`, `EN-us`), or None when CLDR has no data for it."""
+    try:
+        return Locale.parse(tag.replace("_", "-"), sep="-")
+    except (UnknownLocaleError, ValueError, TypeError):
+        return None
+
+
+_EN_US = Locale("en", "US")  # in every Babel's data: what a tag Babel does not know formats as
+# CLDR 42+ puts U+202F (narrow no-break space) before AM/PM and between digit groups in French. U+00A0 has the same
+# no-break meaning and, being Latin-1, is in every font a mail client falls back on; U+202F is missing from some
+# older ones. SMS text folds both to a plain space (gsm.gsm_friendly).
+_NARROW_NBSP = str.maketrans({"\u202f": "\u00a0"})
+# CLDR's currencySpacing rule, which Babel does not apply: "a space is automatically added between letters in a
+# currency symbol and adjacent numbers" (en "SEK 100.00", not "SEK100.00"; "$1.00" and "CA$1.00" keep none).
+_LETTER_THEN_DIGIT = re.compile(r"(?<=[^\W\d_])(?=\d)|(?<=\d)(?=[^\W\d_])")
+# A zone abbreviation CLDR has for this locale ("EST", "HNE"); anything else is Babel's fallback (an offset such
+# as "+0900" or a long name), replaced by the locale's own offset format ("GMT+09:00", "UTC+09:00").
+_ZONE_ABBREVIATION = re.compile(r"^[A-Z]{2,5}$")
+
+
 @dataclass(frozen=True)
 class Formatter:
-    """The formatting helpers a template calls as `fmt.<name>(...)`, bound to one customer and order."""
+    """The formatting helpers a template calls as `fmt.<name>(...)`, bound to one customer and order.
+
+    `locale` is the BCP 47 tag the formats follow (see renderer.Renderer._format_locale); a tag Babel does not
+    know formats as en-US.
+    """
 
     tz: tzinfo
     currency: str | None
+    locale: str = DEFAULT_FORMAT_LOCALE
+    # An SMS squeezed to fit (renderer._SmsMode(symbols=False)): the accented letters GSM-7 lacks are written
+    # without their accent ("août" -> "aout"), as the customer's free text is in that mode.
+    gsm: bool = False
+
+    @property
+    def _babel(self) -> Locale:
+        return babel_locale(self.locale) or _EN_US
 
     def moment(self, value: datetime) -> str:
-        """`Friday, November 27, 2026 at 9:03 AM EST`: an exact time, in the customer's zone."""
+        """`Friday, November 27, 2026, 9:03 AM EST`, `viernes, 27 de noviembre de 2026, 9:03 a.m. EST`,
+        `vendredi 27 novembre 2026, 09 h 03 HNE`: an exact time in the customer's zone, joined as the locale
+        joins a full date and a time (templates that want "at"/"à" write `fmt.day(x)` and `fmt.time(x)`)."""
         local = self._local(value)
-        return f"{self._long_date(local.date())} at {self._clock(local)}"
+        pattern = self._babel.datetime_formats["full"]
+        return self._tidy(pattern.format(self.time(value), self._full_date(local.date())))
 
-    def short_moment(self, value: datetime) -> str:
-        """`Fri, Nov 27, 9:03 AM`: for SMS."""
+    def time(self, value: datetime) -> str:
+        """`9:03 AM EST`, `9:03 a.m. EST`, `09 h 03 HNE`: the time of day in the customer's zone, with the zone."""
         local = self._local(value)
-        return f"{self._short_date(local.date())}, {self._clock(local, zone=False)}"
+        return f"{self._clock(local)} {self._zone(local)}"
+
+    def short_moment(self, value: datetime, skeleton: str = "MMMEd") -> str:
+        """`Fri, Nov 27, 9:03 AM`, `ven. 27 nov. 09 h 03`: for SMS (no zone, no year)."""
+        local = self._local(value)
+        pattern = self._babel.datetime_formats["short"]
+        return self._tidy(pattern.format(self._clock(local), self._skeleton(local.date(), skeleton)))
 
     def day(self, value: date | datetime) -> str:
-        """`Friday, November 27, 2026`: a day (an estimate, a ship date), in the customer's zone."""
-        return self._long_date(self._as_day(value))
+        """`Friday, November 27, 2026`, `viernes, 27 de noviembre de 2026`, `vendredi 27 novembre 2026`: a day (an
+        estimate, a ship date), in the customer's zone."""
+        return self._full_date(self._as_day(value))
 
-    def short_day(self, value: date | datetime) -> str:
-        """`Fri, Nov 27`: for SMS."""
-        return self._short_date(self._as_day(value))
+    def short_day(self, value: date | datetime, skeleton: str = "MMMEd") -> str:
+        """`Fri, Nov 27`, `ven. 27 nov.`: for SMS. `skeleton` is a CLDR skeleton: a template may ask for another
+        (es-US SMS ask for "MMMd", `27 nov`, because `sáb` would turn a Saturday's SMS into UCS-2)."""
+        return self._skeleton(self._as_day(value), skeleton)
 
     def money(self, amount: str | Decimal | None) -> str:
-        """`$1,234.50`, `€12.00`, `1,200.00 SEK`: an amount in the order's currency."""
+        """`$1,234.50`, `1 234,50 $ US`, `SEK 1,200.00`: an amount in the order's currency, as the locale writes
+        it. Rounded half up to the currency's minor units (none for JPY), as a bill is."""
         if amount is None:
             return ""
+        places = get_currency_precision(self.currency) if self.currency else 2
         try:
-            value = Decimal(amount)
-        except InvalidOperation:
+            value = Decimal(amount).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        except InvalidOperation:  # not a number, or beyond Decimal's precision: shown as given, never dropped
             return str(amount)
-        places = 0 if self.currency in _ZERO_DECIMAL else 2
-        quantum = Decimal(1).scaleb(-places)
-        number = f"{abs(value.quantize(quantum, rounding=ROUND_HALF_UP)):,.{places}f}"
-        sign = "-" if value < 0 else ""
+        if not value.is_finite():
+            return str(amount)
         if self.currency is None:
-            return f"{sign}{number}"
-        symbol = _SYMBOLS.get(self.currency)
-        return f"{sign}{symbol}{number}" if symbol else f"{sign}{number} {self.currency}"
+            return self._tidy(format_decimal(value, format="#,##0." + "0" * places, locale=self._babel))
+        text = format_currency(value, self.currency, locale=self._babel, currency_digits=True)
+        return _LETTER_THEN_DIGIT.sub("\u00a0", self._tidy(text))
+
+    def _tidy(self, text: str) -> str:
+        text = text.translate(_NARROW_NBSP)
+        return gsm_letters(text) if self.gsm else text
+
+    def _full_date(self, day: date) -> str:
+        return self._tidy(format_date(day, "full", locale=self._babel))
+
+    def _skeleton(self, day: date, skeleton: str) -> str:
+        return self._tidy(format_skeleton(skeleton, day, locale=self._babel))
+
+    def _clock(self, local: datetime) -> str:
+        return self._tidy(format_time(local, "short", locale=self._babel))
+
+    def _zone(self, local: datetime) -> str:
+        try:
+            name = get_timezone_name(local, "short", locale=self._babel)
+        except (LookupError, ValueError, AttributeError):  # a fixed offset Babel cannot name: shown as an offset
+            name = ""
+        if _ZONE_ABBREVIATION.match(name):
+            return name
+        return self._tidy(get_timezone_gmt(local, "long", locale=self._babel))
 
     def _as_day(self, value: date | datetime) -> date:
         if not isinstance(value, datetime):
@@ -123,18 +180,3 @@ class Formatter:
             return value.astimezone(self.tz)
         except OverflowError:
             return value
-
-    @staticmethod
-    def _long_date(day: date) -> str:
-        return f"{_WEEKDAYS[day.weekday()]}, {_MONTHS[day.month - 1]} {day.day}, {day.year}"
-
-    @staticmethod
-    def _short_date(day: date) -> str:
-        return f"{_WEEKDAYS[day.weekday()][:3]}, {_MONTHS[day.month - 1][:3]} {day.day}"
-
-    @staticmethod
-    def _clock(local: datetime, *, zone: bool = True) -> str:
-        hour = local.hour % 12 or 12
-        text = f"{hour}:{local.minute:02d} {'AM' if local.hour < 12 else 'PM'}"
-        name = local.tzname() if zone else None
-        return f"{text} {name}" if name else text

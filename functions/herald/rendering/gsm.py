@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Literal
 
 Encoding = Literal["GSM-7", "UCS-2"]
@@ -96,6 +97,25 @@ def without_symbols(text: str) -> str:
     (`£`, `€`, `§`...) stay too.
     """
     return "".join(c for c in text if c in GSM7_BASIC or c in GSM7_EXTENSION or not _is_symbol(c))
+
+
+def gsm_letters(text: str) -> str:
+    """`text` with each accented letter GSM-7 lacks written as its GSM-7 base letter: á í ó ú -> a i o u,
+    ç ê ô î û -> c e o i u (Spanish and French names and free text). The accented letters GSM-7 has (é è à ù
+    ñ ü ä ö Ç É...) stay, and so do letters of other scripts (Cyrillic Ё decomposes to a Cyrillic letter,
+    which GSM-7 lacks too)."""
+    return "".join(_gsm_letter(c) for c in text)
+
+
+@lru_cache(maxsize=1024)
+def _gsm_letter(char: str) -> str:
+    if char in GSM7_BASIC or char in GSM7_EXTENSION:
+        return char
+    decomposed = unicodedata.normalize("NFD", char)
+    base, marks = decomposed[0], decomposed[1:]
+    if marks and base in GSM7_BASIC and all(unicodedata.combining(mark) for mark in marks):
+        return base
+    return char
 
 
 def _is_symbol(char: str) -> bool:

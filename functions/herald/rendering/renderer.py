@@ -13,7 +13,7 @@ once per Renderer and cache their compiled templates, so a warm Lambda renders w
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -47,12 +47,14 @@ from herald.domain.notification import EmailContent, SmsContent
 from herald.domain.policy import policy_for
 from herald.domain.storefront import Storefront
 from herald.domain.suppression import OPT_OUT_LINE
-from herald.rendering.formatting import Formatter, clip, one_line, timezone_named
-from herald.rendering.gsm import encoding_of, gsm_friendly, segment_count, without_symbols
+from herald.rendering.formatting import Formatter, babel_locale, clip, one_line, timezone_named
+from herald.rendering.gsm import encoding_of, gsm_friendly, gsm_letters, segment_count, without_symbols
 from herald.rendering.links import key_link, map_link
 
 MAX_SMS_SEGMENTS = 2
 DEFAULT_LOCALE = "en-US"
+# The first SMS's opt-out line in a locale's words, beside its base and macros (see Renderer._opt_out_line).
+OPT_OUT_FILE = "opt_out.txt"
 SUBJECT_MAX_CHARS = 200
 DEFAULT_TEMPLATES_ROOT = Path(__file__).resolve().parent / "templates"
 # A storefront's own templates (its registry entry's `template_overrides` names a folder here):
@@ -142,7 +144,7 @@ def _clip_filter(context: Context, value: object, floor: int = 0, keep: int = 0)
     if limit is None:
         return text
     if not context.get("clip_symbols", True):
-        text = " ".join(without_symbols(text).split())
+        text = " ".join(gsm_letters(without_symbols(text)).split())
     floor = floor if context.get("clip_floors", True) else 0
     return clip(text, max(int(limit), floor, keep))
 
@@ -188,7 +190,7 @@ class Renderer:
         page_url: str | None = None,
     ) -> EmailContent:
         branding = branding_for(event, default_store_name, storefront)
-        locale = self._locale_for(event, "subject.txt")
+        locale = self._locale_for(event, "subject.txt", storefront)
         folder = f"{locale}/{policy_for(event.type).templates}"
         items_shown: int | None = None  # every item
         while True:
@@ -217,7 +219,7 @@ class Renderer:
         page_url: str | None = None,
     ) -> SmsContent:
         branding = branding_for(event, default_store_name, storefront)
-        locale = self._locale_for(event, "sms.txt")
+        locale = self._locale_for(event, "sms.txt", storefront)
         context = self._context(event, branding, locale, page_url=page_url)
         # An SMS has room for one link: the order's page, which holds the tracking link and the proof photo.
         context["link"] = page_url or context["link"]
@@ -226,7 +228,7 @@ class Renderer:
         body = _fitted_sms(template, context, "")
         # The storefront's first SMS to a number also says how to opt out; which SMS is first is decided when it
         # is sent (usecases.opt_out_notice), so both are rendered here, each fitted to the segment budget.
-        first = _fitted_sms(template, context, OPT_OUT_LINE)
+        first = _fitted_sms(template, context, self._opt_out_line(locale))
         return SmsContent(
             body=body,
             segments=segment_count(body),
@@ -245,20 +247,60 @@ class Renderer:
                 return name
         return f"{folder}/{file_name}"
 
-    def _locale_for(self, event: Envelope, file_name: str) -> str:
-        """The first locale with this event type's template: exact tag, its language, another region of
-        that language, then en-US. Matching ignores case (`fr-ca` finds `fr-CA/`)."""
+    def _locale_for(self, event: Envelope, file_name: str, storefront: Storefront | None = None) -> str:
+        """The first locale folder with this event type's `file_name`, in the order of `locale_chain`. Matching
+        ignores case and `_`/`-` (`fr_ca` finds `fr-CA/`); a folder missing one type falls back for that type."""
         folder = policy_for(event.type).templates
-        tag = event_data(event).customer.locale
-        language = tag.split("-", 1)[0].lower()
-        candidates = [tag.lower(), language]
-        candidates += [lower for lower in self._by_lower if lower.split("-", 1)[0] == language]
-        candidates.append(DEFAULT_LOCALE.lower())
-        for lower in candidates:
-            locale = self._by_lower.get(lower)
-            if locale is not None and f"{locale}/{folder}/{file_name}" in self._names:
+        for locale in self.locale_chain(event_data(event).customer.locale, storefront):
+            if f"{locale}/{folder}/{file_name}" in self._names:
                 return locale
         raise TemplateNotFound(f"{DEFAULT_LOCALE}/{folder}/{file_name}")
+
+    def locale_chain(self, customer_locale: str, storefront: Storefront | None = None) -> list[str]:
+        """The locale folders to try, best first (docs/architecture.md, "Locales"):
+
+        1. the customer's exact tag (`fr-CA`);
+        2. its language alone (`fr`), when there is such a folder;
+        3. another region of its language (`fr-FR` -> `fr-CA`), the first in alphabetical order;
+        4. the storefront's default locale (`Storefront.locale`), by the same three steps: a German customer of a
+           Quebec storefront reads French, not English;
+        5. en-US.
+        """
+        chain: list[str] = []
+        tags = [customer_locale, storefront.locale if storefront is not None else None, DEFAULT_LOCALE]
+        for tag in tags:
+            for locale in self._closest(tag):
+                if locale not in chain:
+                    chain.append(locale)
+        return chain
+
+    def _closest(self, tag: str | None) -> list[str]:
+        """The folders for one tag: exact, its language, the language's other regions."""
+        if not tag:
+            return []
+        lower = tag.replace("_", "-").lower()
+        language = lower.split("-", 1)[0]
+        wanted = [lower, language] + [known for known in self._by_lower if known.split("-", 1)[0] == language]
+        return [self._by_lower[known] for known in wanted if known in self._by_lower]
+
+    @staticmethod
+    def _format_locale(customer_locale: str, folder_locale: str) -> str:
+        """The locale dates and amounts are formatted in: the customer's own when Babel knows it and it is the
+        language the words are in (an es-MX customer reads es-US words with es-MX formats), else the folder's
+        (a de-DE customer reading en-US words gets en-US dates, not German day names in an English sentence)."""
+        if babel_locale(customer_locale) is not None:
+            language = customer_locale.replace("_", "-").split("-", 1)[0].lower()
+            if language == folder_locale.split("-", 1)[0].lower():
+                return customer_locale
+        return folder_locale
+
+    def _opt_out_line(self, locale: str) -> str:
+        """The locale's "Reply STOP to opt out." (`<locale>/opt_out.txt`), else en-US's domain line. STOP stays the
+        keyword in every language: it is the word Twilio and domain.suppression act on."""
+        name = f"{locale}/{OPT_OUT_FILE}"
+        if name not in self._names:
+            return OPT_OUT_LINE
+        return one_line(self._text.get_template(name).render())
 
     def _context(
         self,
@@ -282,7 +324,11 @@ class Renderer:
             "brand": branding,
             "order": data.order,
             "customer": data.customer,
-            "fmt": Formatter(tz=timezone_named(data.customer.timezone), currency=data.order.currency),
+            "fmt": Formatter(
+                tz=timezone_named(data.customer.timezone),
+                currency=data.order.currency,
+                locale=self._format_locale(data.customer.locale, locale),
+            ),
             "link": key_link(event),
             "page_url": page_url,  # the order's page on Herald: the email's main button
             "shipment": data.shipment if isinstance(data, ShipmentData) else None,
@@ -345,7 +391,8 @@ class _SmsMode:
 
     compact: bool = False  # the template leaves out what is nice to have (item names, reasons, labels)
     floors: bool = True  # `|clip(N)` fields keep N characters
-    symbols: bool = True  # emoji in free text are kept
+    # emoji in free text are kept, and so are its accents GSM-7 lacks (María, not Maria: gsm.gsm_letters)
+    symbols: bool = True
 
 
 # Best first. A compact message with readable names beats a full one whose names are cut to "A...".
@@ -372,6 +419,7 @@ def _render_sms(
         "compact": mode.compact,
         "clip_floors": mode.floors,
         "clip_symbols": mode.symbols,
+        "fmt": context["fmt"] if mode.symbols else replace(context["fmt"], gsm=True),
     }
     text = _tidy_text(gsm_friendly(template.render({**context, **options})), blank_lines=False)
     return f"{text} {suffix}" if suffix else text
@@ -382,8 +430,10 @@ def _shortest_fitting(template: Template, context: dict[str, Any], suffix: str =
 
     Only what the template marks `|clip` (names, reasons, details) is shortened and only what it puts
     under `{% if not compact %}` is left out; links are never touched. The modes are tried best first
-    (_SMS_MODES). Within a step, emoji in free text are dropped only when that keeps more text: one
-    emoji in a name switches the whole message to UCS-2, 134 characters in two parts instead of 306.
+    (_SMS_MODES). Within a step, emoji in free text are dropped, and its accented letters GSM-7 lacks
+    written without their accent (María -> Maria, boîte -> boite), only when that keeps more text: one
+    emoji or one "ó" in a name switches the whole message to UCS-2, 134 characters in two parts instead
+    of 306. The templates' own words are GSM-7 in every locale (tests/unit/test_locales.py).
     When nothing fits (a link longer than two segments), the shortest message is returned and its
     real segment count reported.
     """
@@ -391,7 +441,7 @@ def _shortest_fitting(template: Template, context: dict[str, Any], suffix: str =
         found = [_largest_budget(template, context, mode, suffix) for mode in step]
         fitting = [result for result in found if result is not None]
         if fitting:
-            # max() keeps the first of equals: emoji are only dropped when that buys more text.
+            # max() keeps the first of equals: emoji and accents are only dropped when that buys more text.
             return max(fitting, key=lambda result: result[0])[1]
     return _render_sms(template, context, 0, _SMS_MODES[-1][-1], suffix)
 
