@@ -42,6 +42,7 @@ FUNCTIONS = (
     "IntakeFunction",
     "ShopifyEventsFunction",
     "LateDeliveryFunction",
+    "OutboundWebhooksFunction",
 )
 _NO_VALUE = object()
 
@@ -330,6 +331,8 @@ KEY_ACCESS: dict[str, dict[str, set[str]]] = {
     "ShopifyEventsFunction": {"GetItem": {"LINK"}, "PutItem": {"PARKED", "REJECTED"}},
     # the late-delivery checks: a shipment's last notice and the blocks its last event carried
     "LateDeliveryFunction": {"GetItem": {"SHIPMENT", "LINK"}},
+    # the outbound webhooks: each attempt on the order's timeline (OUTBOUND#<event id> under the order's pk)
+    "OutboundWebhooksFunction": {"GetItem": {"ORDER"}, "UpdateItem": {"ORDER"}},
 }
 ALL_PREFIXES = {
     "ORDER",
@@ -392,6 +395,7 @@ _BOTO3_OPERATIONS = {
     "send_email": "ses:SendEmail",
     "publish": "sns:Publish",
     "create_schedule": "scheduler:CreateSchedule",
+    "put_events": "events:PutEvents",
     # Powertools parameters' providers make these calls for the code (secrets, the storefront registry)
     "SecretsProvider": "secretsmanager:GetSecretValue",
 }
@@ -494,7 +498,14 @@ def test_every_function_reads_the_storefront_registry_of_its_own_stack_only(
 def test_only_the_senders_webhooks_and_intake_read_secrets_and_only_under_the_registry_prefix(
     template: dict[str, Any],
 ) -> None:
-    readers = {"SendEmailFunction", "SendSmsFunction", "WebhooksFunction", "IntakeFunction", "ShopifyEventsFunction"}
+    readers = {
+        "SendEmailFunction",
+        "SendSmsFunction",
+        "WebhooksFunction",
+        "IntakeFunction",
+        "ShopifyEventsFunction",
+        "OutboundWebhooksFunction",
+    }
     for function in FUNCTIONS:
         policy = statements(template, function, StorefrontSecretsPrefix="herald/")
         # Then a storefront's provider secret under the prefix is readable by the senders and webhooks alone
@@ -869,3 +880,29 @@ def test_scheduler_may_only_put_checks_on_their_queue_and_dlq(template: dict[str
     assert allowed(policy, "sqs:SendMessage", f"{sqs}:LateChecksDLQ")
     assert not allowed(policy, "sqs:SendMessage", f"{sqs}:ShipmentEventsQueue")
     assert {a for s in policy for a in _listed(s["Action"])} == {"sqs:SendMessage"}
+
+
+# --- outbound webhooks ----------------------------------------------------------------------------------------
+
+
+def test_only_the_outbound_webhooks_put_events_and_only_as_source_herald(template: dict[str, Any]) -> None:
+    # Given a storefront's bus in its own account, and the same request claiming another source
+    bus = "arn:aws:events:us-west-2:444455556666:event-bus/acme-orders"
+    as_herald = {"events:source": ["herald"]}
+    for function in FUNCTIONS:
+        policy = statements(template, function)
+        # Then the outbound-webhooks function alone may put on it, as source `herald`
+        assert allowed(policy, "events:PutEvents", bus, as_herald) == (function == "OutboundWebhooksFunction")
+        # And never as another source (a storefront's rule matching `aws.*` or its own source)
+        assert not allowed(policy, "events:PutEvents", bus, {"events:source": ["storefront.acme"]}), function
+    # And it manages no bus or rule (no CreateEventBus, PutRule, PutTargets)
+    policy = statements(template, "OutboundWebhooksFunction")
+    assert not allowed(policy, "events:PutRule", "arn:aws:events:us-west-2:444455556666:rule/acme-orders/x")
+
+
+def test_the_outbound_webhooks_back_off_only_on_their_own_queue(template: dict[str, Any]) -> None:
+    policy = statements(template, "OutboundWebhooksFunction")
+    sqs = f"arn:aws:sqs:{REGION}:{ACCOUNT}"
+    assert allowed(policy, "sqs:ChangeMessageVisibility", f"{sqs}:OutboundWebhooksQueue")
+    assert not allowed(policy, "sqs:ChangeMessageVisibility", f"{sqs}:EmailQueue")
+    assert not allowed(policy, "sqs:SendMessage", f"{sqs}:OutboundWebhooksQueue")

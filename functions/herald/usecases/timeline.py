@@ -204,6 +204,8 @@ def summary(e: dict[str, Any]) -> str:
     if e["kind"] == "event":
         line = f"event {e.get('event_type', '?')} {e.get('status', '?')}"
         return line + (f" ({e['reason']})" if e.get("reason") else "")
+    if _is_webhook(e):
+        return f"webhook {e.get('event_type', '?')} {e.get('status', '?')} ({_webhook_step(e)})"
     if e["kind"] != "notification":
         return f"{e['kind']} {e.get('status', '')}".strip()
     line = f"{_label(e)} {e.get('status', '?')}"
@@ -249,7 +251,23 @@ def describe(e: dict[str, Any]) -> tuple[str, str, str]:
             if name not in shown and e.get(name) not in (None, ""):
                 details.append(f"{label} {e[name]}")
         return what, status, "; ".join(details)
+    if _is_webhook(e):
+        details = [f"id {e.get('event_id', '?')}", _webhook_step(e)]
+        if e.get("delivered"):
+            details.append(f"delivered to {', '.join(e['delivered'])}")
+        return f"webhook {e.get('event_type', '?')}", str(e.get("status", "?")), "; ".join(details)
     return e["kind"], str(e.get("status", "")), e["key"]
+
+
+def _is_webhook(e: dict[str, Any]) -> bool:
+    """An outbound webhook's entry (usecases.outbound): kind webhook_delivered, _retrying, _failed or _skipped."""
+    return str(e.get("kind", "")).startswith("webhook_")
+
+
+def _webhook_step(e: dict[str, Any]) -> str:
+    attempts = int(e.get("attempts") or 0)
+    reason = str(e.get("reason") or "")
+    return f"{reason}; {attempts} attempt{'s' if attempts != 1 else ''}" if reason else f"{attempts} attempts"
 
 
 def _when(value: Any) -> str:
@@ -262,6 +280,11 @@ def _when(value: Any) -> str:
 def history_lines(e: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(at, what, details) of each provider report kept on a notification."""
     lines = []
+    if _is_webhook(e):
+        for attempt in e.get("history") or []:
+            status = f"HTTP {attempt['status_code']}" if attempt.get("status_code") is not None else ""
+            lines.append((str(attempt.get("at", "")), str(attempt.get("kind", "?")), attempt.get("reason") or status))
+        return lines
     for report in e.get("history") or []:
         details = [f"{k} {report[k]}" for k in ("error_code", "reason") if report.get(k)]
         what = f"{report.get('provider', '?')} {report.get('event', '?')}"
