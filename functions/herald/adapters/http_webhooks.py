@@ -24,6 +24,7 @@ class HttpsOnly(ValueError):
 class Urllib3WebhookTransport:
     def __init__(self, *, timeout_seconds: float, ca_certs: str | None = None) -> None:
         # ca_certs: None is the system's trust store (Lambda's). The local runtime passes its stand-in's CA.
+        self.timeout_seconds = timeout_seconds
         self._pool = urllib3.PoolManager(
             cert_reqs="CERT_REQUIRED",
             ca_certs=ca_certs,

@@ -3,14 +3,21 @@
 Twilio's test numbers (+1 500 555 xxxx) reach no phone, so production's phone rule (domain.phone.to_e164)
 refuses them; they are exactly what the Twilio stand-in, the demo and the integration tests send to. Locally, and
 only locally, dispatch accepts them.
+
+The storefront receiver stand-in serves HTTPS with a certificate of its own CA; locally, and only locally, the
+outbound webhooks' transport trusts that CA too (named by RECEIVER_CA_VARIABLE), and still verifies certificates.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from herald.handlers.wiring import PORT_PHONE_RULE, decorate_ports
+from herald.handlers.wiring import PORT_PHONE_RULE, PORT_WEBHOOK_TRANSPORT, decorate_ports
+
+# The stand-in receiver's CA file (StorefrontWebhookReceiver.ca_path), in a worker's or a test's environment.
+RECEIVER_CA_VARIABLE = "HERALD_LOCAL_RECEIVER_CA"
 
 if TYPE_CHECKING:
     from herald.domain.phone import PhoneRule
@@ -33,8 +40,22 @@ def accepting_twilio_test_numbers(rule: PhoneRule) -> PhoneRule:
     return read
 
 
+def trusting_the_local_receiver(transport: Any) -> Any:
+    """The outbound webhooks' transport, trusting the receiver stand-in's CA when one is named (else as it is)."""
+    ca = os.environ.get(RECEIVER_CA_VARIABLE)
+    if not ca:
+        return transport
+    from herald.adapters.http_webhooks import Urllib3WebhookTransport
+
+    return Urllib3WebhookTransport(timeout_seconds=transport.timeout_seconds, ca_certs=ca)
+
+
 def local_ports(name: str, port: Any) -> Any:
-    return accepting_twilio_test_numbers(port) if name == PORT_PHONE_RULE else port
+    if name == PORT_PHONE_RULE:
+        return accepting_twilio_test_numbers(port)
+    if name == PORT_WEBHOOK_TRANSPORT:
+        return trusting_the_local_receiver(port)
+    return port
 
 
 def install_local_ports() -> Callable[[], None]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import ssl
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -168,6 +169,8 @@ class StandInServer(ABC):
 
     name = "stand-in"
     max_body_bytes = 10 * 1024 * 1024
+    # Set by a stand-in that serves HTTPS (before start()); None: plain HTTP.
+    tls_context: ssl.SSLContext | None = None
 
     def __init__(self, *, faults: FaultPlan | None = None, port: int = 0) -> None:
         self.faults = faults if faults is not None else FaultPlan()
@@ -188,6 +191,10 @@ class StandInServer(ABC):
         # A restart binds the port it had before, so clients configured with `url` keep working
         # (a provider outage and its recovery, in one test).
         server = _Server(("127.0.0.1", self._port), self)
+        if self.tls_context is not None:
+            # HTTPS (the storefront receiver: Herald posts to https:// only). Each handshake runs on its request's
+            # own thread, on the first read, so one slow client holds up no other.
+            server.socket = self.tls_context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
         self._port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(
