@@ -568,12 +568,12 @@ def test_herald_metrics_alarm_by_name_and_namespace_whatever_their_dimensions(te
         if "Expression" in query
     }
     # Then each of these metrics has an alarm summing it over every dimension set
-    for metric in ("WebhooksRefused", "ProviderAuthFailures", "ProviderFailovers"):
+    for metric in ("WebhooksRefused", "ProviderAuthFailures", "ProviderFailovers", "OutboundWebhooksFailed"):
         # A CloudWatch Metrics Insights query expected in the template, not SQL run anywhere.
         assert f"SELECT SUM({metric}) FROM {namespace}" in expressions, metric  # noqa: S608
     # And the metrics the code emits today are named as the alarms name them
     code = "\n".join(p.read_text(encoding="utf-8") for p in FUNCTIONS_SRC.rglob("*.py"))
-    for metric in ("WebhooksRefused", "ProviderFailovers"):
+    for metric in ("WebhooksRefused", "ProviderFailovers", "OutboundWebhooksFailed"):
         assert f'"{metric}"' in code, metric
 
 

@@ -28,7 +28,7 @@ class Urllib3WebhookTransport:
         self._pool = urllib3.PoolManager(
             cert_reqs="CERT_REQUIRED",
             ca_certs=ca_certs,
-            retries=False,
+            retries=False,  # the queue retries; with no Retry object urllib3 follows no redirect either
             timeout=urllib3.Timeout(connect=min(timeout_seconds, 3.0), read=timeout_seconds),
             maxsize=10,
         )

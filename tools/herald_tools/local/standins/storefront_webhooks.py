@@ -3,7 +3,8 @@ docs/outbound-webhooks.md tells storefronts to, and records what it received.
 
 It serves HTTPS on 127.0.0.1 with a certificate it makes at start (its own throwaway CA, written to `ca_path`):
 Herald sends to https:// URLs only, so the local runtime hands the functions that CA (herald_tools.local.ports).
-`fail_next(n, status)` makes it answer the next n requests with `status` (500 by default) to show the retries.
+`fail_next(n, status)` makes it answer the next n requests with `status` (500 by default) to show the retries
+(with `headers`, a redirect's Location say); `hang_next(seconds)` holds the next answer back (a timeout).
 
 - a request whose signature verifies is answered 204 and recorded in `received` (and `received.jsonl`);
 - one that does not is answered 401 and counted in `refused` (nothing else is kept of it);
@@ -63,7 +64,8 @@ class StorefrontWebhookReceiver(StandInServer):
         self._record_dir.mkdir(parents=True, exist_ok=True)
         self.ca_path = self._record_dir / "receiver-ca.pem"
         self.tls_context = _tls_context(self._record_dir, self.ca_path)
-        self._failures: list[int] = []
+        self._failures: list[tuple[int, dict[str, str]]] = []
+        self._hangs: list[float] = []
         self._refused = 0
         self._received: list[dict[str, Any]] = []
         self._seen: set[str] = set()
@@ -82,9 +84,14 @@ class StorefrontWebhookReceiver(StandInServer):
     def received_path(self) -> Path:
         return self._record_dir / "received.jsonl"
 
-    def fail_next(self, count: int, status: int = 500) -> None:
+    def fail_next(self, count: int, status: int = 500, headers: Mapping[str, str] | None = None) -> None:
         with self._state:
-            self._failures.extend([status] * count)
+            self._failures.extend([(status, dict(headers or {}))] * count)
+
+    def hang_next(self, seconds: float) -> None:
+        """Answer the next request only after `seconds` (or when the receiver stops)."""
+        with self._state:
+            self._hangs.append(seconds)
 
     @property
     def received(self) -> list[dict[str, Any]]:
@@ -104,8 +111,12 @@ class StorefrontWebhookReceiver(StandInServer):
             return Reply(413, b"too large")
         with self._state:
             failure = self._failures.pop(0) if self._failures else None
+            hang = self._hangs.pop(0) if self._hangs else None
+        if hang is not None:
+            self.hang(hang)
         if failure is not None:
-            return Reply(failure, b"told to fail")
+            status, headers = failure
+            return Reply(status, b"told to fail", headers)
         headers = {name.lower(): value for name, value in request.headers.items()}
         event = self._verified(headers, request.body)
         if event is None:
