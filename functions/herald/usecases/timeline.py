@@ -11,6 +11,10 @@ Added to each entry (new keys, derived here):
 - on notifications, `role`: "primary", "standby" (recorded as the event's fallback channel: waiting, activated
   or stood down) or "escalation" (the deadline's copy through the secondary provider, its own entry);
 - on standby notifications, `standby_for`: the event's primary channels whose failure sends it.
+
+Outbound webhooks to the storefront (usecases.outbound) are entries too, of kind `webhook_delivered`,
+`webhook_retrying`, `webhook_failed` or `webhook_skipped`, with their status code, attempts and one history line per
+attempt.
 """
 
 from __future__ import annotations
