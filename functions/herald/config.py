@@ -98,6 +98,16 @@ class _EventQueuesSetting(BaseModel):
         return bool(self.order_events_queue_url and self.shipment_events_queue_url)
 
 
+class _OrderPageSetting(BaseModel):
+    """The order page's key: a secret {"keys": ["<at least 32 characters>", ...]}; the first signs, every one
+    verifies (page tokens are recorded as issued, so a rotation leaves the links already sent working)."""
+
+    order_page_secret_id: str = Field("herald/order-pages", alias="HERALD_ORDER_PAGE_SECRET_ID")
+    page_link_days: int = Field(120, alias="HERALD_ORDER_PAGE_LINK_DAYS", ge=1, le=3650)
+    # The HTTP API's base URL, where the pages are (/o/<token>). Unset: messages carry no page link.
+    order_page_base_url: str | None = Field(None, alias="HERALD_ORDER_PAGE_BASE_URL")
+
+
 class _LateChecksSetting(BaseModel):
     """Late-delivery checks (usecases.late_delivery): where dispatch schedules them. All unset: no checks."""
 
@@ -125,7 +135,12 @@ def _id_list(text: str) -> list[str]:
 
 
 class DispatchSettings(
-    FunctionSettings, _FollowUpQueueSetting, _ChannelQueuesSetting, _EventQueuesSetting, _LateChecksSetting
+    FunctionSettings,
+    _FollowUpQueueSetting,
+    _ChannelQueuesSetting,
+    _EventQueuesSetting,
+    _LateChecksSetting,
+    _OrderPageSetting,
 ):
     function: ClassVar[str] = "dispatch"
 
@@ -233,6 +248,10 @@ class LateDeliverySettings(FunctionSettings):
     shipment_events_queue_url: str = Field(alias="HERALD_SHIPMENT_EVENTS_QUEUE_URL")
 
 
+class OrderPageSettings(FunctionSettings, _OrderPageSetting):
+    function: ClassVar[str] = "order-page"
+
+
 class OutboundQueueSetting(BaseModel):
     """For a function that tells storefronts something (the order page's answers): mix into its settings and
     build adapters.sqs_outbound.SqsOutboundEvents on the URL. Unset: that function publishes no outbound events."""
@@ -247,7 +266,9 @@ class OutboundWebhooksSettings(FunctionSettings):
 
     # The queue's maxReceiveCount: the attempt that reaches it is the last one (then SQS parks it in the DLQ).
     max_receive_count: int = Field(5, alias="HERALD_MAX_RECEIVE_COUNT", ge=1)
-    retry_base_seconds: int = Field(30, alias="HERALD_RETRY_BASE_SECONDS", ge=0)
+    # 60 s doubling up to an hour (docs/outbound-webhooks.md): OutboundWebhooksMaxReceiveCount's 12 attempts span
+    # about six hours of a storefront's outage.
+    retry_base_seconds: int = Field(60, alias="HERALD_RETRY_BASE_SECONDS", ge=0)
     retry_max_seconds: int = Field(3600, alias="HERALD_RETRY_MAX_SECONDS", ge=0, le=43_200)
     # Short: a storefront that is slow to answer is retried later, never waited for (the batch shares the timeout).
     webhook_timeout_seconds: float = Field(5.0, alias="HERALD_OUTBOUND_TIMEOUT_SECONDS", gt=0, le=10)

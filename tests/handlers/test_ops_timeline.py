@@ -158,9 +158,10 @@ def test_timeline_without_source_refuses_an_order_id_two_storefronts_share(ops_e
 def _http_get(path: str, caller: str = MOTO_SENDER_ID) -> dict[str, Any]:
     """An API Gateway HTTP API (payload 2.0) GET, as the IAM-authorised route delivers it, signed by `caller`
     (by default the samples' storefront's publisher)."""
+    route = f"GET /orders/{{source}}/{{order_id}}/{path.rsplit('/', 1)[-1]}"
     event = {
         "version": "2.0",
-        "routeKey": "GET /orders/{source}/{order_id}/timeline",
+        "routeKey": route,
         "rawPath": path,
         "rawQueryString": "",
         "headers": {"host": "api.example"},
@@ -175,7 +176,7 @@ def _http_get(path: str, caller: str = MOTO_SENDER_ID) -> dict[str, Any]:
             },
             "domainName": "api.example",
             "requestId": "r1",
-            "routeKey": "GET /orders/{source}/{order_id}/timeline",
+            "routeKey": route,
             "stage": "$default",
         },
         "isBase64Encoded": False,
@@ -225,3 +226,22 @@ def test_http_route_admits_an_operator_for_every_storefront(ops_env: Env, monkey
     path = f"/orders/{quote(event['source'], safe='')}/{event['data']['order']['id']}/timeline"
     # When the operator reads the order's timeline; Then it is answered
     assert _http_get(path, caller="AIDAOPERATOR00000001")["statusCode"] == 200
+
+
+def test_evidence_route_returns_the_clis_pack_and_refuses_another_storefront(ops_env: Env) -> None:
+    # Given an order taken through the pipeline
+    event = _placed_email_sent_sms_throttled(ops_env)
+    order_id = event["data"]["order"]["id"]
+    cli = json.loads(herald("evidence", order_id, "--source", event["source"], "--json").stdout)
+    path = f"/orders/{quote(event['source'], safe='')}/{order_id}/evidence"
+    # When its storefront asks for the evidence pack over the route
+    response = _http_get(path)
+    # Then it is the CLI's pack (but for the moment it was made)
+    assert response["statusCode"] == 200
+    pack = json.loads(response["body"])
+    assert {k: v for k, v in pack.items() if k != "generated_at"} == {
+        k: v for k, v in cli.items() if k != "generated_at"
+    }
+    # And another storefront's identity is refused before anything is read, and an unknown order is a 404
+    assert _http_get(path, caller="AIDAOTHERSTOREFRONT01")["statusCode"] == 403
+    assert _http_get("/orders/storefront%2Facme-outdoor/ord_nobody/evidence")["statusCode"] == 404

@@ -49,6 +49,7 @@ FUNCTIONS = {
     "IntakeFunction": "herald.handlers.intake.handler",
     "ShopifyEventsFunction": "herald.handlers.intake_events.handler",
     "LateDeliveryFunction": "herald.handlers.late_delivery.handler",
+    "OrderPageFunction": "herald.handlers.order_page.handler",
     "OutboundWebhooksFunction": "herald.handlers.outbound_webhooks.handler",
 }
 GLOBAL_ENV = {
@@ -75,6 +76,8 @@ FUNCTION_ENV = {
         "HERALD_LATE_CHECKS_QUEUE_ARN",
         "HERALD_LATE_CHECKS_DLQ_ARN",
         "HERALD_LATE_CHECK_SCHEDULER_ROLE_ARN",
+        "HERALD_ORDER_PAGE_BASE_URL",
+        "HERALD_ORDER_PAGE_SECRET_ID",
     },
     "SendEmailFunction": {
         "POWERTOOLS_SERVICE_NAME",
@@ -115,6 +118,7 @@ FUNCTION_ENV = {
         "HERALD_SHIPMENT_EVENTS_QUEUE_URL",
     },
     "LateDeliveryFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_SHIPMENT_EVENTS_QUEUE_URL"},
+    "OrderPageFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_ORDER_PAGE_SECRET_ID"},
     # Its queue's own maxReceiveCount, over the global one.
     "OutboundWebhooksFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_MAX_RECEIVE_COUNT"},
 }
@@ -128,6 +132,7 @@ SERVICE_NAMES = {
     "IntakeFunction": "herald-intake",
     "ShopifyEventsFunction": "herald-shopify-events",
     "LateDeliveryFunction": "herald-late-delivery",
+    "OrderPageFunction": "herald-order-page",
     "OutboundWebhooksFunction": "herald-outbound-webhooks",
 }
 SECRET_PARAMETERS = {"SendEmailFunction": "SendGridSecretId", "SendSmsFunction": "TwilioSecretId"}
@@ -158,6 +163,7 @@ OUTPUTS = [
     "ShopifyEventsFunctionName",
     "LateDeliveryFunctionName",
     "LateCheckScheduleGroupName",
+    "OrderPageFunctionName",
     "OutboundWebhooksFunctionName",
 ]
 
@@ -366,6 +372,7 @@ def test_environment_variable_names_are_exactly_what_each_function_reads(templat
         "IntakeFunction": config.IntakeSettings,
         "ShopifyEventsFunction": config.IntakeSettings,
         "LateDeliveryFunction": config.LateDeliverySettings,
+        "OrderPageFunction": config.OrderPageSettings,
         "OutboundWebhooksFunction": config.OutboundWebhooksSettings,
     }
     global_env = template["Globals"]["Function"]["Environment"]["Variables"]
@@ -414,8 +421,9 @@ def test_senders_read_only_their_own_provider_secret(template: dict[str, Any]) -
             expected.append({"Fn::Sub": prefix + "${UnsubscribeSecretId}-*"})
         expected.append({"Fn::Sub": prefix + "${StorefrontSecretsPrefix}*"})
         assert secret_statements[0]["Resource"] == expected
-    dispatch = json.dumps(functions["DispatchFunction"]["Properties"]["Policies"])
-    assert "secretsmanager" not in dispatch
+    # Dispatch reads one secret: the order pages' key (each message's page link), never a provider's
+    dispatch = [s for s in _statements(functions["DispatchFunction"]) if "secretsmanager" in json.dumps(s["Action"])]
+    assert [s["Resource"] for s in dispatch] == [{"Fn::Sub": prefix + "${OrderPageSecretId}-*"}]
 
 
 def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
@@ -479,6 +487,16 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
             )
         },
         "iam:PassRole": {json.dumps({"Fn::GetAtt": ["LateCheckSchedulerRole", "Arn"]}, sort_keys=True)},
+        # The order pages' key: each message's page link is made with it.
+        "secretsmanager:GetSecretValue": {
+            json.dumps(
+                {
+                    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+                    ":secret:${OrderPageSecretId}-*"
+                },
+                sort_keys=True,
+            )
+        },
     }
     # send-sms may also put a suppression item (Twilio's 21610); send-email writes nothing new.
     # GetItem is the circuit's state; neither sender queries.
@@ -528,6 +546,21 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
                 )
             },
         }
+    # The order page opens a token's order, reads the order's steps, records answers, reads its key only.
+    assert without_registry(actions("OrderPageFunction")) == {
+        "dynamodb:GetItem": {table},
+        "dynamodb:Query": {table},
+        "dynamodb:PutItem": {table},
+        "secretsmanager:GetSecretValue": {
+            json.dumps(
+                {
+                    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+                    ":secret:${OrderPageSecretId}-*"
+                },
+                sort_keys=True,
+            )
+        },
+    }
     # The late-delivery function reads a shipment's last notice and links, and publishes on the shipment queue.
     assert actions("LateDeliveryFunction") == {
         "dynamodb:GetItem": {table},
@@ -613,7 +646,7 @@ def test_every_queue_has_its_alarm_notifying_the_optional_topic(template: dict[s
 def test_every_output_is_present_and_described(template: dict[str, Any]) -> None:
     outputs = template["Outputs"]
     assert set(OUTPUTS) <= set(outputs)
-    assert len(OUTPUTS) == 45
+    assert len(OUTPUTS) == 46
     for name in outputs:
         assert outputs[name].get("Description"), name
 
@@ -725,7 +758,9 @@ def test_samtranslator_translates_it_into_functions_and_event_source_mappings(
             continue  # not a function's: test_template_iam evaluates its one permission
         sqs_poller = any("AWSLambdaSQSQueueExecutionRole" in json.dumps(arn) for arn in role["ManagedPolicyArns"])
         # Only the queue consumers get SAM's SQS poller permissions; the HTTP functions read no queue
-        assert sqs_poller == (name not in {"WebhooksFunctionRole", "TimelineFunctionRole", "IntakeFunctionRole"}), name
+        assert sqs_poller == (
+            name not in {"WebhooksFunctionRole", "TimelineFunctionRole", "IntakeFunctionRole", "OrderPageFunctionRole"}
+        ), name
 
 
 def test_cfn_lint_finds_no_error_or_warning() -> None:
@@ -848,47 +883,64 @@ def test_samtranslator_turns_the_webhook_routes_into_an_http_api_invoking_the_fu
     paths = api["Body"]["paths"]
     webhook_paths = {"/webhooks/sendgrid/events", "/webhooks/twilio/status", "/webhooks/twilio/inbound"}
     intake_paths = {"/intake/shopify", "/intake/{platform}/{slug}"}
-    assert set(paths) == webhook_paths | intake_paths | {TIMELINE_PATH, UNSUBSCRIBE_PATH, ONFLEET_CHECK_PATH}
+    page_paths = {ORDER_PAGE_PATH, f"{ORDER_PAGE_PATH}/delivery"}
+    operator_paths = {TIMELINE_PATH, EVIDENCE_PATH}
+    others = {UNSUBSCRIBE_PATH, ONFLEET_CHECK_PATH}
+    assert set(paths) == webhook_paths | intake_paths | page_paths | operator_paths | others
     assert all(set(paths[path]) == {"post"} for path in webhook_paths | intake_paths)
     assert set(paths[ONFLEET_CHECK_PATH]) == {"get"}
     # And the platforms' routes, authenticated by each platform's signature, have no AWS authorizer
     assert all("security" not in paths[path][method] for path in intake_paths for method in paths[path])
     assert set(paths[UNSUBSCRIBE_PATH]) == {"get", "post"}
     assert all("security" not in operation for operation in paths[UNSUBSCRIBE_PATH].values())
-    # And only the timeline route asks for a SigV4 signature; the provider routes have no AWS authorizer
-    assert set(paths[TIMELINE_PATH]) == {"get"}
-    assert paths[TIMELINE_PATH]["get"]["security"] == [{"AWS_IAM": []}]
+    # And the customers' order page (its token is its credential) has no AWS authorizer either
+    assert set(paths[ORDER_PAGE_PATH]) == {"get"}
+    assert set(paths[f"{ORDER_PAGE_PATH}/delivery"]) == {"post"}
+    assert all("security" not in operation for path in page_paths for operation in paths[path].values())
+    # And only the operators' routes (timeline, evidence) ask for a SigV4 signature; the provider routes have none
+    for path in operator_paths:
+        assert set(paths[path]) == {"get"}
+        assert paths[path]["get"]["security"] == [{"AWS_IAM": []}]
     assert all("security" not in paths[path]["post"] for path in webhook_paths)
     # And API Gateway may invoke the webhooks function for each provider route, the timeline function for its own
     permissions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Permission"]
     invoked = sorted(p["FunctionName"]["Ref"] for p in permissions)
-    assert invoked == ["IntakeFunction"] * 3 + ["TimelineFunction"] + ["WebhooksFunction"] * 5
+    assert (
+        invoked
+        == ["IntakeFunction"] * 3 + ["OrderPageFunction"] * 2 + ["TimelineFunction"] * 2 + ["WebhooksFunction"] * 5
+    )
 
 
 UNSUBSCRIBE_PATH = "/unsubscribe/{token}"
+ORDER_PAGE_PATH = "/o/{token}"
 ONFLEET_CHECK_PATH = "/intake/onfleet/{slug}"
 
 
 # --- timeline ----------------------------------------------------------------------------------------
 
 TIMELINE_PATH = "/orders/{source}/{order_id}/timeline"
+EVIDENCE_PATH = "/orders/{source}/{order_id}/evidence"
 
 
-def test_timeline_function_serves_one_iam_authorised_get_route_and_may_only_query_the_table(
+def test_timeline_function_serves_the_iam_authorised_operator_routes_and_may_only_query_the_table(
     template: dict[str, Any],
 ) -> None:
     # Given the timeline function
     (api_name,) = _resources(template, "AWS::Serverless::HttpApi")
     function = template["Resources"]["TimelineFunction"]["Properties"]
-    # Then its one event is GET /orders/{source}/{order_id}/timeline on the HTTP API, behind AWS_IAM
-    (event,) = function["Events"].values()
-    assert event["Type"] == "HttpApi"
-    assert event["Properties"] == {
-        "ApiId": {"Ref": api_name},
-        "Method": "GET",
-        "Path": TIMELINE_PATH,
-        "Auth": {"Authorizer": "AWS_IAM"},
-    }
+    # Then its events are GET .../timeline and GET .../evidence on the HTTP API, each behind AWS_IAM
+    assert sorted(function["Events"]) == ["Evidence", "Timeline"]
+    for event, path in (
+        (function["Events"]["Timeline"], TIMELINE_PATH),
+        (function["Events"]["Evidence"], EVIDENCE_PATH),
+    ):
+        assert event["Type"] == "HttpApi"
+        assert event["Properties"] == {
+            "ApiId": {"Ref": api_name},
+            "Method": "GET",
+            "Path": path,
+            "Auth": {"Authorizer": "AWS_IAM"},
+        }
     assert template["Resources"][api_name]["Properties"]["Auth"] == {"EnableIamAuthorizer": True}
     # And it may only Query the table's order items and read the storefront registry (who may read which
     # storefront): read-only, no index, no queue, no secret

@@ -42,6 +42,7 @@ FUNCTIONS = (
     "IntakeFunction",
     "ShopifyEventsFunction",
     "LateDeliveryFunction",
+    "OrderPageFunction",
     "OutboundWebhooksFunction",
 )
 _NO_VALUE = object()
@@ -299,7 +300,7 @@ KEY_ACCESS: dict[str, dict[str, set[str]]] = {
     # ledger: events, notifications, rejections, shipment states; suppressions read in one BatchGetItem
     # and the intake's links, with the reports parked for them released
     "DispatchFunction": {
-        "PutItem": {"ORDER", "REJECTED", "LINK"},
+        "PutItem": {"ORDER", "REJECTED", "LINK", "PAGE"},
         "UpdateItem": {"ORDER", "SHIPMENT"},
         "BatchGetItem": {"SUPPRESS"},
         "Query": {"PARKED"},
@@ -331,6 +332,8 @@ KEY_ACCESS: dict[str, dict[str, set[str]]] = {
     "ShopifyEventsFunction": {"GetItem": {"LINK"}, "PutItem": {"PARKED", "REJECTED"}},
     # the late-delivery checks: a shipment's last notice and the blocks its last event carried
     "LateDeliveryFunction": {"GetItem": {"SHIPMENT", "LINK"}},
+    # the order page: the order a token opens, the order's steps, the customer's answers beside them
+    "OrderPageFunction": {"GetItem": {"PAGE"}, "Query": {"ORDER"}, "PutItem": {"ORDER"}},
     # the outbound webhooks: each attempt on the order's timeline (OUTBOUND#<event id> under the order's pk)
     "OutboundWebhooksFunction": {"GetItem": {"ORDER"}, "UpdateItem": {"ORDER"}},
 }
@@ -344,6 +347,7 @@ ALL_PREFIXES = {
     "INBOUND",
     "OPTOUT_NOTICE",
     "LINK",
+    "PAGE",
     "PARKED",
 }
 TABLE_ACTIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem", "BatchWriteItem", "Scan")

@@ -370,6 +370,105 @@ def _print_timeline(document: dict[str, Any]) -> None:
     console.print(f"{document['events']} events, {document['notifications']} notifications", markup=False)
 
 
+def _order_source(command: str, dynamodb: Any, table: str, order_id: str, source: str | None, stack: str | None) -> str:
+    """The order's storefront: the one given, else the one source the table has the order for."""
+    from herald.usecases.timeline import order_sources
+
+    if source is not None:
+        return source
+    if stack:
+        typer.echo(f"herald {command}: no --source given: scanning the whole table for the order", err=True)
+    sources = order_sources(dynamodb, table, order_id)
+    if len(sources) > 1:
+        typer.echo(
+            f"herald {command}: error: order {order_id} exists for several sources; give --source "
+            f"(one of: {', '.join(sources)})",
+            err=True,
+        )
+        raise typer.Exit(EXIT_USAGE)
+    if not sources:
+        typer.echo(f"herald {command}: no events recorded for order {order_id}", err=True)
+        raise typer.Exit(EXIT_REJECTED)
+    return sources[0]
+
+
+@app.command()
+def evidence(
+    order_id: Annotated[str, typer.Argument(metavar="ORDER_ID", help="The storefront's order id.")],
+    source: Annotated[
+        str | None,
+        typer.Option(metavar="SOURCE", help="The storefront (CloudEvents source) of the order; see `timeline`."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the evidence pack as JSON.")] = False,
+    stack: StackOption = None,
+    local: LocalOption = False,
+    region: RegionOption = None,
+) -> None:
+    """The evidence pack of an order's deliveries, for a carrier claim or a dispute.
+
+    Per shipment: the proof (photo, time, place, recipient, GPS and its map link), every scan with the estimate
+    it carried; then the notifications sent and their delivery states, and the customer's answers.
+
+    Exit code: 0 with a pack, 1 when nothing is recorded for the order, 2 on a usage error.
+    """
+    from herald.adapters.dynamodb_ledger import DynamoDbLedger
+    from herald.usecases.evidence import order_evidence
+
+    resources = _ops_resources("evidence", stack, local, region)
+    dynamodb = resources.client("dynamodb")
+    source = _order_source("evidence", dynamodb, resources.table_name, order_id, source, stack)
+    pack = order_evidence(DynamoDbLedger(dynamodb, resources.table_name), source, order_id)
+    if pack is None:
+        typer.echo(f"herald evidence: no events recorded for order {order_id} of {source}", err=True)
+        raise typer.Exit(EXIT_REJECTED)
+    if as_json:
+        typer.echo(json.dumps(pack, indent=2, ensure_ascii=False))
+        return
+    _print_evidence(pack)
+
+
+def _print_evidence(pack: dict[str, Any]) -> None:
+    console = _console()
+    number = f" (number {pack['order_number']})" if pack.get("order_number") else ""
+    console.print(f"Evidence for order {pack['order_id']}{number} of {pack['source']}", markup=False)
+    for shipment in pack["shipments"]:
+        console.print(
+            f"\nShipment {shipment['id']}: {shipment['carrier']} {shipment['tracking_number']}, "
+            f"status {shipment['status'] or 'unknown'}",
+            markup=False,
+        )
+        proof = shipment.get("proof") or {}
+        for label, name in (
+            ("delivered at", "delivered_at"),
+            ("photo", "photo_url"),
+            ("place", "location"),
+            ("received by", "received_by"),
+            ("map", "map_url"),
+        ):
+            if proof.get(name):
+                console.print(f"  {label}: {proof[name]}", markup=False)
+        if proof.get("latitude") is not None:
+            console.print(f"  GPS: {proof['latitude']}, {proof['longitude']}", markup=False)
+        for scan in shipment["scans"]:
+            estimate = f" (estimate {scan['estimate']})" if scan.get("estimate") else ""
+            console.print(f"  {scan['time']}  {scan['type']}{estimate}", markup=False)
+        if len(shipment["estimates"]) > 1:
+            console.print(f"  estimates given: {', '.join(shipment['estimates'])}", markup=False)
+    console.print("\nNotifications:", markup=False)
+    for sent in pack["notifications"]:
+        state = sent.get("delivery_status") or sent.get("status", "?")
+        console.print(
+            f"  {sent.get('at', '')}  {sent.get('event_type', '?')} {sent.get('channel', '?')}: {state}"
+            + (f" via {sent['provider']}" if sent.get("provider") else ""),
+            markup=False,
+        )
+    console.print("\nCustomer's answers:" if pack["answers"] else "\nNo answer from the customer.", markup=False)
+    for answer in pack["answers"]:
+        reason = f" ({answer['reason']})" if answer.get("reason") else ""
+        note = f": {answer['note']}" if answer.get("note") else ""
+        console.print(f"  {answer.get('received_at', '')}  {answer.get('answer')}{reason}{note}", markup=False)
+
+
 dlq_app = typer.Typer(
     help="What is parked in each dead-letter queue, why, and moving it back after a fix.", no_args_is_help=True
 )

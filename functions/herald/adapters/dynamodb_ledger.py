@@ -10,6 +10,7 @@ escapes `#` inside a part: an order id or a source holding `#` cannot reach anot
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,34 @@ from herald.usecases.ports import (
 
 if TYPE_CHECKING:
     from herald.contract.models import Envelope, Order
+
+
+# Free text an event carries (a carrier's or a storefront's words): stored masked, as every stored free text is.
+_FREE_TEXT = {
+    "delay": ("detail",),
+    "exception": ("detail",),
+    "attempt": ("reason",),
+    "proof": ("location", "received_by"),
+    "return": ("reason",),
+    "cancellation": ("reason",),
+}
+# The blocks of an event that say who and where to (the customer, the store, how to notify): not a step's details.
+_NOT_DETAILS = ("order", "customer", "store", "notify")
+
+
+def event_details(event: Envelope) -> str:
+    """The event's own blocks as compact JSON (its shipment, delay, proof, return...), free text masked."""
+    from herald.contract.models import event_data
+
+    data = event_data(event).model_dump(mode="json", by_alias=True, exclude_none=True)
+    details = {name: block for name, block in data.items() if name not in _NOT_DETAILS}
+    for block, fields in _FREE_TEXT.items():
+        values = details.get(block)
+        if isinstance(values, dict):
+            for field in fields:
+                if isinstance(values.get(field), str):
+                    values[field] = mask_text(values[field])
+    return json.dumps(details, separators=(",", ":"), sort_keys=True)
 
 
 def order_pk(source: str, order_id: str) -> str:
@@ -86,6 +115,8 @@ class DynamoDbLedger:
             "status": str_attr("dispatching"),
             "received_at": str_attr(now.isoformat()),
             "expires_at": num_attr(self._expires(now)),
+            # What the order page shows of this step (a shipment's status, estimate, proof; a return's state).
+            "details": str_attr(event_details(event)),
         }
         try:
             response = self._db.put_item(

@@ -45,6 +45,8 @@ class RenderOptions:
     """What the storefront's registry entry adds to the event when rendering: its sender, name and branding."""
 
     storefront: Storefront
+    # The order's page on Herald (usecases.order_page): every message's main link, when the deployment has one.
+    page_url: str | None = None
 
     @property
     def from_email(self) -> str:
@@ -59,9 +61,22 @@ class Renderer(Protocol):
     """The parts of herald.rendering.Renderer the production channels use."""
 
     def email(
-        self, event: Envelope, *, from_email: str, default_store_name: str, storefront: Storefront | None = None
+        self,
+        event: Envelope,
+        *,
+        from_email: str,
+        default_store_name: str,
+        storefront: Storefront | None = None,
+        page_url: str | None = None,
     ) -> EmailContent: ...
-    def sms(self, event: Envelope, *, default_store_name: str, storefront: Storefront | None = None) -> SmsContent: ...
+    def sms(
+        self,
+        event: Envelope,
+        *,
+        default_store_name: str,
+        storefront: Storefront | None = None,
+        page_url: str | None = None,
+    ) -> SmsContent: ...
 
 
 @dataclass(frozen=True)
@@ -106,11 +121,14 @@ def _render_email(renderer: Renderer, event: Envelope, options: RenderOptions) -
         from_email=options.from_email,
         default_store_name=options.default_store_name,
         storefront=options.storefront,
+        page_url=options.page_url,
     )
 
 
 def _render_sms(renderer: Renderer, event: Envelope, options: RenderOptions) -> BaseModel:
-    return renderer.sms(event, default_store_name=options.default_store_name, storefront=options.storefront)
+    return renderer.sms(
+        event, default_store_name=options.default_store_name, storefront=options.storefront, page_url=options.page_url
+    )
 
 
 # In the order channels are resolved, recorded and logged: email first, as before channels were data.

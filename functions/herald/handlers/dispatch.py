@@ -15,6 +15,7 @@ from herald.usecases.dispatch import Dispatcher, DispatchResult
 if TYPE_CHECKING:
     from herald.config import DispatchSettings
     from herald.usecases.late_delivery import PromiseWatch
+    from herald.usecases.order_page_links import OrderPageLinks
 
 logger = build_logger()
 
@@ -61,6 +62,37 @@ def _build() -> Dispatcher:
         intake=intake,
         relays=config.relay_ids,
         promises=_promise_watch(config, sqs),
+        pages=_page_links(config, dynamodb),
+    )
+
+
+def _page_links(config: DispatchSettings, dynamodb: Any) -> OrderPageLinks | None:
+    """The order page's links, when the deployment serves the page."""
+    if not config.order_page_base_url:
+        return None
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    from herald.adapters.dynamodb_order_pages import DynamoDbOrderPages
+    from herald.handlers.aws import aws_client
+    from herald.handlers.secrets import Secrets
+    from herald.usecases.order_page_links import OrderPageLinks
+
+    secrets = Secrets(aws_client("secretsmanager"))
+
+    def keys() -> list[str] | None:
+        try:
+            return secrets.signing_keys(config.order_page_secret_id)
+        # GetParameterError: the secret is missing, unreadable or throttled; ValueError: it holds no keys. The
+        # message still goes, without its page link: an operator hears of it from the log and the metric.
+        except (GetParameterError, ValueError) as error:
+            logger.error("order page key unavailable: messages go without their page link", extra={"error": str(error)})
+            count("OrderPageLinksUnavailable")
+            return None
+
+    return OrderPageLinks(
+        DynamoDbOrderPages(dynamodb, config.table_name, link_days=config.page_link_days),
+        keys,
+        config.order_page_base_url,
     )
 
 

@@ -54,8 +54,9 @@ class Secrets:
             raise ValueError(f"secret {secret_id} has no public_key")
         return str(secret["public_key"])
 
-    def unsubscribe_keys(self, secret_id: str) -> list[str]:
-        """The one-click unsubscribe links' keys ({"keys": [...]}, the signing key first)."""
+    def signing_keys(self, secret_id: str) -> list[str]:
+        """A signing secret's keys ({"keys": [...]}, the signing key first; every one verifies): the one-click
+        unsubscribe links', the order pages'."""
         keys = self.read(secret_id).get("keys")
         if not isinstance(keys, list) or not keys or not all(isinstance(key, str) and key for key in keys):
             raise ValueError(f"secret {secret_id} has no keys (a list of strings)")
@@ -67,7 +68,7 @@ def unsubscribe_tokens(secrets: Secrets, secret_id: str, link_days: int) -> Call
     SECRET_MAX_AGE_SECONDS, so a rotated key is picked up without a redeploy)."""
     from herald.webhooks.unsubscribe_token import UnsubscribeTokens
 
-    return lambda: UnsubscribeTokens(secrets.unsubscribe_keys(secret_id), lifetime_seconds=link_days * 86_400)
+    return lambda: UnsubscribeTokens(secrets.signing_keys(secret_id), lifetime_seconds=link_days * 86_400)
 
 
 def sendgrid_api_key(secret_id: str, secret: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 Route (IAM-authorised: the caller signs with SigV4 and needs execute-api:Invoke on it):
 - GET /orders/{source}/{order_id}/timeline   the same JSON as `herald timeline ORDER_ID --source S --json`
+- GET /orders/{source}/{order_id}/evidence   the same JSON as `herald evidence ORDER_ID --source S --json`
 
 IAM admits any principal allowed to invoke the route; this function then admits only the storefront's own
 identities (its registry entry's publishers) and the operators the template lists (TimelineOperatorIds), so one
@@ -33,6 +34,7 @@ logger = build_logger()
 app = APIGatewayHttpResolver()
 
 TIMELINE_PATH = "/orders/<source>/<order_id>/timeline"
+EVIDENCE_PATH = "/orders/<source>/<order_id>/evidence"
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,24 @@ def order_timeline(source: str, order_id: str) -> dict[str, Any]:
         raise NotFoundError(f"no events recorded for order {order_id} of {source}")
     logger.info("timeline read", extra={"source": source, "entries": len(timeline["entries"])})
     return timeline
+
+
+@app.get(EVIDENCE_PATH)
+def order_evidence(source: str, order_id: str) -> dict[str, Any]:
+    """The order's evidence pack (usecases.evidence): what `herald evidence ORDER_ID --json` prints."""
+    from herald.usecases.evidence import order_evidence as build
+
+    source, order_id = unquote(source), unquote(order_id)
+    graph = root()
+    caller = app.current_event.request_context.authorizer.iam.user_id
+    if not _may_read(graph, caller, source):
+        logger.warning("evidence refused", extra={"source": source, "caller": caller or "(none)"})
+        raise ForbiddenError("Forbidden")
+    pack = build(graph.reader, source, order_id)
+    if pack is None:
+        raise NotFoundError(f"no events recorded for order {order_id} of {source}")
+    logger.info("evidence read", extra={"source": source, "shipments": len(pack["shipments"])})
+    return pack
 
 
 def _may_read(graph: TimelineGraph, caller: str, source: str) -> bool:

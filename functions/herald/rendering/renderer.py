@@ -85,6 +85,13 @@ class Branding:
     primary_colour: str = "#18181b"
     accent_colour: str = "#2563eb"
 
+    @property
+    def on_primary(self) -> str:
+        """The text colour of a button in the primary colour (readable whatever the storefront chose)."""
+        from herald.rendering.colours import text_colour_on
+
+        return text_colour_on(self.primary_colour)
+
 
 def branding_for(event: Envelope, default_store_name: str, storefront: Storefront | None = None) -> Branding:
     """The event's `data.store` where it says something, else the storefront's registry entry (its name, logo
@@ -172,14 +179,20 @@ class Renderer:
         return list(self._locales)
 
     def email(
-        self, event: Envelope, *, from_email: str, default_store_name: str, storefront: Storefront | None = None
+        self,
+        event: Envelope,
+        *,
+        from_email: str,
+        default_store_name: str,
+        storefront: Storefront | None = None,
+        page_url: str | None = None,
     ) -> EmailContent:
         branding = branding_for(event, default_store_name, storefront)
         locale = self._locale_for(event, "subject.txt")
         folder = f"{locale}/{policy_for(event.type).templates}"
         items_shown: int | None = None  # every item
         while True:
-            context = self._context(event, branding, locale, items_shown)
+            context = self._context(event, branding, locale, items_shown, page_url=page_url)
             html = self._html.get_template(self._named(storefront, folder, "body.html")).render(context)
             text = _tidy_text(self._text.get_template(self._named(storefront, folder, "body.txt")).render(context))
             if items_shown == 0 or len(to_json(html)) + len(to_json(text)) <= EMAIL_BODY_MAX_BYTES:
@@ -195,10 +208,19 @@ class Renderer:
             reply_to=branding.support_email,
         )
 
-    def sms(self, event: Envelope, *, default_store_name: str, storefront: Storefront | None = None) -> SmsContent:
+    def sms(
+        self,
+        event: Envelope,
+        *,
+        default_store_name: str,
+        storefront: Storefront | None = None,
+        page_url: str | None = None,
+    ) -> SmsContent:
         branding = branding_for(event, default_store_name, storefront)
         locale = self._locale_for(event, "sms.txt")
-        context = self._context(event, branding, locale)
+        context = self._context(event, branding, locale, page_url=page_url)
+        # An SMS has room for one link: the order's page, which holds the tracking link and the proof photo.
+        context["link"] = page_url or context["link"]
         folder = f"{locale}/{policy_for(event.type).templates}"
         template = self._text.get_template(self._named(storefront, folder, "sms.txt"))
         body = _fitted_sms(template, context, "")
@@ -239,7 +261,13 @@ class Renderer:
         raise TemplateNotFound(f"{DEFAULT_LOCALE}/{folder}/{file_name}")
 
     def _context(
-        self, event: Envelope, branding: Branding, locale: str, items_shown: int | None = None
+        self,
+        event: Envelope,
+        branding: Branding,
+        locale: str,
+        items_shown: int | None = None,
+        *,
+        page_url: str | None = None,
     ) -> dict[str, Any]:
         """The template variables; with `items_shown`, every item list is cut to that many items."""
         data = _with_items_cut(event_data(event), items_shown) if items_shown is not None else event_data(event)
@@ -256,6 +284,7 @@ class Renderer:
             "customer": data.customer,
             "fmt": Formatter(tz=timezone_named(data.customer.timezone), currency=data.order.currency),
             "link": key_link(event),
+            "page_url": page_url,  # the order's page on Herald: the email's main button
             "shipment": data.shipment if isinstance(data, ShipmentData) else None,
             "shipped_items": _shipped_items(data),
             "backorder": data.backorder if isinstance(data, BackorderedData) else None,

@@ -39,6 +39,7 @@ from herald.usecases.ports import (
 if TYPE_CHECKING:
     from herald.usecases.intake import LinkRecorder
     from herald.usecases.late_delivery import PromiseWatch
+    from herald.usecases.order_page_links import OrderPageLinks
 
 _TYPE_VALUES = frozenset(t.value for t in EventType)
 
@@ -98,6 +99,7 @@ class Dispatcher:
         intake: LinkRecorder | None = None,
         relays: Collection[str] = (),
         promises: PromiseWatch | None = None,
+        pages: OrderPageLinks | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         # The intake's join: every admitted event records what later platform reports about it need.
@@ -107,6 +109,8 @@ class Dispatcher:
         self._relays = frozenset(relays)
         # A promised delivery day that passes with no later notice gets one "running late" notice.
         self._promises = promises
+        # The order's page on Herald, every message's main link (None: a deployment without the page).
+        self._pages = pages
         self._ledger = ledger
         self._phone = phone  # how a customer's phone is read (the local runtime also takes Twilio's test numbers)
         self._followups = followups  # None: no deadline escalation (tests, benchmarks of dispatch alone)
@@ -159,6 +163,7 @@ class Dispatcher:
                 # Now the shipment's last notice: if it promised a day, check the morning after that day.
                 self._promises.watch(event, position.state, storefront.timezone)
 
+        page_url = self._pages.link(event) if self._pages is not None else None
         data = event_data(event)
         preferred = data.notify.channels if data.notify else None
         decisions = choose_channels(event.type, data.customer, preferred, phone=self._phone)
@@ -175,12 +180,12 @@ class Dispatcher:
                 suppressed_by=blocked[decision.channel],
             )
             if decision.channel in blocked
-            else self._plan_one(event, decision, storefront)
+            else self._plan_one(event, decision, storefront, page_url)
             for decision in decisions
         ]
         # A suppressed fallback is simply not kept: it could never be sent.
         planned += [
-            replace(self._plan_one(event, fallback, storefront), standby=True)
+            replace(self._plan_one(event, fallback, storefront, page_url), standby=True)
             for fallback in fallbacks
             if fallback.channel not in blocked
         ]
@@ -266,7 +271,9 @@ class Dispatcher:
             )
         return storefront
 
-    def _plan_one(self, event: Envelope, decision: ChannelDecision, storefront: Storefront) -> PlannedNotification:
+    def _plan_one(
+        self, event: Envelope, decision: ChannelDecision, storefront: Storefront, page_url: str | None = None
+    ) -> PlannedNotification:
         if not decision.send or decision.recipient is None:
             return PlannedNotification(None, decision.channel, event.id, decision.skipped_reason)
         data = event_data(event)
@@ -297,7 +304,7 @@ class Dispatcher:
                 "order_id": data.order.id,
                 "order_number": data.order.number,
                 "to": decision.recipient,
-                spec.content_field: spec.render(self._renderer, event, RenderOptions(storefront)),
+                spec.content_field: spec.render(self._renderer, event, RenderOptions(storefront, page_url)),
                 "not_before": not_before,
             }
         )

@@ -230,6 +230,37 @@ class LateCheckScheduler(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class OrderPageRecord:
+    """What a page token opens: the order, and what the page shows of it (order, store, the customer's locale)."""
+
+    source: str
+    order_id: str
+    blocks: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RecordedAnswer:
+    """A customer's answer about a delivery, as the order's timeline keeps it."""
+
+    kind: str  # delivery_confirmed | delivery_disputed
+    shipment_id: str
+    answer: str
+    reason: str | None
+    note: str | None
+    evidence: dict[str, Any]  # the proof the customer answered about (photo, GPS, time, recipient)
+
+
+class OrderPageStore(Protocol):
+    def record_page(self, token: str, record: OrderPageRecord, now: datetime) -> None: ...
+
+    def page(self, token: str, now: datetime) -> OrderPageRecord | None: ...
+
+    def record_answer(self, source: str, order_id: str, nonce: str, answer: RecordedAnswer, now: datetime) -> bool:
+        """Once per form nonce: False for a replayed form."""
+        ...
+
+
 # --- outbound webhooks: what Herald tells a storefront (usecases.outbound, docs/outbound-webhooks.md) ---------
 
 

@@ -194,6 +194,9 @@ def prepare(runtime: Any, provider_setup: Providers) -> LocalPublisher:
     # The one-click unsubscribe links' key: random per local deployment, as an operator creates it (infra/README).
     unsubscribe_secret = _function_env(runtime, "HERALD_UNSUBSCRIBE_SECRET_ID", "herald/unsubscribe")
     secrets.create_secret(Name=unsubscribe_secret, SecretString=json.dumps({"keys": [token_urlsafe(32)]}))
+    # The order pages' key (each message's page link, the page's forms): random per local deployment too.
+    page_secret = _function_env(runtime, "HERALD_ORDER_PAGE_SECRET_ID", "herald/order-pages")
+    secrets.create_secret(Name=page_secret, SecretString=json.dumps({"keys": [token_urlsafe(32)]}))
     _wire_callbacks(runtime, provider_setup)
     verify_ses_sender(runtime)
     connect_outbound_webhooks(runtime, provider_setup)

@@ -1,0 +1,153 @@
+"""Lambda handler of the order-page function: the customer's page of one order, behind the HTTP API.
+
+- GET  /o/{token}           the page (order, shipments and their history, estimates, proof of delivery, returns)
+- POST /o/{token}/delivery  the answer about a delivered shipment: "received", or "not received" and what happened
+
+The token is the only credential: a malformed one is refused without a lookup, an unknown or expired one gets the
+same 404 page, and a post is authenticated (its token, then its form's token) before its body is parsed; the body
+is bounded first (413). No JavaScript, nothing framed, nothing cached, no Referer leaves the page.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from herald.domain.order_page import DeliveryAnswer, FormRefused
+from herald.handlers.wiring import Root
+from herald.observability import build_logger, emit, traced
+from herald.rendering.order_page import render_dispute_details, render_message_page, render_order_page
+from herald.usecases.order_page import AnswerOutcome, AnswerResult, OrderPages
+
+logger = build_logger()
+app = APIGatewayHttpResolver()
+
+MAX_FORM_BYTES = 4096  # the delivery form: a shipment id, a token, a reason and a note of 500 characters
+_HEADERS = {
+    # Styles inline, images from the page itself (the proof photo) or a storefront's https logo; nothing else.
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+}
+_GONE = (
+    "This link does not work",
+    "This order link is not valid or has expired. The latest message about your order has a new one.",
+)
+_NOTICES = {
+    DeliveryAnswer.RECEIVED: "Thank you: we have noted that you received it.",
+    DeliveryAnswer.NOT_RECEIVED: (
+        "Thank you for telling us. We have passed it on to the store, which will look into it with the carrier "
+        "and contact you. You do not need to do anything else now."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class OrderPageGraph:
+    pages: OrderPages
+
+
+def _build() -> OrderPageGraph:
+    """The order-page function's composition root."""
+    from herald.adapters.dynamodb_ledger import DynamoDbLedger
+    from herald.adapters.dynamodb_order_pages import DynamoDbOrderPages
+    from herald.config import OrderPageSettings
+    from herald.handlers.aws import aws_client
+    from herald.handlers.registry import storefronts
+    from herald.handlers.secrets import Secrets
+
+    config = OrderPageSettings.from_environment()
+    dynamodb = aws_client("dynamodb")
+    secrets = Secrets(aws_client("secretsmanager"))
+    return OrderPageGraph(
+        OrderPages(
+            DynamoDbOrderPages(dynamodb, config.table_name, link_days=config.page_link_days),
+            DynamoDbLedger(dynamodb, config.table_name, ttl_days=config.ttl_days),
+            storefronts(config.storefronts_path),
+            lambda: secrets.signing_keys(config.order_page_secret_id),
+        )
+    )
+
+
+root = Root(_build)
+
+
+@app.get("/o/<token>")
+def order_page(token: str) -> Response[str]:
+    view = root().pages.view(token)
+    if view is None:
+        return _gone()
+    return _html(200, render_order_page(view))
+
+
+@app.post("/o/<token>/delivery")
+def delivery_answer(token: str) -> Response[str]:
+    event = app.current_event
+    body = event.body or ""
+    # Bounded before anything is decoded: base64 of MAX_FORM_BYTES is at most 4/3 as long.
+    if len(body) > MAX_FORM_BYTES * 4 // 3 + 4:
+        return _html(413, render_message_page("Request too large", "This request is too large."))
+    pages = root().pages
+    if pages.view(token) is None:  # authenticated before the body is parsed
+        return _gone()
+    raw = base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
+    if len(raw) > MAX_FORM_BYTES:
+        return _html(413, render_message_page("Request too large", "This request is too large."))
+    fields = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    try:
+        result = pages.answer(token, fields)
+    except FormRefused as refused:
+        logger.warning("order page form refused", extra={"reason": str(refused)})
+        emit("OrderPageFormsRefused", 1, MetricUnit.Count)
+        view = pages.view(token)
+        return _html(400, render_order_page(view, error=str(refused)) if view else render_message_page(*_GONE))
+    if result is None:
+        return _gone()
+    return _answered(result)
+
+
+def _answered(result: AnswerResult) -> Response[str]:
+    response = result.response
+    if result.outcome is AnswerOutcome.DETAILS_NEEDED:
+        return _html(200, render_dispute_details(result.view, response.shipment_id, result.form_token))
+    if result.outcome is AnswerOutcome.REPLAYED:
+        logger.info("order page form posted again: nothing recorded", extra={"shipment_id": response.shipment_id})
+        return _html(200, render_order_page(result.view, notice="We already have this answer."))
+    metric = "DeliveriesConfirmed" if response.answer is DeliveryAnswer.RECEIVED else "DeliveriesDisputed"
+    emit(metric, 1, MetricUnit.Count, source=result.view.source)
+    logger.info(
+        "delivery answer recorded",
+        extra={
+            "source": result.view.source,
+            "order_id": result.view.order_id,
+            "shipment_id": response.shipment_id,
+            "answer": response.answer.value,
+            "reason": response.reason.value if response.reason else None,
+        },
+    )
+    return _html(200, render_order_page(result.view, notice=_NOTICES[response.answer]))
+
+
+def _gone() -> Response[str]:
+    return _html(404, render_message_page(*_GONE))
+
+
+def _html(status: int, page: str) -> Response[str]:
+    return Response(status, "text/html; charset=utf-8", page, headers=dict(_HEADERS))
+
+
+@traced
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

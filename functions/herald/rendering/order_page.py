@@ -1,0 +1,142 @@
+"""The order page's HTML (handlers.order_page serves it): Jinja2, autoescaped, no JavaScript, one stylesheet inline.
+
+Everything a customer or a storefront typed is escaped by the environment; URLs go into attributes only when
+they come from https-validated fields (the contract's, the registry's) or are built here (the map link, the page's
+own routes). The page works without JavaScript (plain forms) and at 375 px wide.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from herald.domain.order_page import MAX_NOTE_CHARACTERS, PAGE_PATH, DisputeReason
+from herald.rendering.colours import text_colour_on
+from herald.rendering.formatting import Formatter, timezone_named
+from herald.rendering.links import map_link
+
+_TEMPLATES = Path(__file__).parent / "page_templates"
+
+STATUS_LABELS = {
+    "shipment.created": "Shipped",
+    "shipment.in_transit": "In transit",
+    "shipment.delayed": "Delayed",
+    "shipment.out_for_delivery": "Out for delivery",
+    "shipment.delivery_attempted": "Delivery attempted",
+    "shipment.delivered": "Delivered",
+    "shipment.exception": "A problem with the delivery",
+}
+RETURN_LABELS = {
+    "return.requested": "Requested",
+    "return.approved": "Approved",
+    "return.received": "Received",
+    "return.refunded": "Refunded",
+    "return.declined": "Declined",
+    "return.closed": "Closed",
+}
+DISPUTE_LABELS = {
+    DisputeReason.NOTHING_ARRIVED: "Nothing arrived",
+    DisputeReason.WRONG_PLACE: "It was left in the wrong place",
+    DisputeReason.DAMAGED: "It arrived damaged",
+}
+
+
+@cache
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(_TEMPLATES)),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(
+        status_labels=STATUS_LABELS,
+        return_labels=RETURN_LABELS,
+        dispute_labels=DISPUTE_LABELS,
+        max_note=MAX_NOTE_CHARACTERS,
+    )
+    return env
+
+
+def _formatter(view: Any) -> Formatter:
+    return Formatter(tz=timezone_named(view.customer.get("timezone")), currency=view.order.get("currency"))
+
+
+def _when(fmt: Formatter, value: str | None, *, day: bool = False) -> str:
+    """An ISO date or time from the ledger, as the customer reads it ("" when absent or unreadable)."""
+    if not value:
+        return ""
+    try:
+        parsed: date | datetime = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    except ValueError:
+        return value
+    if isinstance(parsed, datetime) and not day:
+        return fmt.moment(parsed)
+    return fmt.day(parsed)
+
+
+def _brand(view: Any) -> dict[str, Any]:
+    store = view.store or {}
+    entry = view.storefront
+    primary = entry.branding.primary_colour if entry else "#1f2937"
+    return {
+        "name": store.get("name") or (entry.name if entry else "Your order"),
+        "logo_url": store.get("logo_url") or (entry.branding.logo_url if entry else None),
+        "primary": primary,
+        "on_primary": text_colour_on(primary),
+        "accent": entry.branding.accent_colour if entry else "#2563eb",
+        "support_url": store.get("support_url"),
+        "support_email": store.get("support_email"),
+    }
+
+
+def _map_url(proof: dict[str, Any] | None) -> str | None:
+    if not proof or proof.get("latitude") is None or proof.get("longitude") is None:
+        return None
+    return map_link(float(proof["latitude"]), float(proof["longitude"]))
+
+
+def render_order_page(view: Any, *, notice: str | None = None, error: str | None = None) -> str:
+    """The whole page of one order. `notice`: what the customer's last answer did; `error`: why a form failed."""
+    fmt = _formatter(view)
+    return (
+        _environment()
+        .get_template("order.html")
+        .render(
+            view=view,
+            brand=_brand(view),
+            base=f"{PAGE_PATH}/{view.token}",
+            fmt=fmt,
+            when=lambda value, day=False: _when(fmt, value, day=day),
+            map_url=_map_url,
+            notice=notice,
+            error=error,
+        )
+    )
+
+
+def render_dispute_details(view: Any, shipment_id: str, form_token: str, *, error: str | None = None) -> str:
+    """The second step of "I did not receive it": what happened, and an optional note."""
+    fmt = _formatter(view)
+    return (
+        _environment()
+        .get_template("dispute.html")
+        .render(
+            view=view,
+            brand=_brand(view),
+            base=f"{PAGE_PATH}/{view.token}",
+            fmt=fmt,
+            shipment_id=shipment_id,
+            form_token=form_token,
+            error=error,
+        )
+    )
+
+
+def render_message_page(title: str, message: str, *, lang: str = "en") -> str:
+    """A page with one message (a link that does not work, a request refused)."""
+    return _environment().get_template("message.html").render(title=title, message=message, lang=lang)

@@ -1,0 +1,236 @@
+"""The customer's order page: the link every message carries, what the page shows, and the answers it takes.
+
+Dispatch's half is usecases.order_page_links. The page function's half (OrderPages): a token
+opens its order's page, built from what the ledger recorded of each step (every event item keeps its own blocks:
+adapters.dynamodb_ledger.event_details), and the page's forms record the customer's answers about a delivery.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from herald.domain.order_page import (
+    DeliveryAnswer,
+    DeliveryResponse,
+    FormTokens,
+    delivery_response,
+    is_page_token,
+)
+from herald.usecases.ports import OrderPageRecord, OrderPageStore, RecordedAnswer, StorefrontDirectory
+
+if TYPE_CHECKING:
+    from herald.domain.storefront import Storefront
+    from herald.usecases.timeline import TimelineReader
+
+# What a step's item status must be for the customer to have been told of it (a superseded repeat was not).
+_TOLD = frozenset({"dispatched", "dispatching"})
+_ANSWER_KINDS = {DeliveryAnswer.RECEIVED: "delivery_confirmed", DeliveryAnswer.NOT_RECEIVED: "delivery_disputed"}
+
+
+@dataclass
+class Step:
+    event_type: str
+    time: str
+    estimate: str | None = None
+
+
+@dataclass
+class ShipmentView:
+    id: str
+    carrier: str
+    tracking_number: str
+    tracking_url: str | None = None
+    steps: list[Step] = field(default_factory=list)  # what the customer was told, oldest first
+    estimates: list[str] = field(default_factory=list)  # every estimate given, oldest first (a delay shows)
+    proof: dict[str, Any] | None = None
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    form_token: str | None = None  # the delivery form's token, when the shipment is delivered
+
+    @property
+    def status(self) -> str | None:
+        return self.steps[-1].event_type if self.steps else None
+
+    @property
+    def current_estimate(self) -> str | None:
+        return self.estimates[-1] if self.estimates and self.status != "shipment.delivered" else None
+
+
+@dataclass
+class ReturnView:
+    id: str
+    state: str  # the latest return event's type
+    items: list[dict[str, Any]]
+    label_url: str | None = None
+    refund_amount: str | None = None
+
+
+@dataclass
+class OrderPageView:
+    token: str
+    source: str
+    order_id: str
+    order: dict[str, Any]
+    store: dict[str, Any]
+    customer: dict[str, Any]
+    storefront: Storefront | None
+    shipments: list[ShipmentView]
+    returns: list[ReturnView]
+
+
+class AnswerOutcome(StrEnum):
+    RECORDED = "recorded"
+    DETAILS_NEEDED = "details_needed"  # "not received": ask what happened before recording
+    REPLAYED = "replayed"  # this form was posted before: nothing recorded again
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    outcome: AnswerOutcome
+    view: OrderPageView
+    response: DeliveryResponse
+    form_token: str  # for the next form (the details form, or a new answer)
+
+
+class OrderPages:
+    """The page function's half: open a page by its token, record an answer about a delivery."""
+
+    def __init__(
+        self,
+        pages: OrderPageStore,
+        ledger: TimelineReader,
+        storefronts: StorefrontDirectory,
+        form_keys: Callable[[], list[str]],
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._pages = pages
+        self._ledger = ledger
+        self._storefronts = storefronts
+        self._form_keys = form_keys
+        self._clock = clock
+
+    def view(self, token: str) -> OrderPageView | None:
+        """The page of a live token, or None (never issued, expired, or not a token's shape: no lookup)."""
+        if not is_page_token(token):
+            return None
+        page = self._pages.page(token, self._clock())
+        if page is None:
+            return None
+        items = self._ledger.order_items(page.source, page.order_id)
+        view = build_view(token, page, items, self._storefronts.get(page.source))
+        forms = self._forms()
+        for shipment in view.shipments:
+            if shipment.proof is not None:
+                shipment.form_token = forms.issue(token, _form_name(shipment.id), self._clock())
+        return view
+
+    def answer(self, token: str, fields: Mapping[str, str]) -> AnswerResult | None:
+        """Record the delivery form's answer. None for a dead token; raises FormRefused for a bad form."""
+        view = self.view(token)
+        if view is None:
+            return None
+        delivered = {s.id: s for s in view.shipments if s.proof is not None}
+        response = delivery_response(dict(fields), set(delivered))
+        forms = self._forms()
+        nonce = forms.verify(token, _form_name(response.shipment_id), fields.get("form_token", ""), self._clock())
+        next_token = forms.issue(token, _form_name(response.shipment_id), self._clock())
+        if response.answer is DeliveryAnswer.NOT_RECEIVED and response.reason is None:
+            return AnswerResult(AnswerOutcome.DETAILS_NEEDED, view, response, next_token)
+        shipment = delivered[response.shipment_id]
+        answer = RecordedAnswer(
+            kind=_ANSWER_KINDS[response.answer],
+            shipment_id=shipment.id,
+            answer=response.answer.value,
+            reason=response.reason.value if response.reason else None,
+            note=response.note,
+            evidence=evidence_of(shipment),
+        )
+        recorded = self._pages.record_answer(view.source, view.order_id, nonce, answer, self._clock())
+        outcome = AnswerOutcome.RECORDED if recorded else AnswerOutcome.REPLAYED
+        return AnswerResult(outcome, self.view(token) or view, response, next_token)
+
+    def _forms(self) -> FormTokens:
+        return FormTokens(tuple(self._form_keys()))
+
+
+def _form_name(shipment_id: str) -> str:
+    return f"delivery\n{shipment_id}"
+
+
+def evidence_of(shipment: ShipmentView) -> dict[str, Any]:
+    """What the customer answered about: the proof and the scans with their estimates (an evidence pack's core)."""
+    return {
+        "proof": shipment.proof or {},
+        "carrier": shipment.carrier,
+        "tracking_number": shipment.tracking_number,
+        "steps": [{"type": s.event_type, "time": s.time, "estimate": s.estimate} for s in shipment.steps],
+    }
+
+
+def build_view(
+    token: str, page: OrderPageRecord, items: list[dict[str, Any]], storefront: Storefront | None
+) -> OrderPageView:
+    """The page's content from the order's recorded items: events (with their details) and answers."""
+    shipments: dict[str, ShipmentView] = {}
+    returns: dict[str, ReturnView] = {}
+    answers: list[dict[str, Any]] = []
+    for item in sorted(items, key=lambda i: _text(i, "event_time") or _text(i, "received_at") or ""):
+        kind = _text(item, "kind")
+        if kind in ("delivery_confirmed", "delivery_disputed"):
+            answers.append({name: next(iter(value.values())) for name, value in item.items()})
+            continue
+        if kind != "event" or "details" not in item:
+            continue
+        details = json.loads(_text(item, "details") or "{}")
+        event_type, time, told = _text(item, "event_type") or "", _text(item, "event_time") or "", _text(item, "status")
+        if "shipment" in details:
+            _add_shipment_step(shipments, details, event_type, time, told in _TOLD)
+        if "return" in details and told in _TOLD:
+            ret = details["return"]
+            returns[ret["id"]] = ReturnView(
+                ret["id"], event_type, ret.get("items", []), ret.get("label_url"), ret.get("refund_amount")
+            )
+    for answer in answers:
+        if answer.get("shipment_id") in shipments:
+            shipments[answer["shipment_id"]].answers.append(answer)
+    blocks = page.blocks
+    return OrderPageView(
+        token=token,
+        source=page.source,
+        order_id=page.order_id,
+        order=blocks.get("order", {}),
+        store=blocks.get("store", {}),
+        customer=blocks.get("customer", {}),
+        storefront=storefront,
+        shipments=list(shipments.values()),
+        returns=list(returns.values()),
+    )
+
+
+def _add_shipment_step(
+    shipments: dict[str, ShipmentView], details: dict[str, Any], event_type: str, time: str, told: bool
+) -> None:
+    block = details["shipment"]
+    shipment = shipments.setdefault(
+        block["id"], ShipmentView(block["id"], block.get("carrier", ""), block.get("tracking_number", ""))
+    )
+    shipment.tracking_url = block.get("tracking_url") or shipment.tracking_url
+    estimate = block.get("estimated_delivery")
+    # Every estimate the customer may have read, in order: a revision (even on a repeat scan) shows as a delay.
+    if estimate and (not shipment.estimates or shipment.estimates[-1] != estimate):
+        shipment.estimates.append(estimate)
+    if not told:
+        return
+    shipment.steps.append(Step(event_type, time, estimate))
+    if event_type == "shipment.delivered" and "proof" in details:
+        shipment.proof = details["proof"]
+
+
+def _text(item: Mapping[str, Any], name: str) -> str | None:
+    value = item.get(name)
+    return str(value["S"]) if isinstance(value, Mapping) and "S" in value else None
