@@ -273,3 +273,23 @@ def test_the_body_sent_is_the_queued_event_byte_for_byte() -> None:
     ((_, body, _),) = receiver.requests
     # The customer's note is the storefront's to read: masked in Herald's records, never in what it sends
     assert json.loads(body)["data"]["note"] == "call me at +1 415 555 0100"
+
+
+def test_the_deployed_back_off_is_the_documented_one_and_spans_about_six_hours() -> None:
+    # Given the function's settings as deployed (the template sets only the queue's maxReceiveCount)
+    from tests.template import load_template
+
+    from herald.config import OutboundWebhooksSettings
+    from herald.domain.errors import retry_delay_seconds
+
+    attempts = load_template()["Parameters"]["OutboundWebhooksMaxReceiveCount"]["Default"]
+    settings = OutboundWebhooksSettings.from_environment({"HERALD_MAX_RECEIVE_COUNT": str(attempts)})
+    # When each failed attempt but the last waits its back-off
+    delays = [
+        retry_delay_seconds(n, base=settings.retry_base_seconds, maximum=settings.retry_max_seconds)
+        for n in range(1, attempts)
+    ]
+    # Then it is docs/outbound-webhooks.md's schedule: 60 s doubling up to an hour, about six hours in all
+    assert delays[:3] == [60, 120, 240]
+    assert max(delays) == 3600
+    assert round(sum(delays) / 3600) == 6
