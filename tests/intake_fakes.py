@@ -1,11 +1,12 @@
-"""In-memory stand-ins for the intake's ports (usecases.ports IntakeLinks, EventPublisher), for unit tests."""
+"""In-memory stand-ins for the intake's ports (usecases.ports IntakeLinks, EventPublisher, IgnoredReports), for
+unit tests."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from herald.usecases.ports import LinkKey, Parked
+from herald.usecases.ports import IgnoredReport, LinkKey, Parked
 
 
 class MemoryLinks:
@@ -35,3 +36,11 @@ class MemoryPublisher:
 
     def publish(self, events: Sequence[Mapping[str, Any]]) -> None:
         self.events.extend(dict(event) for event in events)
+
+
+class MemoryIgnored:
+    def __init__(self) -> None:
+        self.reports: list[IgnoredReport] = []
+
+    def record_ignored(self, report: IgnoredReport) -> None:
+        self.reports.append(report)

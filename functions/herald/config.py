@@ -251,6 +251,9 @@ class LateDeliverySettings(FunctionSettings):
 class OrderPageSettings(FunctionSettings, _OrderPageSetting):
     function: ClassVar[str] = "order-page"
 
+    # Where Herald keeps the proof photos it serves (fetched once from the carrier). Unset: no photo is shown.
+    photos_bucket: str | None = Field(None, alias="HERALD_PROOF_PHOTOS_BUCKET")
+
 
 class OutboundQueueSetting(BaseModel):
     """For a function that tells storefronts something (the order page's answers): mix into its settings and

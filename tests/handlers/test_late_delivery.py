@@ -165,16 +165,34 @@ def test_a_redelivered_event_or_check_tells_the_customer_once(late_env: Env) -> 
     assert "delayed" in texts[0]
 
 
-def test_a_promise_already_passed_is_checked_at_once(late_env: Env) -> None:
+def _promised_day_due_hours_ago() -> str:
+    """A promised day (in Denver, the sample customer's zone) whose morning check fell due within the last day."""
+    from zoneinfo import ZoneInfo
+
+    local = datetime.now(ZoneInfo("America/Denver"))
+    days_back = 1 if local.hour >= 9 else 2  # due today at 09:00 (passed), else yesterday at 09:00 (< 24 h ago)
+    return (local.date() - timedelta(days=days_back)).isoformat()
+
+
+def test_a_promise_already_due_is_checked_at_once_and_an_older_one_not_at_all(late_env: Env) -> None:
     env = late_env
-    # Given a scan Herald hears of only now, whose promised day was three days ago
-    _ship(env, "shipment.in_transit", "evt_stale", estimated_delivery=_in_days(-3))
+    # Given a scan Herald hears of only now, whose promised day's morning passed a few hours ago
+    _ship(env, "shipment.in_transit", "evt_late_news", estimated_delivery=_promised_day_due_hours_ago())
     # Then no schedule is made (Scheduler cannot run one in the past): the check is on the queue already
     assert _schedules() == []
     assert env.depth("late-checks") == 1
     # And running it publishes the running-late notice
     _run_checks(env)
     assert env.depth("shipment-events") == 1
+    # When another shipment's scan promised a day whose morning passed days ago (a replayed history)
+    event = sample("shipment.in_transit", id="evt_replayed", time=datetime.now(UTC).isoformat())
+    event["data"]["shipment"].update(id="shp_replayed", estimated_delivery=_in_days(-5))
+    env.publish("shipment-events", [json.dumps(event)])
+    env.receive("shipment-events")  # the notice above, out of the way
+    assert env.deliver("shipment-events", dispatch.handler)["batchItemFailures"] == []
+    # Then it gets no check at all
+    assert _schedules() == []
+    assert env.depth("late-checks") == 0
 
 
 def test_a_check_that_is_not_a_check_lands_in_the_dlq_after_max_receives(late_env: Env) -> None:
@@ -209,6 +227,7 @@ def test_scheduler_refusing_the_schedule_fails_the_event_for_redelivery(late_env
         estimate=datetime.now(UTC).date() + timedelta(days=3),
         basis_event_id="e",
         timezone="UTC",
+        now=datetime.now(UTC),
     )
     assert check is not None
     # Then scheduling raises (dispatch fails the record; SQS redelivers the event, which schedules again)

@@ -342,3 +342,71 @@ def test_the_evidence_pack_gathers_proof_scans_notifications_and_the_dispute(pag
     assert text.exit_code == 0
     assert "Front porch" in text.stdout
     assert "not_received (nothing_arrived)" in text.stdout
+
+
+class CarrierPhotos:
+    """The carrier's photo server, as the order page's fetcher port sees it: counts its fetches."""
+
+    def __init__(self) -> None:
+        self.fetched: list[str] = []
+
+    def fetch(self, url: str) -> Any:
+        from herald.usecases.ports import Photo
+
+        self.fetched.append(url)
+        return Photo("image/jpeg", b"\xff\xd8\xff\xe0 the porch")
+
+
+def test_the_proof_photo_is_served_from_heralds_copy_fetched_once(pages: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from herald.handlers.wiring import PORT_PHOTO_FETCHER, decorate_ports
+
+    # Given a deployment keeping photos in its bucket, and the carrier's photo server
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket="herald-proof-photos")
+    monkeypatch.setenv("HERALD_PROOF_PHOTOS_BUCKET", "herald-proof-photos")
+    carrier = CarrierPhotos()
+    uninstall = decorate_ports(lambda name, port: carrier if name == PORT_PHOTO_FETCHER else port)
+    order_page.root.reset()
+    try:
+        _delivered_story(pages)
+        path = _page_path(pages)
+        page = request("GET", path)["body"]
+        # Then the page shows the photo from Herald's own route, never the carrier's URL
+        assert f'src="{path}/photo/shp_1001_1"' in page
+        assert "pod.carrier.example" not in page
+        # When the customer's browser loads it twice
+        first = photo_request(f"{path}/photo/shp_1001_1")
+        second = photo_request(f"{path}/photo/shp_1001_1")
+    finally:
+        uninstall()
+    # Then it is the carrier's photo, fetched from the carrier once and kept
+    assert first["statusCode"] == second["statusCode"] == 200
+    assert first["headers"]["Content-Type"] == "image/jpeg"
+    assert base64.b64decode(first["body"]) == b"\xff\xd8\xff\xe0 the porch"
+    assert carrier.fetched == ["https://pod.carrier.example/photos/1Z999AA10123456784.jpg"]
+    kept = boto3.client("s3", region_name=REGION).list_objects_v2(Bucket="herald-proof-photos")["Contents"]
+    assert len(kept) == 1
+    assert kept[0]["Key"].startswith("proof-photos/")
+    # And another shipment, or a token that opens nothing, has no photo
+    assert photo_request(f"{path}/photo/shp_other")["statusCode"] == 404
+    assert photo_request("/o/AAAAAAAAAAAAAAAAAAAAAA/photo/shp_1001_1")["statusCode"] == 404
+
+
+def photo_request(path: str) -> dict[str, Any]:
+    parts = path.split("/")
+    event = {
+        "version": "2.0",
+        "routeKey": "GET /o/{token}/photo/{shipment_id}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"host": urlsplit(BASE_URL).netloc},
+        "requestContext": {
+            "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.9"},
+            "requestId": "req-photo",
+            "routeKey": "GET /o/{token}/photo/{shipment_id}",
+            "stage": "$default",
+        },
+        "pathParameters": {"token": parts[2], "shipment_id": parts[4]},
+        "isBase64Encoded": False,
+    }
+    response: dict[str, Any] = order_page.handler(event, FakeContext())
+    return response

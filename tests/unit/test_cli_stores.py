@@ -311,6 +311,103 @@ def test_check_of_every_entry_fails_one_the_model_refuses(aws: dict[str, Any]) -
     assert f"FAIL {PATH}/storefront/broken: entry: the model refuses it" in result.stdout
 
 
+# --- check: the intake ----------------------------------------------------------------------------------------
+
+EASYPOST_SIGNING = "easypost-signing-secret-never-printed"
+
+
+def with_intake(aws: dict[str, Any], source: str = "storefront/acme-outdoor", **intake: Any) -> Any:
+    """A sendable entry with these intake fields; the entries after the first share its sending secrets."""
+    entry = storefront(source, intake={"slug": "acme-outdoor", **intake})
+    if not stored(aws["ssm"]):
+        return sendable(aws, entry)
+    seed_registry(aws["ssm"], PATH, entry)
+    return entry
+
+
+def test_check_passes_an_intake_signing_secret_that_holds_a_value_and_never_prints_it(aws: dict[str, Any]) -> None:
+    """Given an entry whose intake names an EasyPost signing secret that exists and holds a value
+    When the operator checks it
+    Then the EasyPost intake secret check passes, it exits 0, and the value is not printed."""
+    aws["secretsmanager"].create_secret(Name="herald/acme/easypost", SecretString=EASYPOST_SIGNING)
+    entry = with_intake(aws, easypost_secret_id="herald/acme/easypost")
+    result = herald("check", entry.source)
+    assert result.exit_code == 0, result.output
+    assert lines_of(result)["easypost intake secret"] == "PASS herald/acme/easypost: holds a signing secret"
+    assert EASYPOST_SIGNING not in result.output
+
+
+def test_check_fails_each_intake_secret_that_is_missing_blank_or_binary(aws: dict[str, Any]) -> None:
+    """Given an entry whose intake names a Shopify secret that does not exist, an AfterShip secret holding only
+    blanks, a Shippo secret held as SecretBinary, and a good Onfleet one
+    When the operator checks every entry
+    Then each bad one fails naming the secret and why, the good one passes, and it exits 1."""
+    secrets = aws["secretsmanager"]
+    secrets.create_secret(Name="herald/acme/aftership", SecretString="   ")
+    secrets.create_secret(Name="herald/acme/shippo", SecretBinary=b"binary-never-printed")
+    secrets.create_secret(Name="herald/acme/onfleet", SecretString="onfleet-never-printed")
+    with_intake(
+        aws,
+        shopify_shop_domain="acme.myshopify.com",
+        shopify_secret_id="herald/acme/shopify",
+        aftership_secret_id="herald/acme/aftership",
+        shippo_secret_id="herald/acme/shippo",
+        onfleet_secret_id="herald/acme/onfleet",
+    )
+    result = herald("check")
+    assert result.exit_code == 1
+    checks = lines_of(result)
+    assert checks["shopify intake secret"] == "FAIL herald/acme/shopify: no such secret"
+    assert checks["aftership intake secret"] == "FAIL herald/acme/aftership: its SecretString is empty"
+    assert checks["shippo intake secret"].startswith("FAIL herald/acme/shippo: holds no SecretString")
+    assert checks["onfleet intake secret"].startswith("PASS")
+    assert "easypost intake secret" not in checks  # the entry names no EasyPost secret: nothing to check
+    assert "never-printed" not in result.output
+
+
+def _conflicts(result: Any) -> list[str]:
+    return sorted(line for line in result.stdout.splitlines() if "also claimed by" in line)
+
+
+def test_check_names_both_entries_that_claim_one_intake_slug_or_one_shop_domain(aws: dict[str, Any]) -> None:
+    """Given two entries claiming the slug "acme-outdoor" and the shop acme.myshopify.com, and a third with its own
+    When the operator checks every entry
+    Then each of the two fails once for the slug and once for the shop, naming the other; the third is not named;
+    and it exits 1, though every secret check passes."""
+    shop = {"shopify_shop_domain": "acme.myshopify.com"}
+    with_intake(aws, **shop)
+    with_intake(aws, SECOND, **shop)
+    seed_registry(aws["ssm"], PATH, storefront("storefront/third", intake={"slug": "third"}))
+    result = herald("check")
+    assert result.exit_code == 1
+    assert _conflicts(result) == [
+        "FAIL storefront/acme-outdoor: Shopify shop domain: acme.myshopify.com is also claimed by "
+        "storefront/bramble-books: the intake serves neither entry",
+        "FAIL storefront/acme-outdoor: intake slug: acme-outdoor is also claimed by storefront/bramble-books: "
+        "the intake serves neither entry",
+        "FAIL storefront/bramble-books: Shopify shop domain: acme.myshopify.com is also claimed by "
+        "storefront/acme-outdoor: the intake serves neither entry",
+        "FAIL storefront/bramble-books: intake slug: acme-outdoor is also claimed by storefront/acme-outdoor: "
+        "the intake serves neither entry",
+    ]
+    assert not [line for line in result.stdout.splitlines() if line.startswith("FAIL") and "claimed" not in line]
+
+
+def test_check_of_one_source_reports_its_slug_claimed_by_an_entry_not_checked(aws: dict[str, Any]) -> None:
+    """Given two entries claiming one slug
+    When the operator checks only the second
+    Then the conflict is reported for it, naming the first, and it exits 1 (the first is not checked)."""
+    with_intake(aws)
+    with_intake(aws, SECOND)
+    result = herald("check", SECOND)
+    assert result.exit_code == 1
+    assert _conflicts(result) == [
+        "FAIL storefront/bramble-books: intake slug: acme-outdoor is also claimed by storefront/acme-outdoor: "
+        "the intake serves neither entry"
+    ]
+    assert "FAIL storefront/acme-outdoor" not in result.stdout
+
+
 # --- outbound webhooks (issue 11) -------------------------------------------------------------------------------
 
 SIGNING_SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"  # base64 of 24 bytes: never printed

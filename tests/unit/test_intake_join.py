@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from tests.intake_fakes import MemoryLinks, MemoryPublisher
+from tests.intake_fakes import MemoryIgnored, MemoryLinks, MemoryPublisher
 
 from herald.contract.event_types import EventType
 from herald.contract.parsing import parse_event
@@ -44,7 +44,8 @@ class Join:
     """Both halves of the join over one store: the intake's (accept) and dispatch's (observe)."""
 
     def __init__(self, links: MemoryLinks, publisher: MemoryPublisher) -> None:
-        self._intake = IntakeService(links, publisher)
+        self.ignored = MemoryIgnored()
+        self._intake = IntakeService(links, publisher, self.ignored, clock=lambda: NOW)
         self._recorder = LinkRecorder(links, publisher)
         self.accept = self._intake.accept
         self.observe = self._recorder.observe
@@ -230,3 +231,65 @@ def test_an_estimate_revision_is_a_delay_only_when_later_than_told(service):
 def test_an_id_already_named_after_its_platform_is_not_prefixed_twice():
     assert event_id("shopify", "shopify-order-1-placed") == "shopify-order-1-placed"
     assert event_id("easypost", "evt_1") == "easypost-evt_1"
+
+
+# --- ignored reports are recorded, where an operator looks ------------------------------------------------------
+
+
+def test_an_ignored_status_of_a_known_shipment_is_recorded_on_its_order(service):
+    """Given Herald knows the shipment (its order ord_1001)
+    When the carrier reports a status no customer needs
+    Then a record names the platform, the status, the reason and the order, so the order's timeline shows it."""
+    intake, _, _ = service
+    intake.observe(parse_event(_sample("shipment.created"), now=NOW))
+    intake.accept(SOURCE, Translation(updates=(_scan(None, status="pre_transit", substatus="label"),)))
+    (report,) = intake.ignored.reports
+    assert (report.source, report.platform, report.report_id) == (SOURCE, "easypost", "evt_1")
+    assert (report.status, report.reason) == ("pre_transit (label)", "a label was printed")
+    assert report.order_id == json.loads(_sample("shipment.created"))["data"]["order"]["id"]
+    assert (report.tracking_number, report.received_at) == ("1z999aa1 0123456784", NOW)
+
+
+def test_an_ignored_status_of_an_unknown_parcel_is_recorded_without_an_order(service):
+    """Given Herald knows no shipment with the scan's tracking number
+    When the carrier reports an unmapped status for it
+    Then it is recorded for the source with no order (listed by `herald ignored`), and nothing is parked."""
+    intake, links, _ = service
+    intake.accept(SOURCE, Translation(updates=(_scan(None, status="weird", ignored_reason="unmapped status 'weird'"),)))
+    (report,) = intake.ignored.reports
+    assert (report.order_id, report.status, report.reason) == (None, "weird", "unmapped status 'weird'")
+    assert links.waiting == {}
+
+
+def test_an_ignored_report_naming_a_known_order_is_recorded_on_it_without_a_shipment_link(service):
+    """Given Herald knows the order, but no shipment with the report's fulfillment id
+    When Shopify reports a fulfillment event status Herald does not tell, naming the order
+    Then the record is on that order."""
+    intake, _, _ = service
+    intake.observe(parse_event(_sample("order.placed"), now=NOW))
+    order_id = json.loads(_sample("order.placed"))["data"]["order"]["id"]
+    update = _scan(None, platform="shopify", tracking_number=None, shipment_id="ful_9", order_id=order_id)
+    intake.accept(SOURCE, Translation(updates=(update,)))
+    assert [r.order_id for r in intake.ignored.reports] == [order_id]
+
+
+def test_an_estimate_not_later_than_told_is_recorded_on_the_order_with_why(service):
+    """Given the customer was told an estimate
+    When the aggregator revises it to the same day
+    Then nothing is published and the record on the order says the estimate is not later than told."""
+    intake, _, publisher = service
+    intake.observe(parse_event(_sample("shipment.created"), now=NOW))
+    told = json.loads(_sample("shipment.created"))["data"]["shipment"]["estimated_delivery"]
+    same = _scan(
+        EventType.SHIPMENT_DELAYED,
+        update_id="edd_1",
+        status="InTransit",
+        revises_estimate=True,
+        estimated_delivery=datetime.fromisoformat(told).date(),
+    )
+    intake.accept(SOURCE, Translation(updates=(same,)))
+    assert publisher.events == []
+    (report,) = intake.ignored.reports
+    assert report.report_id == "edd_1"
+    assert report.reason == "the revised estimate is not later than the one the customer was told"
+    assert report.order_id == json.loads(_sample("shipment.created"))["data"]["order"]["id"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -84,6 +84,7 @@ def test_a_missing_or_invalid_zone_reads_the_promise_in_utc_and_says_so(name: st
         estimate=date(2026, 12, 3),
         basis_event_id="e",
         timezone=name,
+        now=NOW,
     )
     # Then it is not lost: it falls due at 09:00 UTC and names the zone it used
     assert check is not None
@@ -108,7 +109,14 @@ def test_only_a_notice_that_promises_a_day_and_is_not_final_schedules_a_check(
     state: ShipmentState, estimate: date | None, expected: bool
 ) -> None:
     check = late_check(
-        source="s", order_id="o", shipment_id="p", state=state, estimate=estimate, basis_event_id="e", timezone=None
+        source="s",
+        order_id="o",
+        shipment_id="p",
+        state=state,
+        estimate=estimate,
+        basis_event_id="e",
+        timezone=None,
+        now=NOW,
     )
     assert (check is not None) == expected
 
@@ -169,7 +177,7 @@ def test_a_notified_scan_with_an_estimate_schedules_its_check_in_the_customers_z
     scheduler = RecordingScheduler()
     event = _event("shipment.in_transit", estimated_delivery="2026-12-03")
     # When dispatch has notified it
-    check = PromiseWatch(scheduler).watch(event, ShipmentState.IN_TRANSIT, "America/New_York")
+    check = PromiseWatch(scheduler, clock=lambda: NOW).watch(event, ShipmentState.IN_TRANSIT, "America/New_York")
     # Then its check falls due on the 4th at 09:00 in Denver (the customer's zone, not the storefront's)
     assert scheduler.checks == [check]
     assert check is not None
@@ -179,7 +187,7 @@ def test_a_notified_scan_with_an_estimate_schedules_its_check_in_the_customers_z
 
 def test_a_notice_without_an_estimate_or_a_delivery_schedules_nothing() -> None:
     scheduler = RecordingScheduler()
-    watch = PromiseWatch(scheduler)
+    watch = PromiseWatch(scheduler, clock=lambda: NOW)
     assert watch.watch(_event("shipment.in_transit", estimated_delivery=None), ShipmentState.IN_TRANSIT, "UTC") is None
     assert watch.watch(_event("shipment.delivered"), ShipmentState.DELIVERED, "UTC") is None
     assert scheduler.checks == []
@@ -259,3 +267,25 @@ def test_a_check_without_the_shipments_links_publishes_nothing_and_says_why() ->
     assert not result.sent
     assert "no record" in result.detail
     assert publisher.events == []
+
+
+def test_a_promise_whose_morning_passed_a_day_before_herald_heard_of_it_gets_no_check() -> None:
+    # Given notices promising 3 December (due the 4th, 09:00 in Denver, 16:00 UTC)
+    def check_at(now: datetime) -> LateCheck | None:
+        return late_check(
+            source="s",
+            order_id="o",
+            shipment_id="p",
+            state=ShipmentState.IN_TRANSIT,
+            estimate=date(2026, 12, 3),
+            basis_event_id="e",
+            timezone="America/Denver",
+            now=now,
+        )
+
+    due = datetime(2026, 12, 4, 16, 0, tzinfo=UTC)
+    # Then heard of before, or within a day after, its morning, it is checked (at once when already due)
+    assert check_at(due - timedelta(days=2)) is not None
+    assert check_at(due + timedelta(hours=23)) is not None
+    # And heard of later (a backfill, a replayed history), it is not: the notice would help nobody
+    assert check_at(due + timedelta(hours=25)) is None

@@ -118,7 +118,7 @@ FUNCTION_ENV = {
         "HERALD_SHIPMENT_EVENTS_QUEUE_URL",
     },
     "LateDeliveryFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_SHIPMENT_EVENTS_QUEUE_URL"},
-    "OrderPageFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_ORDER_PAGE_SECRET_ID"},
+    "OrderPageFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_ORDER_PAGE_SECRET_ID", "HERALD_PROOF_PHOTOS_BUCKET"},
     # Its queue's own maxReceiveCount, over the global one.
     "OutboundWebhooksFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_MAX_RECEIVE_COUNT"},
 }
@@ -547,10 +547,14 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
             },
         }
     # The order page opens a token's order, reads the order's steps, records answers, reads its key only.
+    photos = {json.dumps({"Fn::Sub": "${ProofPhotosBucket.Arn}/proof-photos/*"}, sort_keys=True)}
     assert without_registry(actions("OrderPageFunction")) == {
         "dynamodb:GetItem": {table},
         "dynamodb:Query": {table},
         "dynamodb:PutItem": {table},
+        # Herald's copies of the proof photos, under their prefix only
+        "s3:GetObject": photos,
+        "s3:PutObject": photos,
         "secretsmanager:GetSecretValue": {
             json.dumps(
                 {
@@ -883,7 +887,7 @@ def test_samtranslator_turns_the_webhook_routes_into_an_http_api_invoking_the_fu
     paths = api["Body"]["paths"]
     webhook_paths = {"/webhooks/sendgrid/events", "/webhooks/twilio/status", "/webhooks/twilio/inbound"}
     intake_paths = {"/intake/shopify", "/intake/{platform}/{slug}"}
-    page_paths = {ORDER_PAGE_PATH, f"{ORDER_PAGE_PATH}/delivery"}
+    page_paths = {ORDER_PAGE_PATH, f"{ORDER_PAGE_PATH}/delivery", f"{ORDER_PAGE_PATH}/photo/{{shipment_id}}"}
     operator_paths = {TIMELINE_PATH, EVIDENCE_PATH}
     others = {UNSUBSCRIBE_PATH, ONFLEET_CHECK_PATH}
     assert set(paths) == webhook_paths | intake_paths | page_paths | operator_paths | others
@@ -896,6 +900,7 @@ def test_samtranslator_turns_the_webhook_routes_into_an_http_api_invoking_the_fu
     # And the customers' order page (its token is its credential) has no AWS authorizer either
     assert set(paths[ORDER_PAGE_PATH]) == {"get"}
     assert set(paths[f"{ORDER_PAGE_PATH}/delivery"]) == {"post"}
+    assert set(paths[f"{ORDER_PAGE_PATH}/photo/{{shipment_id}}"]) == {"get"}
     assert all("security" not in operation for path in page_paths for operation in paths[path].values())
     # And only the operators' routes (timeline, evidence) ask for a SigV4 signature; the provider routes have none
     for path in operator_paths:
@@ -907,7 +912,7 @@ def test_samtranslator_turns_the_webhook_routes_into_an_http_api_invoking_the_fu
     invoked = sorted(p["FunctionName"]["Ref"] for p in permissions)
     assert (
         invoked
-        == ["IntakeFunction"] * 3 + ["OrderPageFunction"] * 2 + ["TimelineFunction"] * 2 + ["WebhooksFunction"] * 5
+        == ["IntakeFunction"] * 3 + ["OrderPageFunction"] * 3 + ["TimelineFunction"] * 2 + ["WebhooksFunction"] * 5
     )
 
 
@@ -942,8 +947,8 @@ def test_timeline_function_serves_the_iam_authorised_operator_routes_and_may_onl
             "Auth": {"Authorizer": "AWS_IAM"},
         }
     assert template["Resources"][api_name]["Properties"]["Auth"] == {"EnableIamAuthorizer": True}
-    # And it may only Query the table's order items and read the storefront registry (who may read which
-    # storefront): read-only, no index, no queue, no secret
+    # And it may only Query the table's order items (and the platform reports ignored for an order) and read the
+    # storefront registry (who may read which storefront): read-only, no index, no queue, no secret
     (policy,) = function["Policies"]
     read, registry = policy["Statement"]
     assert read == {
@@ -951,7 +956,7 @@ def test_timeline_function_serves_the_iam_authorised_operator_routes_and_may_onl
         "Effect": "Allow",
         "Action": "dynamodb:Query",
         "Resource": {"Fn::GetAtt": ["NotificationsTable", "Arn"]},
-        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["ORDER#*"]}},
+        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["ORDER#*", "IGNORED#*"]}},
     }
     assert registry["Sid"] == "StorefrontRegistry"
     assert set(registry["Action"]) == {"ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"}

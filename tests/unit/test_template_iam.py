@@ -90,6 +90,8 @@ class Resolver:
             return TABLE_ARN
         if kind == "AWS::SQS::Queue":
             return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{resource}" if attribute == "Arn" else resource
+        if kind == "AWS::S3::Bucket" and attribute == "Arn":
+            return f"arn:aws:s3:::{resource}-name"
         if kind == "AWS::IAM::Role" and attribute == "Arn":
             return f"arn:aws:iam::{ACCOUNT}:role/{resource}"
         raise AssertionError(f"no stand-in for {resource}.{attribute}")
@@ -326,10 +328,11 @@ KEY_ACCESS: dict[str, dict[str, set[str]]] = {
         "PutItem": {"ORDER"},
         "BatchGetItem": {"SUPPRESS"},
     },
-    "TimelineFunction": {"Query": {"ORDER"}},
-    # the intake: links read, early reports parked, unreadable payloads recorded as rejected
-    "IntakeFunction": {"GetItem": {"LINK"}, "PutItem": {"PARKED", "REJECTED"}},
-    "ShopifyEventsFunction": {"GetItem": {"LINK"}, "PutItem": {"PARKED", "REJECTED"}},
+    # an order's items and the platform reports ignored for it
+    "TimelineFunction": {"Query": {"ORDER", "IGNORED"}},
+    # the intake: links read, early reports parked, unreadable payloads recorded as rejected, ignored ones as ignored
+    "IntakeFunction": {"GetItem": {"LINK"}, "PutItem": {"PARKED", "REJECTED", "IGNORED"}},
+    "ShopifyEventsFunction": {"GetItem": {"LINK"}, "PutItem": {"PARKED", "REJECTED", "IGNORED"}},
     # the late-delivery checks: a shipment's last notice and the blocks its last event carried
     "LateDeliveryFunction": {"GetItem": {"SHIPMENT", "LINK"}},
     # the order page: the order a token opens, the order's steps, the customer's answers beside them
@@ -349,6 +352,7 @@ ALL_PREFIXES = {
     "LINK",
     "PAGE",
     "PARKED",
+    "IGNORED",
 }
 TABLE_ACTIONS = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "BatchGetItem", "BatchWriteItem", "Scan")
 
@@ -400,6 +404,8 @@ _BOTO3_OPERATIONS = {
     "publish": "sns:Publish",
     "create_schedule": "scheduler:CreateSchedule",
     "put_events": "events:PutEvents",
+    "get_object": "s3:GetObject",
+    "put_object": "s3:PutObject",
     # Powertools parameters' providers make these calls for the code (secrets, the storefront registry)
     "SecretsProvider": "secretsmanager:GetSecretValue",
 }
@@ -884,6 +890,19 @@ def test_scheduler_may_only_put_checks_on_their_queue_and_dlq(template: dict[str
     assert allowed(policy, "sqs:SendMessage", f"{sqs}:LateChecksDLQ")
     assert not allowed(policy, "sqs:SendMessage", f"{sqs}:ShipmentEventsQueue")
     assert {a for s in policy for a in _listed(s["Action"])} == {"sqs:SendMessage"}
+
+
+def test_only_the_order_page_keeps_proof_photos_and_only_under_their_prefix(template: dict[str, Any]) -> None:
+    photos = "arn:aws:s3:::ProofPhotosBucket-name"
+    for function in FUNCTIONS:
+        policy = statements(template, function)
+        # Then the order page alone reads and writes the photo copies
+        for action in ("s3:GetObject", "s3:PutObject"):
+            assert allowed(policy, action, f"{photos}/proof-photos/abc") == (function == "OrderPageFunction")
+        # And nobody reaches the bucket's other keys, lists it, or deletes from it
+        assert not allowed(policy, "s3:GetObject", f"{photos}/other/abc")
+        assert not allowed(policy, "s3:ListBucket", photos)
+        assert not allowed(policy, "s3:DeleteObject", f"{photos}/proof-photos/abc")
 
 
 # --- outbound webhooks ----------------------------------------------------------------------------------------

@@ -367,7 +367,44 @@ def _print_timeline(document: dict[str, Any]) -> None:
             table.add_row(at, f"  -> {report}", "", report_details, style="dim")
     console = _console()
     console.print(table)
-    console.print(f"{document['events']} events, {document['notifications']} notifications", markup=False)
+    ignored = f", {document['ignored']} ignored reports" if document.get("ignored") else ""
+    console.print(f"{document['events']} events, {document['notifications']} notifications{ignored}", markup=False)
+
+
+@app.command()
+def ignored(
+    source: Annotated[str, typer.Argument(metavar="SOURCE", help="The storefront (CloudEvents source).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    stack: StackOption = None,
+    local: LocalOption = False,
+    region: RegionOption = None,
+) -> None:
+    """The platform reports of a storefront that Herald told no customer of and that name no order it knows: each
+    with its platform, status and reason (one read; those joined to an order are on `herald timeline`).
+
+    Exit code: 0 (with or without reports), 2 on a usage error.
+    """
+    from rich.table import Table
+
+    from herald.adapters.dynamodb_ledger import DynamoDbLedger
+    from herald.usecases.timeline import entry
+
+    resources = _ops_resources("ignored", stack, local, region)
+    ledger = DynamoDbLedger(resources.client("dynamodb"), resources.table_name)
+    reports = sorted((entry(item) for item in ledger.ignored_reports(source)), key=lambda e: e["at"], reverse=True)
+    if as_json:
+        typer.echo(json.dumps(reports, indent=2, ensure_ascii=False))
+        return
+    table = Table(title=f"Ignored reports of {source}, newest first", title_justify="left")
+    for column in ("received", "platform", "status", "reason", "report id"):
+        table.add_column(column, overflow="fold")
+    for e in reports:
+        table.add_row(
+            e["at"], e.get("platform", "?"), e.get("status", "-"), e.get("reason", "?"), e.get("report_id", "-")
+        )
+    console = _console()
+    console.print(table)
+    console.print(f"{len(reports)} ignored reports", markup=False)
 
 
 def _order_source(command: str, dynamodb: Any, table: str, order_id: str, source: str | None, stack: str | None) -> str:
@@ -794,7 +831,9 @@ def stores_check(
     region: RegionOption = None,
 ) -> None:
     """Whether each storefront can send: the secrets it names exist with their keys (values are never shown),
-    its SES identity is verified for sending, and someone may publish for it.
+    its SES identity is verified for sending, and someone may publish for it. With an intake: each platform
+    signing secret it names exists and is not empty, and no other entry claims its slug or Shopify shop domain
+    (the intake would serve neither).
 
     Exit code: 0 when every check passes, 1 when any fails (or the source has no entry).
     """
@@ -802,8 +841,9 @@ def stores_check(
     from herald_tools.ops.stores import Listed, check_entries, list_entries
 
     resources, directory = _storefronts("check", stack, local, region)
+    registry = list_entries(directory, resources.client("ssm"))  # one source's slug may be another's too
     if source is None:
-        rows = list_entries(directory, resources.client("ssm"))
+        rows = registry
     else:
         try:
             entry = directory.get(source)
@@ -814,7 +854,9 @@ def stores_check(
             typer.echo(f"herald stores check: no storefront {source!r} in the registry", err=True)
             raise typer.Exit(EXIT_REJECTED)
         rows = [Listed(directory.name_of(source), entry)]
-    checks = check_entries(rows, secretsmanager=resources.client("secretsmanager"), sesv2=resources.client("sesv2"))
+    checks = check_entries(
+        rows, secretsmanager=resources.client("secretsmanager"), sesv2=resources.client("sesv2"), registry=registry
+    )
     for c in checks:
         typer.echo(f"{'PASS' if c.ok else 'FAIL'} {c.source}: {c.what}: {c.detail}")
     failed = [c for c in checks if not c.ok]

@@ -3,7 +3,9 @@
 One table, two access patterns:
 - "claim this one notification": pk=ORDER#<source>#<order id>, sk=NOTIF#<event id>#<channel>, conditional writes;
 - "all messages of order X": Query pk=ORDER#<source>#<order id> (events and notifications together).
-Shipment progress lives at pk=SHIPMENT#<source>#<shipment id>, sk=STATE; rejected events at pk=REJECTED#<source>.
+Shipment progress lives at pk=SHIPMENT#<source>#<shipment id>, sk=STATE; rejected events at pk=REJECTED#<source>;
+platform reports the intake ignored at pk=IGNORED#<source>#<order id> (the order the join found: its timeline reads
+them) or pk=IGNORED#<source> (no order known), sk=<platform>#<report id>.
 Every item carries `expires_at` (epoch seconds) for the table's TTL. Every key is built by domain.keys.key, which
 escapes `#` inside a part: an order id or a source holding `#` cannot reach another order's items.
 """
@@ -26,6 +28,7 @@ from herald.usecases.ports import (
     Accepted,
     Claim,
     EventClaim,
+    IgnoredReport,
     PlannedNotification,
     Rejection,
     ShipmentNotice,
@@ -90,6 +93,11 @@ def rejection_pk(source: str | None) -> str:
     return key("REJECTED", source or "unknown")
 
 
+def ignored_pk(source: str, order_id: str | None = None) -> str:
+    """Beside the order's own partition, not in it: the intake may write these and never an order's records."""
+    return key("IGNORED", source, order_id) if order_id is not None else key("IGNORED", source)
+
+
 class DynamoDbLedger:
     """Implements both DispatchLedger and NotificationLedger over one boto3 DynamoDB client."""
 
@@ -147,6 +155,29 @@ class DynamoDbLedger:
             ("source", rejection.source),
             ("event_id", rejection.event_id),
             ("event_type", rejection.event_type),
+        ):
+            if value:
+                item[name] = str_attr(value)
+        self._db.put_item(TableName=self._table, Item=item)
+
+    def record_ignored(self, report: IgnoredReport) -> None:
+        """One item per (platform, report id): a platform's retry of the report overwrites it. Free text masked."""
+        item: Item = {
+            "pk": str_attr(ignored_pk(report.source, report.order_id)),
+            "sk": str_attr(key(report.platform, report.report_id)),
+            "kind": str_attr("ignored"),
+            "source": str_attr(report.source),
+            "platform": str_attr(report.platform),
+            "report_id": str_attr(report.report_id),
+            "reason": str_attr(mask_text(report.reason)[:500]),
+            "received_at": str_attr(report.received_at.isoformat()),
+            "expires_at": num_attr(self._expires(report.received_at)),
+        }
+        for name, value in (
+            ("status", mask_text(report.status) if report.status else None),
+            ("order_id", report.order_id),
+            ("tracking_number", report.tracking_number),
+            ("shipment_id", report.shipment_id),
         ):
             if value:
                 item[name] = str_attr(value)
@@ -397,6 +428,21 @@ class DynamoDbLedger:
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": {":pk": str_attr(order_pk(source, order_id))},
+        }
+        while True:
+            page = self._db.query(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def ignored_reports(self, source: str, order_id: str | None = None) -> list[Item]:
+        """The reports the intake ignored for this order (on its timeline), or for no known order of the source."""
+        items: list[Item] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": str_attr(ignored_pk(source, order_id))},
         }
         while True:
             page = self._db.query(**kwargs)

@@ -154,7 +154,9 @@ class IntakeIndex:
         if self._built_at is None or now - self._built_at >= self._max_age:
             self._rebuild(now)
         found = look()
-        if found is None and now - (self._built_at or now) >= MISSING_MAX_AGE_SECONDS:
+        # Built just above, or at `_built_at` (never None here: compared as a number, since a clock may read 0.0).
+        built_at = now if self._built_at is None else self._built_at
+        if found is None and now - built_at >= MISSING_MAX_AGE_SECONDS:
             self._rebuild(now)
             found = look()
         return found

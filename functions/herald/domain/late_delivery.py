@@ -29,6 +29,10 @@ from herald.domain.shipment_states import ShipmentState
 RUNNING_LATE_AT = time(9, 0)
 # Notices after which nothing more is promised: no check is scheduled.
 _FINAL_STATES = frozenset({ShipmentState.DELIVERED, ShipmentState.RETURNED})
+# A promise whose morning passed longer ago than this when Herald heard of it (a backfill, a replayed history, a
+# stale estimate on a late scan) gets no notice: "running late" a day after the morning it was due helps nobody,
+# and the notice the customer is getting now already speaks of the parcel.
+STALE_AFTER = timedelta(hours=24)
 _MAX_EVENT_ID = 128  # the contract's bound
 
 
@@ -78,12 +82,16 @@ def late_check(
     estimate: datetime | date | None,
     basis_event_id: str,
     timezone: str | None,
+    now: datetime,
 ) -> LateCheck | None:
-    """The check a notified shipment event schedules, or None when it promises nothing (no estimate, or final)."""
+    """The check a notified shipment event schedules, or None when it promises nothing (no estimate, or final) or
+    its morning passed more than STALE_AFTER before `now`."""
     if estimate is None or state in _FINAL_STATES:
         return None
     zone, zone_name = zone_of(timezone)
     promised = promised_day(estimate, zone)
+    if check_due(promised, zone) < now - STALE_AFTER:
+        return None
     return LateCheck(
         source=source,
         order_id=order_id,

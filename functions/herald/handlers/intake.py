@@ -23,8 +23,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError, GetSecretError
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
+from herald.adapters.sqs_events import EventsNotAccepted
 from herald.handlers.wiring import Once, Root
 from herald.intake.updates import PLATFORMS, IntakeRefused, Platform
 from herald.observability import build_logger, emit, traced
@@ -32,12 +35,12 @@ from herald.webhooks.errors import SignatureInvalid, SignatureMissing, WebhookRe
 from herald.webhooks.limits import INTAKE_BODY, bounded_body
 
 if TYPE_CHECKING:
+    from herald.adapters.dynamodb_ledger import DynamoDbLedger
     from herald.adapters.ssm_storefronts import IntakeIndex
     from herald.config import IntakeSettings
     from herald.domain.storefront import Storefront
     from herald.handlers.secrets import Secrets
     from herald.usecases.intake import IntakeOutcome, IntakeService
-    from herald.usecases.ports import DispatchLedger
 
 logger = build_logger()
 app = APIGatewayHttpResolver()
@@ -51,7 +54,7 @@ class Appliers:
     """What a verified request needs (never built for a refused one)."""
 
     intake: IntakeService
-    ledger: DispatchLedger  # a verified payload Herald cannot read is recorded as rejected
+    ledger: DynamoDbLedger  # a verified payload Herald cannot read is recorded as rejected, an ignored one as ignored
 
 
 @dataclass(frozen=True)
@@ -90,9 +93,8 @@ def build_appliers(config: IntakeSettings) -> Appliers:
         shipment_queue_url=config.shipment_events_queue_url,
     )
     links = DynamoDbIntakeLinks(dynamodb, config.table_name, ttl_days=config.ttl_days)
-    return Appliers(
-        IntakeService(links, publisher), DynamoDbLedger(dynamodb, config.table_name, ttl_days=config.ttl_days)
-    )
+    ledger = DynamoDbLedger(dynamodb, config.table_name, ttl_days=config.ttl_days)
+    return Appliers(IntakeService(links, publisher, ledger), ledger)
 
 
 root = Root(build_graph)
@@ -132,14 +134,28 @@ def accept(
     payload Herald cannot read is recorded as rejected with the reason."""
     from herald.intake.translate import json_payload, translate
     from herald.usecases.intake import IntakeOutcome
+    from herald.usecases.ports import IgnoredReport
 
     appliers = graph.appliers()
+    received_at = datetime.now(UTC)
     try:
         payload = json_payload(body) if isinstance(body, bytes) else body
-        translation = translate(platform, payload, storefront, received_at=datetime.now(UTC), headers=headers)
+        translation = translate(platform, payload, storefront, received_at=received_at, headers=headers)
     except IntakeRefused as refused:
         _record_rejection(appliers.ledger, platform, storefront, headers, str(refused), request_id)
         return IntakeOutcome(ignored=[f"rejected: {refused}"])
+    for reason in translation.ignored:
+        # A whole payload with nothing to tell names no shipment the join could find: kept with the source's.
+        appliers.ledger.record_ignored(
+            IgnoredReport(
+                storefront.source,
+                platform,
+                _report_id(platform, body, headers, request_id),
+                reason,
+                received_at,
+                status=headers.get("x-shopify-topic"),
+            )
+        )
     outcome = appliers.intake.accept(storefront.source, translation)
     for reason in outcome.ignored:
         logger.info("platform report ignored", extra={"platform": platform, "reason": reason})
@@ -149,8 +165,20 @@ def accept(
     return outcome
 
 
+def _report_id(platform: Platform, body: bytes | Any, headers: dict[str, str], request_id: str) -> str:
+    """The report's own id, the same on every delivery of it: Shopify's webhook id, else a digest of the verified
+    body (a carrier retries the same bytes), else (a payload already parsed, from EventBridge) the message id."""
+    import hashlib
+
+    if headers.get("x-shopify-webhook-id"):
+        return headers["x-shopify-webhook-id"][:200]
+    if isinstance(body, bytes):
+        return f"sha256-{hashlib.sha256(body).hexdigest()}"
+    return f"{platform}-{request_id}"
+
+
 def _record_rejection(
-    ledger: DispatchLedger,
+    ledger: DynamoDbLedger,
     platform: Platform,
     storefront: Storefront,
     headers: dict[str, str],
@@ -220,6 +248,22 @@ def _refused(error: WebhookRefused) -> Response[str]:
 
 
 app.exception_handler(WebhookRefused)(_refused)
+
+
+def _unavailable(error: Exception) -> Response[str]:
+    """AWS failed under a verified request (SQS refused an event, the table, the registry or a secret could not be
+    read): 503, so the platform delivers the report again. Nothing that would stop that retry is written first:
+    event ids come from the platform's ids (dispatch drops a copy), parking and recording are overwrites of the
+    same item, and no request is marked as taken."""
+    platform = app.current_event.raw_path.split("/")[2] if app.current_event.raw_path.count("/") >= 2 else "?"
+    logger.error("intake could not take the report", extra={"platform": platform}, exc_info=error)
+    emit("IntakeUnavailable", 1, MetricUnit.Count, platform=platform, reason=type(error).__name__)
+    return Response(503, "application/json", json.dumps({"message": "try again later"}))
+
+
+# The SDK's failures, the publisher's refusal and Powertools' wrapping of a secret's or parameter's read.
+for _failure in (EventsNotAccepted, ClientError, BotoCoreError, GetSecretError, GetParameterError):
+    app.exception_handler(_failure)(_unavailable)
 
 
 @traced

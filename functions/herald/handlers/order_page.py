@@ -2,6 +2,7 @@
 
 - GET  /o/{token}           the page (order, shipments and their history, estimates, proof of delivery, returns)
 - POST /o/{token}/delivery  the answer about a delivered shipment: "received", or "not received" and what happened
+- GET  /o/{token}/photo/{shipment}  the delivery's proof photo: Herald's own copy, fetched once from the carrier
 
 The token is the only credential: a malformed one is refused without a lookup, an unknown or expired one gets the
 same 404 page, and a post is authenticated (its token, then its form's token) before its body is parsed; the body
@@ -20,7 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from herald.domain.order_page import DeliveryAnswer, FormRefused
-from herald.handlers.wiring import Root
+from herald.handlers.wiring import PORT_PHOTO_FETCHER, Root, port
 from herald.observability import build_logger, emit, traced
 from herald.rendering.order_page import render_dispute_details, render_message_page, render_order_page
 from herald.usecases.order_page import AnswerOutcome, AnswerResult, OrderPages
@@ -70,12 +71,21 @@ def _build() -> OrderPageGraph:
     config = OrderPageSettings.from_environment()
     dynamodb = aws_client("dynamodb")
     secrets = Secrets(aws_client("secretsmanager"))
+    photos = fetcher = None
+    if config.photos_bucket:
+        from herald.adapters.https_photos import HttpsPhotoFetcher
+        from herald.adapters.s3_photos import S3PhotoCopies
+
+        photos = S3PhotoCopies(aws_client("s3"), config.photos_bucket)
+        fetcher = port(PORT_PHOTO_FETCHER, HttpsPhotoFetcher())
     return OrderPageGraph(
         OrderPages(
             DynamoDbOrderPages(dynamodb, config.table_name, link_days=config.page_link_days),
             DynamoDbLedger(dynamodb, config.table_name, ttl_days=config.ttl_days),
             storefronts(config.storefronts_path),
             lambda: secrets.signing_keys(config.order_page_secret_id),
+            photos=photos,
+            fetcher=fetcher,
         )
     )
 
@@ -89,6 +99,27 @@ def order_page(token: str) -> Response[str]:
     if view is None:
         return _gone()
     return _html(200, render_order_page(view))
+
+
+@app.get("/o/<token>/photo/<shipment_id>")
+def proof_photo(token: str, shipment_id: str) -> Response[Any]:
+    from urllib.parse import unquote
+
+    from herald.usecases.ports import PhotoUnavailable
+
+    try:
+        photo = root().pages.photo(token, unquote(shipment_id))
+    except PhotoUnavailable as unavailable:
+        logger.warning("proof photo unavailable", extra={"reason": str(unavailable)})
+        emit("ProofPhotosUnavailable", 1, MetricUnit.Count)
+        photo = None
+    if photo is None:
+        return _html(404, render_message_page("No photo", "There is no photo of this delivery to show."))
+    headers = dict(_HEADERS) | {
+        "Cache-Control": "private, max-age=3600",
+        "Content-Security-Policy": "default-src 'none'",
+    }
+    return Response(200, photo.content_type, photo.body, headers=headers)
 
 
 @app.post("/o/<token>/delivery")

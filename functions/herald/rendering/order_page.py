@@ -21,23 +21,6 @@ from herald.rendering.links import map_link
 
 _TEMPLATES = Path(__file__).parent / "page_templates"
 
-STATUS_LABELS = {
-    "shipment.created": "Shipped",
-    "shipment.in_transit": "In transit",
-    "shipment.delayed": "Delayed",
-    "shipment.out_for_delivery": "Out for delivery",
-    "shipment.delivery_attempted": "Delivery attempted",
-    "shipment.delivered": "Delivered",
-    "shipment.exception": "A problem with the delivery",
-}
-RETURN_LABELS = {
-    "return.requested": "Requested",
-    "return.approved": "Approved",
-    "return.received": "Received",
-    "return.refunded": "Refunded",
-    "return.declined": "Declined",
-    "return.closed": "Closed",
-}
 DISPUTE_LABELS = {
     DisputeReason.NOTHING_ARRIVED: "Nothing arrived",
     DisputeReason.WRONG_PLACE: "It was left in the wrong place",
@@ -54,8 +37,6 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.globals.update(
-        status_labels=STATUS_LABELS,
-        return_labels=RETURN_LABELS,
         dispute_labels=DISPUTE_LABELS,
         max_note=MAX_NOTE_CHARACTERS,
     )

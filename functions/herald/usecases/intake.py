@@ -14,15 +14,23 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from herald.contract.event_types import EventType
 from herald.contract.models import DelayReason, ExceptionKind
 from herald.intake.updates import OrderUpdate, ShipmentUpdate, Translation
-from herald.usecases.ports import EventPublisher, IntakeLinks, LinkKey, Parked
+from herald.usecases.ports import (
+    EventPublisher,
+    EventsRefused,
+    IgnoredReport,
+    IgnoredReports,
+    IntakeLinks,
+    LinkKey,
+    Parked,
+)
 
 if TYPE_CHECKING:
     from herald.contract.models import Envelope
@@ -30,6 +38,7 @@ if TYPE_CHECKING:
 # The blocks every Herald event about an order carries, kept from the event that told Herald about it.
 ORDER_BLOCKS = ("order", "customer", "store", "notify")
 _MAX_EVENT_ID = 128  # the contract's bound
+_NOT_LATER = "the revised estimate is not later than the one the customer was told"
 
 
 def tracking_key(tracking_number: str) -> str:
@@ -51,15 +60,25 @@ class IntakeOutcome:
 
 
 class IntakeService:
-    def __init__(self, links: IntakeLinks, publisher: EventPublisher) -> None:
+    def __init__(
+        self,
+        links: IntakeLinks,
+        publisher: EventPublisher,
+        ignored: IgnoredReports,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._links = links
         self._publisher = publisher
+        self._ignored = ignored
+        self._clock = clock
 
     def accept(self, source: str, translation: Translation) -> IntakeOutcome:
         """Publish what can be joined now, park the rest. Raises when the queue refused (the platform retries:
         every event id is derived from the platform's own ids, so a retry publishes the same events)."""
         outcome = IntakeOutcome(ignored=list(translation.ignored))
         events: list[dict[str, Any]] = [dict(event) for event in translation.events]
+        revisions: list[tuple[LinkKey, ShipmentUpdate]] = []  # the delays derived from revised estimates
         for order_update in translation.order_updates:
             link = LinkKey("order", order_update.order_id)
             blocks = self._links.find(source, link)
@@ -69,10 +88,12 @@ class IntakeService:
                 events.append(order_update_event(source, order_update, blocks))
         for update in translation.updates:
             if update.event_type is None:
-                outcome.ignored.append(f"{update.platform} status {update.status!r}: {update.ignored_reason}")
+                reason = update.ignored_reason or "no Herald type"
+                outcome.ignored.append(f"{update.platform} status {update.status!r}: {reason}")
+                self._record_ignored(source, update, reason, self._find(source, update, with_order=True))
                 continue
             links = shipment_links(update)
-            blocks = next((b for b in (self._links.find(source, link) for link in links) if b is not None), None)
+            blocks = self._find(source, update)
             if blocks is None:
                 self._park(source, links[0], update, outcome)
                 continue
@@ -80,15 +101,64 @@ class IntakeService:
                 # An estimate revision (AfterShip's edd_revise) is a delay only when it is later than what the
                 # customer was told; an earlier or equal one has nothing to tell.
                 outcome.ignored.append(f"{update.platform} {update.update_id}: the estimate is not later than told")
+                self._record_ignored(source, update, _NOT_LATER, blocks)
                 continue
             events.append(shipment_update_event(source, update, blocks))
-            revision = revised_estimate_delay(source, update, blocks)
-            if revision is not None:
-                events.append(revision)
+            delay = revised_estimate(update, blocks)
+            if delay is not None:
+                events.append(shipment_update_event(source, delay, blocks))
+                revisions.append((links[0], delay))
         if events:
-            self._publisher.publish(events)
+            self._publish(source, events, revisions)
             outcome.published.extend(str(event["id"]) for event in events)
         return outcome
+
+    def _publish(
+        self, source: str, events: list[dict[str, Any]], revisions: list[tuple[LinkKey, ShipmentUpdate]]
+    ) -> None:
+        """Publish the events; when the queue refuses a revision's delay, park it under its link before raising.
+
+        A revision's delay is derived from the estimate the customer was told, which dispatch re-records from the
+        scan the delay came with: once the scan is admitted, the platform's retry no longer derives the delay. So
+        a refused delay waits under its link, and dispatch releases it when it next sees an event of that
+        shipment (the scan, or the retry's copy of it, which dispatch observes before dropping as a duplicate).
+        Its id is the same either way: if the retry derives it again, dispatch tells it once.
+        """
+        try:
+            self._publisher.publish(events)
+        except EventsRefused as refused:
+            for link, delay in revisions:
+                if event_id(delay.platform, delay.update_id) in refused.refused_ids:
+                    self._links.park(source, link, Parked(delay.update_id, f"shipment:{delay.model_dump_json()}"))
+            raise
+
+    def _find(self, source: str, update: ShipmentUpdate, *, with_order: bool = False) -> dict[str, Any] | None:
+        """The blocks of the first link the update names that Herald knows (its order's too, for a record only: an
+        update to be told needs its shipment)."""
+        links = shipment_links(update)
+        if with_order and update.order_id:
+            links.append(LinkKey("order", update.order_id))
+        return next((b for b in (self._links.find(source, link) for link in links) if b is not None), None)
+
+    def _record_ignored(
+        self, source: str, update: ShipmentUpdate, reason: str, blocks: Mapping[str, Any] | None
+    ) -> None:
+        """Where an operator asking "why was the customer not told of this scan?" looks: on the order's timeline
+        when the join knows the order, else with the source's other ignored reports."""
+        order_id = (blocks or {}).get("order", {}).get("id")
+        self._ignored.record_ignored(
+            IgnoredReport(
+                source=source,
+                platform=update.platform,
+                report_id=update.update_id,
+                reason=reason,
+                received_at=self._clock(),
+                status=f"{update.status} ({update.substatus})" if update.substatus else update.status,
+                order_id=str(order_id) if order_id else None,
+                tracking_number=update.tracking_number,
+                shipment_id=update.shipment_id,
+            )
+        )
 
     def _park(self, source: str, link: LinkKey, update: OrderUpdate | ShipmentUpdate, outcome: IntakeOutcome) -> None:
         kind = "order" if isinstance(update, OrderUpdate) else "shipment"
@@ -222,8 +292,9 @@ def shipment_update_event(source: str, update: ShipmentUpdate, blocks: Mapping[s
     return {**envelope, "data": data}
 
 
-def revised_estimate_delay(source: str, update: ShipmentUpdate, blocks: Mapping[str, Any]) -> dict[str, Any] | None:
-    """A `shipment.delayed` when the carrier's new estimate is a later day than the one the customer was told.
+def revised_estimate(update: ShipmentUpdate, blocks: Mapping[str, Any]) -> ShipmentUpdate | None:
+    """The `shipment.delayed` update when the carrier's new estimate is a later day than the one the customer was
+    told (its event: `shipment_update_event`).
 
     "Told" is the estimate in the link, which dispatch re-records from every event it admits (this delay
     included), so each later revision is told once: the event id names the tracking number and the new day, and a
@@ -234,7 +305,7 @@ def revised_estimate_delay(source: str, update: ShipmentUpdate, blocks: Mapping[
         return None
     assert update.estimated_delivery is not None  # _later_than_told holds only with one
     new_day = _iso(update.estimated_delivery)[:10]
-    delay = update.model_copy(
+    return update.model_copy(
         update={
             "event_type": EventType.SHIPMENT_DELAYED,
             "update_id": f"edd-{tracking_key(update.tracking_number or update.shipment_id or '')}-{new_day}",
@@ -242,7 +313,6 @@ def revised_estimate_delay(source: str, update: ShipmentUpdate, blocks: Mapping[
             "message": update.message or f"The carrier now expects to deliver on {new_day}.",
         }
     )
-    return shipment_update_event(source, delay, blocks)
 
 
 def _later_than_told(update: ShipmentUpdate, blocks: Mapping[str, Any]) -> bool:

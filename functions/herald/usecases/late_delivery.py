@@ -28,8 +28,11 @@ if TYPE_CHECKING:
 class PromiseWatch:
     """Schedules the check of each promised day a notified shipment event told the customer."""
 
-    def __init__(self, scheduler: LateCheckScheduler) -> None:
+    def __init__(
+        self, scheduler: LateCheckScheduler, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self._scheduler = scheduler
+        self._clock = clock
 
     def watch(self, event: Envelope, state: ShipmentState, storefront_timezone: str) -> LateCheck | None:
         """Called once the event has advanced its shipment (it is the shipment's last notice). Raises when the
@@ -46,6 +49,7 @@ class PromiseWatch:
             basis_event_id=event.id,
             # The customer's calendar, else the storefront's: its customers mostly live where it sells.
             timezone=data.customer.timezone or storefront_timezone,
+            now=self._clock(),
         )
         if check is not None:
             self._scheduler.schedule(check)

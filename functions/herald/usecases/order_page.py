@@ -7,6 +7,7 @@ adapters.dynamodb_ledger.event_details), and the page's forms record the custome
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from herald.contract.event_types import EventType
 from herald.domain.order_page import (
     DeliveryAnswer,
     DeliveryResponse,
@@ -21,7 +23,15 @@ from herald.domain.order_page import (
     delivery_response,
     is_page_token,
 )
-from herald.usecases.ports import OrderPageRecord, OrderPageStore, RecordedAnswer, StorefrontDirectory
+from herald.usecases.ports import (
+    OrderPageRecord,
+    OrderPageStore,
+    Photo,
+    PhotoCopies,
+    PhotoFetcher,
+    RecordedAnswer,
+    StorefrontDirectory,
+)
 
 if TYPE_CHECKING:
     from herald.domain.storefront import Storefront
@@ -57,7 +67,7 @@ class ShipmentView:
 
     @property
     def current_estimate(self) -> str | None:
-        return self.estimates[-1] if self.estimates and self.status != "shipment.delivered" else None
+        return self.estimates[-1] if self.estimates and self.status != EventType.SHIPMENT_DELIVERED.value else None
 
 
 @dataclass
@@ -106,12 +116,16 @@ class OrderPages:
         storefronts: StorefrontDirectory,
         form_keys: Callable[[], list[str]],
         *,
+        photos: PhotoCopies | None = None,
+        fetcher: PhotoFetcher | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._pages = pages
         self._ledger = ledger
         self._storefronts = storefronts
         self._form_keys = form_keys
+        self._photos = photos  # None: a deployment without the photo bucket shows no photo
+        self._fetcher = fetcher
         self._clock = clock
 
     def view(self, token: str) -> OrderPageView | None:
@@ -153,6 +167,29 @@ class OrderPages:
         recorded = self._pages.record_answer(view.source, view.order_id, nonce, answer, self._clock())
         outcome = AnswerOutcome.RECORDED if recorded else AnswerOutcome.REPLAYED
         return AnswerResult(outcome, self.view(token) or view, response, next_token)
+
+    def photo(self, token: str, shipment_id: str) -> Photo | None:
+        """The proof photo of a delivered shipment of the token's order: Herald's copy, made on first view.
+
+        None when there is none to show (no such shipment or photo, or no bucket); raises PhotoUnavailable when the
+        carrier's photo cannot be fetched (the next view tries again)."""
+        if not is_page_token(token) or self._photos is None or self._fetcher is None:
+            return None
+        page = self._pages.page(token, self._clock())
+        if page is None:
+            return None
+        view = build_view(token, page, self._ledger.order_items(page.source, page.order_id), None)
+        shipment = next((s for s in view.shipments if s.id == shipment_id), None)
+        url = (shipment.proof or {}).get("photo_url") if shipment else None
+        if not url:
+            return None
+        key = hashlib.sha256(f"{page.source}\n{page.order_id}\n{shipment_id}\n{url}".encode()).hexdigest()
+        kept = self._photos.get(key)
+        if kept is not None:
+            return kept
+        photo = self._fetcher.fetch(str(url))
+        self._photos.put(key, photo)
+        return photo
 
     def _forms(self) -> FormTokens:
         return FormTokens(tuple(self._form_keys()))
@@ -227,7 +264,7 @@ def _add_shipment_step(
     if not told:
         return
     shipment.steps.append(Step(event_type, time, estimate))
-    if event_type == "shipment.delivered" and "proof" in details:
+    if event_type == EventType.SHIPMENT_DELIVERED.value and "proof" in details:
         shipment.proof = details["proof"]
 
 

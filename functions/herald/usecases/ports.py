@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -202,10 +202,42 @@ class IntakeLinks(Protocol):
     def unpark(self, source: str, link: LinkKey, update_id: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class IgnoredReport:
+    """A verified platform report Herald tells no customer of, and why (an unmapped or uninteresting status, a hold
+    without an order, an estimate not later than the one told): recorded for the operator who asks why the
+    customer did not hear of it, never guessed into a notice (issue 10 section 2)."""
+
+    source: str
+    platform: str
+    # The platform's id of the report (an update id, Shopify's webhook id), else a digest of the body: a retry of
+    # one report overwrites its record rather than adding one.
+    report_id: str
+    reason: str
+    received_at: datetime
+    status: str | None = None  # the platform's status or topic, as sent
+    order_id: str | None = None  # the order the join found: the record is on that order's timeline
+    tracking_number: str | None = None
+    shipment_id: str | None = None
+
+
+class IgnoredReports(Protocol):
+    def record_ignored(self, report: IgnoredReport) -> None: ...
+
+
+class EventsRefused(RuntimeError):
+    """The queues refused some of the events published together: `refused_ids` names them (the others were
+    accepted). The request that carried them is answered 5xx, and the platform retries."""
+
+    def __init__(self, message: str, refused_ids: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.refused_ids = frozenset(refused_ids)
+
+
 class EventPublisher(Protocol):
     def publish(self, events: Sequence[Mapping[str, Any]]) -> None:
         """Put Herald events on their queues (order and return events on the order queue, shipment events on
-        the shipment queue); raises when any of them was not accepted."""
+        the shipment queue); raises EventsRefused when any of them was not accepted."""
         ...
 
 
@@ -259,6 +291,28 @@ class OrderPageStore(Protocol):
     def record_answer(self, source: str, order_id: str, nonce: str, answer: RecordedAnswer, now: datetime) -> bool:
         """Once per form nonce: False for a replayed form."""
         ...
+
+
+@dataclass(frozen=True)
+class Photo:
+    content_type: str
+    body: bytes
+
+
+class PhotoUnavailable(Exception):
+    """The carrier's photo cannot be had (the message says why); the page shows its place without it."""
+
+
+class PhotoFetcher(Protocol):
+    def fetch(self, url: str) -> Photo:
+        """Raises PhotoUnavailable."""
+        ...
+
+
+class PhotoCopies(Protocol):
+    def get(self, key: str) -> Photo | None: ...
+
+    def put(self, key: str, photo: Photo) -> None: ...
 
 
 # --- outbound webhooks: what Herald tells a storefront (usecases.outbound, docs/outbound-webhooks.md) ---------

@@ -12,6 +12,9 @@ Added to each entry (new keys, derived here):
   or stood down) or "escalation" (the deadline's copy through the secondary provider, its own entry);
 - on standby notifications, `standby_for`: the event's primary channels whose failure sends it.
 
+Entries of kind `ignored` are the platform reports the intake joined to this order and told no customer of (an
+unmapped status, an estimate not later than the one told), with the platform, its status and the reason.
+
 Outbound webhooks to the storefront (usecases.outbound) are entries too, of kind `webhook_delivered`,
 `webhook_retrying`, `webhook_failed` or `webhook_skipped`, with their status code, attempts and one history line per
 attempt.
@@ -31,7 +34,19 @@ _INTERNAL = frozenset({"pk", "sk", "expires_at", "lease_until", "delivery_events
 _CONTENT = frozenset({"message"})
 # Identifiers an operator copies into a query or a provider's console: shown exactly, never masked.
 _VERBATIM = frozenset(
-    {"key", "source", "order_id", "order_number", "event_id", "notification_id", "escalation_of", "provider_message_id"}
+    {
+        "key",
+        "source",
+        "order_id",
+        "order_number",
+        "event_id",
+        "notification_id",
+        "escalation_of",
+        "provider_message_id",
+        "report_id",
+        "tracking_number",
+        "shipment_id",
+    }
 )
 _KIND_ORDER = {"event": 0, "notification": 1}
 # A primary channel in these states was never sent, so it cannot fail and trigger its standby.
@@ -119,6 +134,7 @@ def build_timeline(source: str, order_id: str, items: list[dict[str, dict[str, A
         "order_number": order_number,
         "events": sum(1 for e in entries if e["kind"] == "event"),
         "notifications": sum(1 for e in entries if e["kind"] == "notification"),
+        "ignored": sum(1 for e in entries if e["kind"] == "ignored"),
         "entries": entries,
     }
 
@@ -128,10 +144,16 @@ class TimelineReader(Protocol):
         """Every event and notification item of one order (DynamoDB attribute values), in key order."""
         ...
 
+    def ignored_reports(self, source: str, order_id: str | None = None) -> list[dict[str, dict[str, Any]]]:
+        """The platform reports the intake ignored for this order (kept beside the order's own items)."""
+        ...
+
 
 def order_timeline(ledger: TimelineReader, source: str, order_id: str) -> dict[str, Any]:
-    """Read with one Query (paged) through the ledger and build the timeline."""
-    return build_timeline(source, order_id, ledger.order_items(source, order_id))
+    """Read with two Queries (paged) through the ledger, the order's items and the reports ignored for it, and
+    build the timeline."""
+    items = ledger.order_items(source, order_id) + ledger.ignored_reports(source, order_id)
+    return build_timeline(source, order_id, items)
 
 
 def order_sources(dynamodb: Any, table_name: str, order_id: str) -> list[str]:
@@ -208,6 +230,8 @@ def summary(e: dict[str, Any]) -> str:
     if e["kind"] == "event":
         line = f"event {e.get('event_type', '?')} {e.get('status', '?')}"
         return line + (f" ({e['reason']})" if e.get("reason") else "")
+    if e["kind"] == "ignored":
+        return f"{e.get('platform', '?')} report {e.get('status', '?')} ignored ({e.get('reason', '?')})"
     if _is_webhook(e):
         return f"webhook {e.get('event_type', '?')} {e.get('status', '?')} ({_webhook_step(e)})"
     if e["kind"] != "notification":
@@ -255,12 +279,19 @@ def describe(e: dict[str, Any]) -> tuple[str, str, str]:
             if name not in shown and e.get(name) not in (None, ""):
                 details.append(f"{label} {e[name]}")
         return what, status, "; ".join(details)
+    if e["kind"] == "ignored":
+        details = [f"reason: {e.get('reason', '?')}", f"id {e.get('report_id', '?')}"]
+        details += [f"{label} {e[name]}" for label, name in _IGNORED_DETAILS if e.get(name)]
+        return f"{e.get('platform', '?')} report {e.get('status', '?')}", "ignored", "; ".join(details)
     if _is_webhook(e):
         details = [f"id {e.get('event_id', '?')}", _webhook_step(e)]
         if e.get("delivered"):
             details.append(f"delivered to {', '.join(e['delivered'])}")
         return f"webhook {e.get('event_type', '?')}", str(e.get("status", "?")), "; ".join(details)
     return e["kind"], str(e.get("status", "")), e["key"]
+
+
+_IGNORED_DETAILS = (("tracking", "tracking_number"), ("shipment", "shipment_id"))
 
 
 def _is_webhook(e: dict[str, Any]) -> bool:

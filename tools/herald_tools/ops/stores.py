@@ -3,7 +3,8 @@
 The registry is one SSM parameter per storefront under `/herald/<stack>/storefronts`
 (herald.adapters.ssm_storefronts). An entry is validated by the functions' own model before it is written, so an
 operator's typo is refused here and not at the first send. An entry names secrets and never holds one; `check`
-reads the secrets it names only to see their keys, and never prints a value.
+reads the secrets it names only to see their keys (or, for the intake's signing secrets, that they are not
+empty), and never prints a value. It also names entries that claim one intake slug or Shopify shop domain.
 """
 
 from __future__ import annotations
@@ -188,18 +189,27 @@ class Check:
     detail: str
 
 
-def check_entries(entries: Iterable[Listed], *, secretsmanager: Any, sesv2: Any) -> list[Check]:
+def check_entries(
+    entries: Iterable[Listed], *, secretsmanager: Any, sesv2: Any, registry: Iterable[Listed] | None = None
+) -> list[Check]:
+    """Every check of each entry. `registry` is the whole registry when `entries` is a part of it (one source):
+    two entries claiming one intake slug or shop domain are a conflict whichever of them is checked."""
+    rows = list(entries)
     checks: list[Check] = []
-    for row in entries:
+    for row in rows:
         if row.entry is None:
             checks.append(Check(row.name, "entry", False, f"the model refuses it: {'; '.join(row.problems)}"))
             continue
         checks.extend(check_entry(row.entry, secretsmanager=secretsmanager, sesv2=sesv2))
+    checked = {row.entry.source for row in rows if row.entry is not None}
+    everyone = [row.entry for row in (rows if registry is None else registry) if row.entry is not None]
+    checks.extend(c for c in intake_conflicts(everyone) if c.source in checked)
     return checks
 
 
 def check_entry(entry: Storefront, *, secretsmanager: Any, sesv2: Any) -> list[Check]:
-    """What an entry needs to send: its secrets with their keys, its SES identity verified, a publisher."""
+    """What an entry needs to send: its secrets with their keys, its SES identity verified, a publisher; and
+    what its intake needs to verify the platforms' webhooks: each platform secret it names, non-empty."""
     source = entry.source
     checks = [
         _secret_check(secretsmanager, source, "SendGrid secret", entry.sendgrid_secret_id, SENDGRID_SECRET_KEYS),
@@ -207,11 +217,47 @@ def check_entry(entry: Storefront, *, secretsmanager: Any, sesv2: Any) -> list[C
         _ses_check(sesv2, source, entry.ses_sending_identity),
     ]
     if entry.outbound is not None:
-        checks.append(_signing_secret_check(secretsmanager, source, entry.outbound.secret_id))
+        checks.append(_outbound_secret_check(secretsmanager, source, entry.outbound.secret_id))
     if entry.publishers:
         checks.append(Check(source, "publishers", True, f"{len(entry.publishers)} allowed to publish"))
     else:
         checks.append(Check(source, "publishers", False, "none: every event from this source is refused"))
+    if entry.intake is not None:
+        from herald.intake.updates import PLATFORMS  # the contract's models: only for an entry with an intake
+
+        for platform in PLATFORMS:
+            secret_id = getattr(entry.intake, f"{platform}_secret_id")
+            if secret_id is not None:
+                checks.append(_signing_secret_check(secretsmanager, source, f"{platform} intake secret", secret_id))
+    return checks
+
+
+def intake_conflicts(entries: Iterable[Storefront]) -> list[Check]:
+    """A failed check for each entry that claims an intake slug or a Shopify shop domain another entry claims too.
+
+    The intake serves neither of them (adapters.ssm_storefronts.IntakeIndex), so that a copied entry never
+    receives another storefront's reports: each of the entries is told, naming the others. Names are compared as
+    the index looks them up (a shop domain in lower case).
+    """
+    claims: dict[tuple[str, str], list[str]] = {}
+    for entry in entries:
+        if entry.intake is None:
+            continue
+        for what, name in (
+            ("intake slug", entry.intake.slug),
+            ("Shopify shop domain", (entry.intake.shopify_shop_domain or "").strip().lower() or None),
+        ):
+            if name is not None and entry.source not in claims.setdefault((what, name), []):
+                claims[(what, name)].append(entry.source)
+    checks = []
+    for (what, name), sources in sorted(claims.items()):
+        if len(sources) < 2:
+            continue
+        for source in sources:
+            others = ", ".join(other for other in sources if other != source)
+            checks.append(
+                Check(source, what, False, f"{name} is also claimed by {others}: the intake serves neither entry")
+            )
     return checks
 
 
@@ -257,7 +303,27 @@ def _secret_check(client: Any, source: str, what: str, secret_id: str, keys: tup
     return Check(source, what, True, f"{secret_id}: has {', '.join(keys)}")
 
 
-def _signing_secret_check(client: Any, source: str, secret_id: str) -> Check:
+def _signing_secret_check(client: Any, source: str, what: str, secret_id: str) -> Check:
+    """A platform's signing secret: the SecretString is the value itself (handlers.secrets.Secrets.text), so it
+    must exist and not be blank. Read, never shown: the details name the secret only."""
+    found, failed = _read(
+        lambda: client.get_secret_value(SecretId=secret_id),
+        source,
+        what,
+        secret_id,
+        ("ResourceNotFoundException", "no such secret"),
+    )
+    if failed:
+        return failed
+    value = found.get("SecretString")
+    if value is None:
+        return Check(source, what, False, f"{secret_id}: holds no SecretString (a binary secret is not read)")
+    if not value.strip():
+        return Check(source, what, False, f"{secret_id}: its SecretString is empty")
+    return Check(source, what, True, f"{secret_id}: holds a signing secret")
+
+
+def _outbound_secret_check(client: Any, source: str, secret_id: str) -> Check:
     """The outbound webhooks' signing secret exists and holds Standard Webhooks keys (`whsec_...`, or a
     {"keys": [...]} list). Its value is read, never shown: the details name the count of keys or the problem."""
     from herald.webhooks.standard_webhooks import SigningSecretInvalid, signing_keys
