@@ -8,7 +8,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo attack test unit handlers integration lint format template-lint schemas samples build clean bench soak
+.PHONY: help venv demo attack test unit handlers integration browser screenshots lint format template-lint schemas samples build clean bench soak
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -44,6 +44,12 @@ handlers: $(STAMP) ## Handler tests (moto, stand-ins)
 
 integration: $(STAMP) ## Tests that start the local runtime
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+browser: $(STAMP) ## The customer's pages in Debian's Chromium (Playwright, axe-core)
+	$(BIN)/pytest tests/browser $(PYTEST_ARGS)
+
+screenshots: $(STAMP) ## Refresh docs/order-page-*.png from the browser tests
+	HERALD_SCREENSHOTS_DIR=docs $(BIN)/pytest tests/browser -q $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff, ruff format --check, mypy, import contracts (lint-imports)
 	$(BIN)/ruff check functions tools tests benchmarks

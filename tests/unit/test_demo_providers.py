@@ -35,9 +35,10 @@ def test_with_credentials_the_real_services_are_used(monkeypatch: pytest.MonkeyP
     # When the demo sets up its providers
     with providers(tmp_path) as setup:
         # Then no provider endpoint is overridden, no provider stand-in runs, and the secrets carry the given
-        # credentials; only the storefront's webhook receiver is local, as the demo's storefront always is
+        # credentials; only what is never a provider stays local (the storefront's receiver, the carriers' photos)
         assert setup.real == ["SendGrid", "Twilio"]
-        assert setup.env == {RECEIVER_CA_VARIABLE: str(setup.storefront_receiver.ca_path)}
+        assert not {"HERALD_SENDGRID_API_HOST", "HERALD_TWILIO_API_BASE_URL"} & set(setup.env)
+        assert setup.env[RECEIVER_CA_VARIABLE] == str(setup.storefront_receiver.ca_path)
         assert setup.sendgrid is None
         assert setup.twilio is None
         assert setup.sendgrid_secret == {"api_key": "SG.real"}

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from herald.adapters import https_photos
 from herald.adapters.https_photos import MAX_PHOTO_BYTES, HttpsPhotoFetcher, sniffed_type
 from herald.usecases.ports import PhotoUnavailable
 
@@ -36,10 +35,9 @@ class FakePool:
         return self.response
 
 
-@pytest.fixture
-def public(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every host resolves to a public address (no DNS here)."""
-    monkeypatch.setattr(https_photos, "_public_host", lambda host: True)
+def _public_fetcher(pool: FakePool) -> HttpsPhotoFetcher:
+    """A fetcher for which every host is a public one (no DNS here)."""
+    return HttpsPhotoFetcher(pool, allow_host=lambda host: True)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -73,9 +71,9 @@ def test_a_url_that_is_not_a_public_https_one_is_never_fetched(url: str, reason:
     assert pool.requests == []
 
 
-def test_a_photo_is_fetched_without_following_redirects(public: None) -> None:
+def test_a_photo_is_fetched_without_following_redirects() -> None:
     pool = FakePool(FakeResponse(200, JPEG))
-    photo = HttpsPhotoFetcher(pool).fetch("https://pod.carrier.example/a.jpg")  # type: ignore[arg-type]
+    photo = _public_fetcher(pool).fetch("https://pod.carrier.example/a.jpg")
     assert (photo.content_type, photo.body) == ("image/jpeg", JPEG)
     ((method, _, options),) = pool.requests
     assert method == "GET"
@@ -92,7 +90,7 @@ def test_a_photo_is_fetched_without_following_redirects(public: None) -> None:
         (FakeResponse(200, JPEG + b"\x00" * MAX_PHOTO_BYTES), "larger than"),
     ],
 )
-def test_anything_but_a_bounded_image_is_refused(public: None, response: FakeResponse, reason: str) -> None:
+def test_anything_but_a_bounded_image_is_refused(response: FakeResponse, reason: str) -> None:
     with pytest.raises(PhotoUnavailable, match=reason):
-        HttpsPhotoFetcher(FakePool(response)).fetch("https://pod.carrier.example/a.jpg")  # type: ignore[arg-type]
+        _public_fetcher(FakePool(response)).fetch("https://pod.carrier.example/a.jpg")
     assert response.released

@@ -68,7 +68,8 @@ class Providers:
 def providers(
     outbox_dir: Path, *, email_faults: FaultPlan | None = None, sms_faults: FaultPlan | None = None
 ) -> Iterator[Providers]:
-    from herald_tools.local.ports import RECEIVER_CA_VARIABLE
+    from herald_tools.local.ports import CARRIER_PHOTOS_CA_VARIABLE, CARRIER_PHOTOS_URL_VARIABLE, RECEIVER_CA_VARIABLE
+    from herald_tools.local.standins.carrier_photos import CarrierPhotosStandIn
     from herald_tools.local.standins.outbox import Outbox
     from herald_tools.local.standins.sendgrid import SendGridStandIn
     from herald_tools.local.standins.storefront_webhooks import StorefrontWebhookReceiver
@@ -108,6 +109,9 @@ def providers(
             StorefrontWebhookReceiver([result.outbound_secret], record_dir=outbox.root / "storefront-webhooks")
         )
         result.env[RECEIVER_CA_VARIABLE] = str(result.storefront_receiver.ca_path)
+        # The carriers' proof photos: every carrier host is this stand-in, locally (local/ports.py).
+        photos = stack.enter_context(CarrierPhotosStandIn())
+        result.env |= {CARRIER_PHOTOS_URL_VARIABLE: photos.url, CARRIER_PHOTOS_CA_VARIABLE: str(photos.ca_path)}
         yield result
 
 

@@ -374,6 +374,11 @@ def main(argv: list[str] | None = None) -> int:
     if function.code_dir and function.code_dir not in sys.path:
         sys.path.insert(0, function.code_dir)
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    # The functions served over HTTP get the local ports too (the order page's photo fetcher reaches the
+    # carrier-photos stand-in), as the queue workers do (local/worker.py).
+    from herald_tools.local.ports import install_local_ports
+
+    install_local_ports()
     try:
         invoke = _one_at_a_time(make_invoke(function, load_handler(function.handler), region))
     except Exception:
