@@ -253,3 +253,25 @@ class OrderPageSettings(FunctionSettings, _OrderPageSetting):
 
     # Where Herald keeps the proof photos it serves (fetched once from the carrier). Unset: no photo is shown.
     photos_bucket: str | None = Field(None, alias="HERALD_PROOF_PHOTOS_BUCKET")
+
+
+class OutboundQueueSetting(BaseModel):
+    """For a function that tells storefronts something (the order page's answers): mix into its settings and
+    build adapters.sqs_outbound.SqsOutboundEvents on the URL. Unset: that function publishes no outbound events."""
+
+    outbound_webhooks_queue_url: str | None = Field(None, alias="HERALD_OUTBOUND_WEBHOOKS_QUEUE_URL")
+
+
+class OutboundWebhooksSettings(FunctionSettings):
+    """The outbound-webhooks function: delivers outbound events to each storefront's webhook URL and bus."""
+
+    function: ClassVar[str] = "outbound-webhooks"
+
+    # The queue's maxReceiveCount: the attempt that reaches it is the last one (then SQS parks it in the DLQ).
+    max_receive_count: int = Field(5, alias="HERALD_MAX_RECEIVE_COUNT", ge=1)
+    # 60 s doubling up to an hour (docs/outbound-webhooks.md): OutboundWebhooksMaxReceiveCount's 12 attempts span
+    # about six hours of a storefront's outage.
+    retry_base_seconds: int = Field(60, alias="HERALD_RETRY_BASE_SECONDS", ge=0)
+    retry_max_seconds: int = Field(3600, alias="HERALD_RETRY_MAX_SECONDS", ge=0, le=43_200)
+    # Short: a storefront that is slow to answer is retried later, never waited for (the batch shares the timeout).
+    webhook_timeout_seconds: float = Field(5.0, alias="HERALD_OUTBOUND_TIMEOUT_SECONDS", gt=0, le=10)

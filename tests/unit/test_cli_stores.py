@@ -406,3 +406,79 @@ def test_check_of_one_source_reports_its_slug_claimed_by_an_entry_not_checked(aw
         "the intake serves neither entry"
     ]
     assert "FAIL storefront/acme-outdoor" not in result.stdout
+
+
+# --- outbound webhooks (issue 11) -------------------------------------------------------------------------------
+
+SIGNING_SECRET = "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"  # base64 of 24 bytes: never printed
+
+
+def test_add_from_a_file_writes_the_outbound_webhook_and_refuses_a_plain_http_url(
+    aws: dict[str, Any], tmp_path: Path
+) -> None:
+    # Given an entry file with an outbound webhook over plain HTTP
+    file = tmp_path / "bramble.json"
+    values = {
+        "source": SECOND,
+        "name": "Bramble Books",
+        "email_from": "hello@bramble.example",
+        "sendgrid_secret_id": "herald/bramble/sendgrid",
+        "twilio_secret_id": "herald/bramble/twilio",
+        "sms_from": "+15005550006",
+        "outbound": {"url": "http://bramble.example/hooks", "secret_id": "herald/bramble/outbound"},
+    }
+    file.write_text(json.dumps(values))
+    # When the operator adds it, Then it is refused naming the field, and nothing is written
+    refused = herald("add", "--file", str(file))
+    assert refused.exit_code == 2
+    assert "outbound.url" in refused.output
+    assert stored(aws["ssm"]) == {}
+    # When the URL is https, Then the entry is written with its outbound webhook
+    values["outbound"]["url"] = "https://bramble.example/hooks"  # type: ignore[index]
+    file.write_text(json.dumps(values))
+    assert herald("add", "--file", str(file)).exit_code == 0
+    entry = SsmStorefronts(aws["ssm"], PATH).get(SECOND)
+    assert entry is not None
+    assert entry.outbound is not None
+    assert entry.outbound.url == "https://bramble.example/hooks"
+
+
+def test_check_passes_an_outbound_signing_secret_holding_keys_without_printing_them(aws: dict[str, Any]) -> None:
+    # Given a sendable entry with an outbound webhook whose secret holds a rotation of two keys
+    entry = sendable(
+        aws, storefront(outbound={"url": "https://acme.example/hooks", "secret_id": "herald/acme/outbound"})
+    )
+    aws["secretsmanager"].create_secret(
+        Name="herald/acme/outbound", SecretString=json.dumps({"keys": [SIGNING_SECRET, SIGNING_SECRET]})
+    )
+    # When the operator checks it
+    result = herald("check", entry.source)
+    # Then the signing secret passes with its count of keys, and its value is nowhere in the output
+    assert result.exit_code == 0, result.output
+    assert lines_of(result)["outbound signing secret"] == "PASS herald/acme/outbound: 2 signing keys"
+    assert SIGNING_SECRET[6:] not in result.output
+
+
+@pytest.mark.parametrize(
+    ("value", "detail"),
+    [
+        (None, "FAIL herald/acme/outbound: no such secret"),
+        ("not-a-whsec-value-at-all-0123456789", "FAIL herald/acme/outbound: a signing secret starts with whsec_"),
+    ],
+)
+def test_check_fails_a_missing_or_unusable_outbound_signing_secret(
+    aws: dict[str, Any], value: str | None, detail: str
+) -> None:
+    # Given an entry whose outbound signing secret is missing, or is not a Standard Webhooks secret
+    entry = sendable(
+        aws, storefront(outbound={"url": "https://acme.example/hooks", "secret_id": "herald/acme/outbound"})
+    )
+    if value is not None:
+        aws["secretsmanager"].create_secret(Name="herald/acme/outbound", SecretString=value)
+    # When the operator checks it
+    result = herald("check", entry.source)
+    # Then that check fails naming the problem, not the value, and it exits 1
+    assert result.exit_code == 1
+    assert lines_of(result)["outbound signing secret"] == detail
+    if value is not None:
+        assert value not in result.output

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from herald_tools.local.demo import LOCAL_SENDGRID_KEY, providers
+from herald_tools.local.ports import RECEIVER_CA_VARIABLE
 
 
 def test_without_credentials_the_stand_ins_receive_everything(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -20,6 +21,9 @@ def test_without_credentials_the_stand_ins_receive_everything(monkeypatch: pytes
         assert setup.env["HERALD_SENDGRID_API_HOST"].startswith("http://127.0.0.1:")
         assert setup.env["HERALD_TWILIO_API_BASE_URL"].startswith("http://127.0.0.1:")
         assert setup.sendgrid_secret == {"api_key": LOCAL_SENDGRID_KEY}
+        # And the storefront's webhook receiver listens over HTTPS, its CA handed to the functions
+        assert setup.storefront_receiver.webhook_url.startswith("https://127.0.0.1:")
+        assert setup.env[RECEIVER_CA_VARIABLE] == str(setup.storefront_receiver.ca_path)
 
 
 def test_with_credentials_the_real_services_are_used(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -30,9 +34,11 @@ def test_with_credentials_the_real_services_are_used(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("TWILIO_FROM", "+14155550100")
     # When the demo sets up its providers
     with providers(tmp_path) as setup:
-        # Then no endpoint is overridden, no stand-in runs, and the secrets carry the given credentials
+        # Then no provider endpoint is overridden, no provider stand-in runs, and the secrets carry the given
+        # credentials; only what is never a provider stays local (the storefront's receiver, the carriers' photos)
         assert setup.real == ["SendGrid", "Twilio"]
-        assert setup.env == {}
+        assert not {"HERALD_SENDGRID_API_HOST", "HERALD_TWILIO_API_BASE_URL"} & set(setup.env)
+        assert setup.env[RECEIVER_CA_VARIABLE] == str(setup.storefront_receiver.ca_path)
         assert setup.sendgrid is None
         assert setup.twilio is None
         assert setup.sendgrid_secret == {"api_key": "SG.real"}

@@ -30,7 +30,11 @@ MAIN_QUEUES = {
     "FollowupQueue": ("FollowupDLQ", "FollowupFunction"),
     "ShopifyEventsQueue": ("ShopifyEventsDLQ", "ShopifyEventsFunction"),
     "LateChecksQueue": ("LateChecksDLQ", "LateDeliveryFunction"),
+    "OutboundWebhooksQueue": ("OutboundWebhooksDLQ", "OutboundWebhooksFunction"),
 }
+# A queue whose receives before the DLQ are its own parameter (every other queue: MaxReceiveCount). Outbound
+# webhooks retry a storefront's outage for hours, not minutes.
+OWN_MAX_RECEIVE_COUNT = {"OutboundWebhooksQueue": "OutboundWebhooksMaxReceiveCount"}
 # The late-delivery checks' schedule group: named after the stack's id (unique, and under 64 characters).
 LATE_CHECK_GROUP = {
     "Fn::Join": ["-", ["herald-late", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]]
@@ -46,6 +50,7 @@ FUNCTIONS = {
     "ShopifyEventsFunction": "herald.handlers.intake_events.handler",
     "LateDeliveryFunction": "herald.handlers.late_delivery.handler",
     "OrderPageFunction": "herald.handlers.order_page.handler",
+    "OutboundWebhooksFunction": "herald.handlers.outbound_webhooks.handler",
 }
 GLOBAL_ENV = {
     "HERALD_TABLE_NAME",
@@ -114,6 +119,8 @@ FUNCTION_ENV = {
     },
     "LateDeliveryFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_SHIPMENT_EVENTS_QUEUE_URL"},
     "OrderPageFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_ORDER_PAGE_SECRET_ID", "HERALD_PROOF_PHOTOS_BUCKET"},
+    # Its queue's own maxReceiveCount, over the global one.
+    "OutboundWebhooksFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_MAX_RECEIVE_COUNT"},
 }
 SERVICE_NAMES = {
     "DispatchFunction": "herald-dispatch",
@@ -126,11 +133,21 @@ SERVICE_NAMES = {
     "ShopifyEventsFunction": "herald-shopify-events",
     "LateDeliveryFunction": "herald-late-delivery",
     "OrderPageFunction": "herald-order-page",
+    "OutboundWebhooksFunction": "herald-outbound-webhooks",
 }
 SECRET_PARAMETERS = {"SendEmailFunction": "SendGridSecretId", "SendSmsFunction": "TwilioSecretId"}
 OUTPUTS = [
     f"{queue}{kind}{suffix}"
-    for queue in ("OrderEvents", "ShipmentEvents", "Email", "Sms", "Followup", "ShopifyEvents", "LateChecks")
+    for queue in (
+        "OrderEvents",
+        "ShipmentEvents",
+        "Email",
+        "Sms",
+        "Followup",
+        "ShopifyEvents",
+        "LateChecks",
+        "OutboundWebhooks",
+    )
     for kind in ("Queue", "DLQ")
     for suffix in ("Url", "Arn")
 ] + [
@@ -147,6 +164,7 @@ OUTPUTS = [
     "LateDeliveryFunctionName",
     "LateCheckScheduleGroupName",
     "OrderPageFunctionName",
+    "OutboundWebhooksFunctionName",
 ]
 
 
@@ -200,7 +218,7 @@ def test_every_main_queue_redrives_to_its_own_dlq_after_max_receive_count(templa
     for queue, (dlq, _) in MAIN_QUEUES.items():
         redrive = redrives[queue]
         assert _get_att_target(redrive["deadLetterTargetArn"], "Arn") == dlq
-        assert redrive["maxReceiveCount"] == {"Ref": "MaxReceiveCount"}
+        assert redrive["maxReceiveCount"] == {"Ref": OWN_MAX_RECEIVE_COUNT.get(queue, "MaxReceiveCount")}
     # And the DLQs are four distinct queues that redrive nowhere themselves
     assert set(queues) == set(MAIN_QUEUES) | {dlq for dlq, _ in MAIN_QUEUES.values()}
 
@@ -282,7 +300,7 @@ def test_every_sqs_event_reports_partial_failures_and_takes_its_limits_from_para
 ) -> None:
     parameters = template["Parameters"]
     events = list(_sqs_events(template))
-    assert len(events) == 7
+    assert len(events) == 8
     for function, name, event in events:
         # Then one failed message never redelivers its neighbours
         assert event["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
@@ -355,6 +373,7 @@ def test_environment_variable_names_are_exactly_what_each_function_reads(templat
         "ShopifyEventsFunction": config.IntakeSettings,
         "LateDeliveryFunction": config.LateDeliverySettings,
         "OrderPageFunction": config.OrderPageSettings,
+        "OutboundWebhooksFunction": config.OutboundWebhooksSettings,
     }
     global_env = template["Globals"]["Function"]["Environment"]["Variables"]
     # Then the globals are the shared settings
@@ -551,6 +570,23 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
         "dynamodb:GetItem": {table},
         "sqs:SendMessage": {queue("ShipmentEventsQueue")},
     }
+    # The outbound webhooks read and record their attempts on the order's timeline, back off on their own queue,
+    # read the storefronts' signing secrets, and put on the storefronts' buses (test_template_iam evaluates where).
+    assert without_registry(actions("OutboundWebhooksFunction")) == {
+        "dynamodb:GetItem": {table},
+        "dynamodb:UpdateItem": {table},
+        "sqs:ChangeMessageVisibility": {queue("OutboundWebhooksQueue")},
+        "secretsmanager:GetSecretValue": {
+            json.dumps(
+                {
+                    "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}"
+                    ":secret:${StorefrontSecretsPrefix}*"
+                },
+                sort_keys=True,
+            )
+        },
+        "events:PutEvents": {json.dumps({"Fn::Sub": "arn:${AWS::Partition}:events:*:*:event-bus/*"}, sort_keys=True)},
+    }
 
 
 # --- table -----------------------------------------------------------------------------------------
@@ -614,7 +650,7 @@ def test_every_queue_has_its_alarm_notifying_the_optional_topic(template: dict[s
 def test_every_output_is_present_and_described(template: dict[str, Any]) -> None:
     outputs = template["Outputs"]
     assert set(OUTPUTS) <= set(outputs)
-    assert len(OUTPUTS) == 41
+    assert len(OUTPUTS) == 46
     for name in outputs:
         assert outputs[name].get("Description"), name
 
@@ -707,12 +743,13 @@ def test_samtranslator_translates_it_into_functions_and_event_source_mappings(
         assert function["Handler"] == FUNCTIONS[name]
         assert function["Runtime"] == "python3.11"
         assert function["Architectures"] == ["arm64"]
-        assert function["Timeout"] == 30
+        # The outbound webhooks post a batch one event at a time, each under its own short timeouts.
+        assert function["Timeout"] == (60 if name == "OutboundWebhooksFunction" else 30)
         assert set(function["Environment"]["Variables"]) == GLOBAL_ENV | FUNCTION_ENV[name]
         assert function["LoggingConfig"]["LogGroup"]["Ref"] in resources
     # And each SQS event is an event source mapping with partial batch responses and a concurrency cap
     mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert len(mappings) == 7
+    assert len(mappings) == 8
     for mapping in mappings:
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         assert set(mapping["ScalingConfig"]["MaximumConcurrency"]) == {"Ref"}

@@ -43,6 +43,7 @@ FUNCTIONS = (
     "ShopifyEventsFunction",
     "LateDeliveryFunction",
     "OrderPageFunction",
+    "OutboundWebhooksFunction",
 )
 _NO_VALUE = object()
 
@@ -336,6 +337,8 @@ KEY_ACCESS: dict[str, dict[str, set[str]]] = {
     "LateDeliveryFunction": {"GetItem": {"SHIPMENT", "LINK"}},
     # the order page: the order a token opens, the order's steps, the customer's answers beside them
     "OrderPageFunction": {"GetItem": {"PAGE"}, "Query": {"ORDER"}, "PutItem": {"ORDER"}},
+    # the outbound webhooks: each attempt on the order's timeline (OUTBOUND#<event id> under the order's pk)
+    "OutboundWebhooksFunction": {"GetItem": {"ORDER"}, "UpdateItem": {"ORDER"}},
 }
 ALL_PREFIXES = {
     "ORDER",
@@ -400,6 +403,7 @@ _BOTO3_OPERATIONS = {
     "send_email": "ses:SendEmail",
     "publish": "sns:Publish",
     "create_schedule": "scheduler:CreateSchedule",
+    "put_events": "events:PutEvents",
     "get_object": "s3:GetObject",
     "put_object": "s3:PutObject",
     # Powertools parameters' providers make these calls for the code (secrets, the storefront registry)
@@ -504,7 +508,14 @@ def test_every_function_reads_the_storefront_registry_of_its_own_stack_only(
 def test_only_the_senders_webhooks_and_intake_read_secrets_and_only_under_the_registry_prefix(
     template: dict[str, Any],
 ) -> None:
-    readers = {"SendEmailFunction", "SendSmsFunction", "WebhooksFunction", "IntakeFunction", "ShopifyEventsFunction"}
+    readers = {
+        "SendEmailFunction",
+        "SendSmsFunction",
+        "WebhooksFunction",
+        "IntakeFunction",
+        "ShopifyEventsFunction",
+        "OutboundWebhooksFunction",
+    }
     for function in FUNCTIONS:
         policy = statements(template, function, StorefrontSecretsPrefix="herald/")
         # Then a storefront's provider secret under the prefix is readable by the senders and webhooks alone
@@ -567,12 +578,12 @@ def test_herald_metrics_alarm_by_name_and_namespace_whatever_their_dimensions(te
         if "Expression" in query
     }
     # Then each of these metrics has an alarm summing it over every dimension set
-    for metric in ("WebhooksRefused", "ProviderAuthFailures", "ProviderFailovers"):
+    for metric in ("WebhooksRefused", "ProviderAuthFailures", "ProviderFailovers", "OutboundWebhooksFailed"):
         # A CloudWatch Metrics Insights query expected in the template, not SQL run anywhere.
         assert f"SELECT SUM({metric}) FROM {namespace}" in expressions, metric  # noqa: S608
     # And the metrics the code emits today are named as the alarms name them
     code = "\n".join(p.read_text(encoding="utf-8") for p in FUNCTIONS_SRC.rglob("*.py"))
-    for metric in ("WebhooksRefused", "ProviderFailovers"):
+    for metric in ("WebhooksRefused", "ProviderFailovers", "OutboundWebhooksFailed"):
         assert f'"{metric}"' in code, metric
 
 
@@ -892,3 +903,29 @@ def test_only_the_order_page_keeps_proof_photos_and_only_under_their_prefix(temp
         assert not allowed(policy, "s3:GetObject", f"{photos}/other/abc")
         assert not allowed(policy, "s3:ListBucket", photos)
         assert not allowed(policy, "s3:DeleteObject", f"{photos}/proof-photos/abc")
+
+
+# --- outbound webhooks ----------------------------------------------------------------------------------------
+
+
+def test_only_the_outbound_webhooks_put_events_and_only_as_source_herald(template: dict[str, Any]) -> None:
+    # Given a storefront's bus in its own account, and the same request claiming another source
+    bus = "arn:aws:events:us-west-2:444455556666:event-bus/acme-orders"
+    as_herald = {"events:source": ["herald"]}
+    for function in FUNCTIONS:
+        policy = statements(template, function)
+        # Then the outbound-webhooks function alone may put on it, as source `herald`
+        assert allowed(policy, "events:PutEvents", bus, as_herald) == (function == "OutboundWebhooksFunction")
+        # And never as another source (a storefront's rule matching `aws.*` or its own source)
+        assert not allowed(policy, "events:PutEvents", bus, {"events:source": ["storefront.acme"]}), function
+    # And it manages no bus or rule (no CreateEventBus, PutRule, PutTargets)
+    policy = statements(template, "OutboundWebhooksFunction")
+    assert not allowed(policy, "events:PutRule", "arn:aws:events:us-west-2:444455556666:rule/acme-orders/x")
+
+
+def test_the_outbound_webhooks_back_off_only_on_their_own_queue(template: dict[str, Any]) -> None:
+    policy = statements(template, "OutboundWebhooksFunction")
+    sqs = f"arn:aws:sqs:{REGION}:{ACCOUNT}"
+    assert allowed(policy, "sqs:ChangeMessageVisibility", f"{sqs}:OutboundWebhooksQueue")
+    assert not allowed(policy, "sqs:ChangeMessageVisibility", f"{sqs}:EmailQueue")
+    assert not allowed(policy, "sqs:SendMessage", f"{sqs}:OutboundWebhooksQueue")

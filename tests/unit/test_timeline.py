@@ -213,3 +213,45 @@ def test_local_without_state_file_tells_how_to_start_it(tmp_path: Path, monkeypa
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ResourcesError, match="herald local up"):
         resolve(None, True)
+
+
+def test_an_outbound_webhook_reads_as_one_line_with_its_attempts_and_each_attempt_in_the_history() -> None:
+    # Given the order's webhook item after a 500 then a 204 (adapters.dynamodb_outbound's shape)
+    item = {
+        "pk": {"S": f"ORDER#{SOURCE}#ord_1"},
+        "sk": {"S": "OUTBOUND#hrld_1"},
+        "kind": {"S": "webhook_delivered"},
+        "status": {"S": "delivered"},
+        "event_id": {"S": "hrld_1"},
+        "event_type": {"S": "delivery.disputed"},
+        "source": {"S": SOURCE},
+        "order_id": {"S": "ord_1"},
+        "created_at": {"S": "2026-12-02T08:00:00+00:00"},
+        "updated_at": {"S": "2026-12-02T08:01:00+00:00"},
+        "status_code": {"N": "204"},
+        "reason": {"S": "HTTP 204"},
+        "attempts": {"N": "2"},
+        "delivered": {"SS": ["webhook"]},
+        "history": {
+            "L": [
+                {"M": {"at": {"S": "2026-12-02T08:00:00+00:00"}, "kind": {"S": "webhook_retrying"},
+                       "status_code": {"N": "500"}, "reason": {"S": "HTTP 500: retried"}}},
+                {"M": {"at": {"S": "2026-12-02T08:01:00+00:00"}, "kind": {"S": "webhook_delivered"},
+                       "status_code": {"N": "204"}}},
+            ]
+        },
+    }  # fmt: skip
+    # When the timeline is built and the entry described for the terminal
+    (entry,) = build_timeline(SOURCE, "ord_1", [item])["entries"]
+    # Then the summary and the terminal's row name the type, the outcome, the status and the attempts
+    assert entry["summary"] == "webhook delivery.disputed delivered (HTTP 204; 2 attempts)"
+    assert describe(entry) == (
+        "webhook delivery.disputed",
+        "delivered",
+        "id hrld_1; HTTP 204; 2 attempts; delivered to webhook",
+    )
+    # And each attempt is a history line, the one without a reason showing its status
+    assert history_lines(entry) == [
+        ("2026-12-02T08:00:00+00:00", "webhook_retrying", "HTTP 500: retried"),
+        ("2026-12-02T08:01:00+00:00", "webhook_delivered", "HTTP 204"),
+    ]

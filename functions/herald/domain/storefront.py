@@ -110,6 +110,32 @@ class StorefrontIntake(BaseModel):
     sms_consent: SmsConsentRule = SmsConsentRule.NEVER
 
 
+# An HTTPS URL without whitespace, quotes or angle brackets (it is written into a request line and into HTML).
+_HTTPS_URL = r"^https://[^\s\"'<>]{1,2000}$"
+# An EventBridge event bus ARN (any partition, region and account: a storefront's own bus in its own account).
+_EVENT_BUS_ARN = re.compile(r"^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._\-/]{1,256}$")
+
+
+class StorefrontOutbound(BaseModel):
+    """Where Herald tells the storefront what only Herald learns (docs/outbound-webhooks.md): a customer disputed
+    or confirmed a delivery, or started a return on Herald's order page.
+
+    The secret named here holds the Standard Webhooks signing secret (`whsec_` + base64 of 24 to 64 random bytes),
+    or `{"keys": ["whsec_...", ...]}` while rotating: the first key is the newest, and every key signs each request.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # HTTPS only: the body carries the customer's answers, and the signature proves only who sent it.
+    url: Annotated[str, Field(pattern=_HTTPS_URL)]
+    secret_id: SecretName
+    # Also put each event on this bus (PutEvents, Source `herald`, DetailType the event's type), for storefronts
+    # on AWS. The bus's resource policy must allow Herald's account to put events on it.
+    event_bus_arn: Annotated[str, _matching(_EVENT_BUS_ARN, "an EventBridge event bus ARN")] | None = None
+    # The storefront's own returns portal: Herald's order page links there instead of showing its return form.
+    returns_portal_url: Annotated[str, Field(pattern=_HTTPS_URL)] | None = None
+
+
 class Storefront(BaseModel):
     """One storefront's entry in the registry."""
 
@@ -141,6 +167,8 @@ class Storefront(BaseModel):
     publishers: tuple[PublisherId, ...] = ()
     # The platforms' webhooks Herald takes for this storefront (handlers.intake); None: it publishes events itself.
     intake: StorefrontIntake | None = None
+    # Signed outbound webhooks to the storefront (usecases.outbound); None: Herald tells the storefront nothing.
+    outbound: StorefrontOutbound | None = None
 
     @model_validator(mode="before")
     @classmethod

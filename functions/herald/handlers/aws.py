@@ -26,3 +26,10 @@ def aws_client(service: str) -> Any:
 def forget_clients() -> None:
     with _lock:
         _clients.clear()
+
+
+def queue_url(sqs: Any, queue_arn: str) -> str:
+    """arn:aws:sqs:REGION:ACCOUNT:NAME -> the queue URL, on the endpoint the function's SQS client already uses
+    (an SQS record names its queue by ARN; ChangeMessageVisibility wants the URL)."""
+    _, _, _, _, account, name = queue_arn.split(":", 5)
+    return f"{str(sqs.meta.endpoint_url).rstrip('/')}/{account}/{name}"

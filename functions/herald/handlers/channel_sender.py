@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from herald.domain.masking import mask_recipient
 from herald.domain.notification import Channel, ChannelMessage
 from herald.handlers.aws import aws_client
+from herald.handlers.aws import queue_url as _queue_url
 from herald.handlers.wiring import PORT_LEDGER, PORT_PROVIDER_ROUTER, port
 from herald.observability import count, emit
 from herald.usecases.ports import ProviderRouter
@@ -206,9 +207,3 @@ def _notification_key(record: SQSRecord) -> str:
         return record.body  # a poison message: it fails on its own anyway
     key = document.get("notification_id") if isinstance(document, dict) else None
     return str(key) if key else record.body
-
-
-def _queue_url(sqs: Any, queue_arn: str) -> str:
-    """arn:aws:sqs:REGION:ACCOUNT:NAME -> the queue URL, on the endpoint the function's SQS client already uses."""
-    _, _, _, _, account, name = queue_arn.split(":", 5)
-    return f"{str(sqs.meta.endpoint_url).rstrip('/')}/{account}/{name}"

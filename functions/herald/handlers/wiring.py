@@ -29,6 +29,7 @@ PORT_LEDGER = "ledger"  # a sender's NotificationLedger (claim, mark_sent, ...)
 PORT_PROVIDER_ROUTER = "provider_router"  # a sender's ProviderRouter (primary with failover)
 PORT_PHONE_RULE = "phone_rule"  # dispatch's PhoneRule: a customer's phone to E.164, or PhoneNotUsable
 PORT_PHOTO_FETCHER = "photo_fetcher"  # the order page's PhotoFetcher: a carrier's proof photo, fetched once
+PORT_WEBHOOK_TRANSPORT = "webhook_transport"  # outbound-webhooks' WebhookTransport (the HTTPS POST)
 
 _roots: list[Root[Any]] = []
 _decorators: list[PortDecorator] = []

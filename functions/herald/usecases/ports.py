@@ -16,6 +16,7 @@ from herald.domain.suppression import Suppression
 if TYPE_CHECKING:  # the senders share these ports and never load the contract models
     from herald.contract.models import Envelope
     from herald.domain.late_delivery import LateCheck
+    from herald.domain.outbound import OutboundEvent
     from herald.domain.storefront import Storefront
 
 
@@ -312,3 +313,67 @@ class PhotoCopies(Protocol):
     def get(self, key: str) -> Photo | None: ...
 
     def put(self, key: str, photo: Photo) -> None: ...
+
+
+# --- outbound webhooks: what Herald tells a storefront (usecases.outbound, docs/outbound-webhooks.md) ---------
+
+
+class OutboundEvents(Protocol):
+    """What any use case calls to tell a storefront something (adapters.sqs_outbound: the outbound-webhooks
+    queue, drained by the outbound-webhooks function)."""
+
+    def publish(self, event: Mapping[str, Any]) -> None:
+        """Queue one outbound event (domain.outbound.outbound_event builds it). Raises ValueError for an event
+        the model refuses (nothing is queued), or when SQS refuses it."""
+        ...
+
+
+@dataclass(frozen=True)
+class WebhookAnswer:
+    status: int
+    retry_after: str | None = None  # the Retry-After header, as sent
+
+
+class WebhookNotAnswered(Exception):
+    """No HTTP answer: a timeout, a refused or reset connection, a TLS failure. Retried."""
+
+
+class WebhookTransport(Protocol):
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> WebhookAnswer:
+        """POST once, following no redirect, to an https:// URL only. Raises WebhookNotAnswered."""
+        ...
+
+
+class EventBusRefused(Exception):
+    """EventBridge did not take the event; `retryable` says whether another try may succeed."""
+
+    def __init__(self, reason: str, *, retryable: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+class StorefrontEventBus(Protocol):
+    def put(self, bus_arn: str, event: OutboundEvent) -> None:
+        """PutEvents of one event on the storefront's bus. Raises EventBusRefused."""
+        ...
+
+
+@dataclass(frozen=True)
+class WebhookAttempt:
+    """One delivery attempt of an outbound event, as the order's timeline records it."""
+
+    kind: str  # webhook_delivered | webhook_retrying | webhook_failed | webhook_skipped
+    reason: str | None
+    at: datetime
+    status_code: int | None = None  # the receiver's HTTP status; None when it did not answer or was not asked
+    delivered: frozenset[str] = frozenset()  # targets that took the event this attempt ("webhook", "event_bus")
+    final: bool = False  # the last attempt: retries are exhausted and SQS parks the message in the DLQ
+
+
+class WebhookRecords(Protocol):
+    def delivered_targets(self, event: OutboundEvent) -> frozenset[str]:
+        """The targets an earlier attempt of this event delivered to (a retry does not repeat them)."""
+        ...
+
+    def record(self, event: OutboundEvent, attempt: WebhookAttempt) -> None: ...

@@ -14,6 +14,10 @@ Added to each entry (new keys, derived here):
 
 Entries of kind `ignored` are the platform reports the intake joined to this order and told no customer of (an
 unmapped status, an estimate not later than the one told), with the platform, its status and the reason.
+
+Outbound webhooks to the storefront (usecases.outbound) are entries too, of kind `webhook_delivered`,
+`webhook_retrying`, `webhook_failed` or `webhook_skipped`, with their status code, attempts and one history line per
+attempt.
 """
 
 from __future__ import annotations
@@ -228,6 +232,8 @@ def summary(e: dict[str, Any]) -> str:
         return line + (f" ({e['reason']})" if e.get("reason") else "")
     if e["kind"] == "ignored":
         return f"{e.get('platform', '?')} report {e.get('status', '?')} ignored ({e.get('reason', '?')})"
+    if _is_webhook(e):
+        return f"webhook {e.get('event_type', '?')} {e.get('status', '?')} ({_webhook_step(e)})"
     if e["kind"] != "notification":
         return f"{e['kind']} {e.get('status', '')}".strip()
     line = f"{_label(e)} {e.get('status', '?')}"
@@ -277,10 +283,26 @@ def describe(e: dict[str, Any]) -> tuple[str, str, str]:
         details = [f"reason: {e.get('reason', '?')}", f"id {e.get('report_id', '?')}"]
         details += [f"{label} {e[name]}" for label, name in _IGNORED_DETAILS if e.get(name)]
         return f"{e.get('platform', '?')} report {e.get('status', '?')}", "ignored", "; ".join(details)
+    if _is_webhook(e):
+        details = [f"id {e.get('event_id', '?')}", _webhook_step(e)]
+        if e.get("delivered"):
+            details.append(f"delivered to {', '.join(e['delivered'])}")
+        return f"webhook {e.get('event_type', '?')}", str(e.get("status", "?")), "; ".join(details)
     return e["kind"], str(e.get("status", "")), e["key"]
 
 
 _IGNORED_DETAILS = (("tracking", "tracking_number"), ("shipment", "shipment_id"))
+
+
+def _is_webhook(e: dict[str, Any]) -> bool:
+    """An outbound webhook's entry (usecases.outbound): kind webhook_delivered, _retrying, _failed or _skipped."""
+    return str(e.get("kind", "")).startswith("webhook_")
+
+
+def _webhook_step(e: dict[str, Any]) -> str:
+    attempts = int(e.get("attempts") or 0)
+    reason = str(e.get("reason") or "")
+    return f"{reason}; {attempts} attempt{'s' if attempts != 1 else ''}" if reason else f"{attempts} attempts"
 
 
 def _when(value: Any) -> str:
@@ -293,6 +315,11 @@ def _when(value: Any) -> str:
 def history_lines(e: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(at, what, details) of each provider report kept on a notification."""
     lines = []
+    if _is_webhook(e):
+        for attempt in e.get("history") or []:
+            status = f"HTTP {attempt['status_code']}" if attempt.get("status_code") is not None else ""
+            lines.append((str(attempt.get("at", "")), str(attempt.get("kind", "?")), attempt.get("reason") or status))
+        return lines
     for report in e.get("history") or []:
         details = [f"{k} {report[k]}" for k in ("error_code", "reason") if report.get(k)]
         what = f"{report.get('provider', '?')} {report.get('event', '?')}"

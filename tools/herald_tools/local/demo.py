@@ -7,6 +7,7 @@ file of events, waits until every queue is quiet, then accounts for every event 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from secrets import token_urlsafe
 from typing import Any
 
 from herald.contract.parsing import EventRejected, parse_event
+from herald.domain.storefront import StorefrontOutbound
 from herald_tools.events_file import read_events
 from herald_tools.local.conditions import DEFAULT_TIMEOUT_SECONDS, Deployment, wait_for
 from herald_tools.local.directives import Stage, act, directive_of
@@ -40,6 +42,8 @@ SETTLED_STATUSES = {"sent", "failed", "skipped", "suppressed", "dlq", "standby"}
 # for a probe, and goes through SES. With a 3 s interval every retry of the last failed email landed on a due
 # probe, failed it against the still-down SendGrid, and the email ended in the DLQ after 5 attempts.
 RETRY_MAX_SECONDS = 4
+# Where the default storefront's outbound signing secret lives locally (a name, never the value).
+OUTBOUND_SECRET_NAME = "herald/acme-outdoor/outbound"  # noqa: S105 - a Secrets Manager name
 DEMO_PARAMETERS = {"FailoverThreshold": "3", "FailoverProbeSeconds": "10", "DeliveryDeadlineSeconds": "10"}
 
 
@@ -55,16 +59,20 @@ class Providers:
     sendgrid_webhook_secret: dict[str, str] = field(default_factory=dict)
     sendgrid: Any = None
     twilio: Any = None
+    # The default storefront's webhook receiver (outbound webhooks, docs/outbound-webhooks.md) and its secret.
+    storefront_receiver: Any = None
+    outbound_secret: str = ""
 
 
 @contextmanager
 def providers(
     outbox_dir: Path, *, email_faults: FaultPlan | None = None, sms_faults: FaultPlan | None = None
 ) -> Iterator[Providers]:
-    from herald_tools.local.ports import CARRIER_PHOTOS_CA_VARIABLE, CARRIER_PHOTOS_URL_VARIABLE
+    from herald_tools.local.ports import CARRIER_PHOTOS_CA_VARIABLE, CARRIER_PHOTOS_URL_VARIABLE, RECEIVER_CA_VARIABLE
     from herald_tools.local.standins.carrier_photos import CarrierPhotosStandIn
     from herald_tools.local.standins.outbox import Outbox
     from herald_tools.local.standins.sendgrid import SendGridStandIn
+    from herald_tools.local.standins.storefront_webhooks import StorefrontWebhookReceiver
     from herald_tools.local.standins.twilio import TwilioStandIn
 
     outbox = Outbox(outbox_dir)
@@ -95,6 +103,12 @@ def providers(
                 "from_number": LOCAL_TWILIO_FROM,
             }
             result.env["HERALD_TWILIO_API_BASE_URL"] = result.twilio.url
+        # The storefront's end of Herald's outbound webhooks: random per run, as a storefront makes its secret.
+        result.outbound_secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+        result.storefront_receiver = stack.enter_context(
+            StorefrontWebhookReceiver([result.outbound_secret], record_dir=outbox.root / "storefront-webhooks")
+        )
+        result.env[RECEIVER_CA_VARIABLE] = str(result.storefront_receiver.ca_path)
         # The carriers' proof photos: every carrier host is this stand-in, locally (local/ports.py).
         photos = stack.enter_context(CarrierPhotosStandIn())
         result.env |= {CARRIER_PHOTOS_URL_VARIABLE: photos.url, CARRIER_PHOTOS_CA_VARIABLE: str(photos.ca_path)}
@@ -189,6 +203,7 @@ def prepare(runtime: Any, provider_setup: Providers) -> LocalPublisher:
     secrets.create_secret(Name=page_secret, SecretString=json.dumps({"keys": [token_urlsafe(32)]}))
     _wire_callbacks(runtime, provider_setup)
     verify_ses_sender(runtime)
+    connect_outbound_webhooks(runtime, provider_setup)
     return register_second_storefront(
         runtime, sendgrid_secret=provider_setup.sendgrid_secret, twilio_secret=provider_setup.twilio_secret
     )
@@ -209,6 +224,28 @@ def _wire_callbacks(runtime: Any, provider_setup: Providers) -> None:
         )
     if provider_setup.sendgrid is not None:
         provider_setup.sendgrid.events_webhook_url = f"{runtime.webhooks_url}/webhooks/sendgrid/events"
+
+
+def connect_outbound_webhooks(runtime: Any, provider_setup: Providers) -> None:
+    """Give the default storefront's entry an outbound webhook to the receiver stand-in, with its signing secret
+    (docs/outbound-webhooks.md "Connect"), as an operator does with `herald stores add --replace`."""
+    from herald.adapters.ssm_storefronts import SsmStorefronts
+    from herald_tools.local.runtime import LOCAL_PARAMETERS
+    from herald_tools.local.storefronts import registry_path
+
+    receiver = provider_setup.storefront_receiver
+    if receiver is None:
+        return
+    # A secret's name (under StorefrontSecretsPrefix, which the functions may read), not its value.
+    secret_name = OUTBOUND_SECRET_NAME
+    runtime.aws.client("secretsmanager").create_secret(Name=secret_name, SecretString=provider_setup.outbound_secret)
+    registry = SsmStorefronts(runtime.aws.client("ssm"), registry_path(runtime))
+    source = runtime.deploy_parameters().get("DefaultStorefrontSource", LOCAL_PARAMETERS["DefaultStorefrontSource"])
+    entry = registry.get(source)
+    if entry is None:
+        return  # a template without the default storefront (the integration tests' own): nothing to connect
+    outbound = {"url": receiver.webhook_url, "secret_id": secret_name}
+    registry.put(entry.model_copy(update={"outbound": StorefrontOutbound.model_validate(outbound)}))
 
 
 def verify_ses_sender(runtime: Any) -> None:

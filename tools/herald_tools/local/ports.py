@@ -5,6 +5,9 @@ The order page's photo fetcher reaches the carrier-photos stand-in (every carrie
 Twilio's test numbers (+1 500 555 xxxx) reach no phone, so production's phone rule (domain.phone.to_e164)
 refuses them; they are exactly what the Twilio stand-in, the demo and the integration tests send to. Locally, and
 only locally, dispatch accepts them.
+
+The storefront receiver stand-in serves HTTPS with a certificate of its own CA; locally, and only locally, the
+outbound webhooks' transport trusts that CA too (named by RECEIVER_CA_VARIABLE), and still verifies certificates.
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from herald.handlers.wiring import PORT_PHONE_RULE, PORT_PHOTO_FETCHER, decorate_ports
+from herald.handlers.wiring import PORT_PHONE_RULE, PORT_PHOTO_FETCHER, PORT_WEBHOOK_TRANSPORT, decorate_ports
+
+# The stand-in receiver's CA file (StorefrontWebhookReceiver.ca_path), in a worker's or a test's environment.
+RECEIVER_CA_VARIABLE = "HERALD_LOCAL_RECEIVER_CA"
 
 # Where the carrier-photos stand-in listens, and its certificate (set by the demo's providers for the functions).
 CARRIER_PHOTOS_URL_VARIABLE = "HERALD_LOCAL_CARRIER_PHOTOS_URL"
@@ -38,6 +44,16 @@ def accepting_twilio_test_numbers(rule: PhoneRule) -> PhoneRule:
             return e164(parsed)
 
     return read
+
+
+def trusting_the_local_receiver(transport: Any) -> Any:
+    """The outbound webhooks' transport, trusting the receiver stand-in's CA when one is named (else as it is)."""
+    ca = os.environ.get(RECEIVER_CA_VARIABLE)
+    if not ca:
+        return transport
+    from herald.adapters.http_webhooks import Urllib3WebhookTransport
+
+    return Urllib3WebhookTransport(timeout_seconds=transport.timeout_seconds, ca_certs=ca)
 
 
 def carrier_photos_stand_in(base_url: str, ca_path: str) -> Any:
@@ -67,6 +83,8 @@ def carrier_photos_stand_in(base_url: str, ca_path: str) -> Any:
 def local_ports(name: str, port: Any) -> Any:
     if name == PORT_PHONE_RULE:
         return accepting_twilio_test_numbers(port)
+    if name == PORT_WEBHOOK_TRANSPORT:
+        return trusting_the_local_receiver(port)
     if name == PORT_PHOTO_FETCHER and os.environ.get(CARRIER_PHOTOS_URL_VARIABLE):
         return carrier_photos_stand_in(os.environ[CARRIER_PHOTOS_URL_VARIABLE], os.environ[CARRIER_PHOTOS_CA_VARIABLE])
     return port

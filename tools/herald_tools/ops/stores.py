@@ -216,6 +216,8 @@ def check_entry(entry: Storefront, *, secretsmanager: Any, sesv2: Any) -> list[C
         _secret_check(secretsmanager, source, "Twilio secret", entry.twilio_secret_id, TWILIO_SECRET_KEYS),
         _ses_check(sesv2, source, entry.ses_sending_identity),
     ]
+    if entry.outbound is not None:
+        checks.append(_outbound_secret_check(secretsmanager, source, entry.outbound.secret_id))
     if entry.publishers:
         checks.append(Check(source, "publishers", True, f"{len(entry.publishers)} allowed to publish"))
     else:
@@ -319,6 +321,28 @@ def _signing_secret_check(client: Any, source: str, what: str, secret_id: str) -
     if not value.strip():
         return Check(source, what, False, f"{secret_id}: its SecretString is empty")
     return Check(source, what, True, f"{secret_id}: holds a signing secret")
+
+
+def _outbound_secret_check(client: Any, source: str, secret_id: str) -> Check:
+    """The outbound webhooks' signing secret exists and holds Standard Webhooks keys (`whsec_...`, or a
+    {"keys": [...]} list). Its value is read, never shown: the details name the count of keys or the problem."""
+    from herald.webhooks.standard_webhooks import SigningSecretInvalid, signing_keys
+
+    what = "outbound signing secret"
+    found, failed = _read(
+        lambda: client.get_secret_value(SecretId=secret_id),
+        source,
+        what,
+        secret_id,
+        ("ResourceNotFoundException", "no such secret"),
+    )
+    if failed:
+        return failed
+    try:
+        keys = signing_keys(found.get("SecretString") or "")
+    except SigningSecretInvalid as error:  # its message never quotes the value
+        return Check(source, what, False, f"{secret_id}: {error}")
+    return Check(source, what, True, f"{secret_id}: {len(keys)} signing key{'s' if len(keys) != 1 else ''}")
 
 
 def _ses_check(client: Any, source: str, identity: str) -> Check:

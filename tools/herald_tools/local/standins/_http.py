@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import ssl
+import sys
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -71,6 +73,14 @@ class _Server(ThreadingHTTPServer):
         with self.connections_lock:
             self.connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, ssl.SSLError):
+            # A client that does not trust the stand-in's certificate (a test of exactly that): not a stand-in bug.
+            logger.debug("%s: TLS handshake refused by %s: %s", self.standin.name, client_address, error)
+            return
+        super().handle_error(request, client_address)
 
     def close_connections(self) -> None:
         with self.connections_lock:
@@ -168,6 +178,8 @@ class StandInServer(ABC):
 
     name = "stand-in"
     max_body_bytes = 10 * 1024 * 1024
+    # Set by a stand-in that serves HTTPS (before start()); None: plain HTTP.
+    tls_context: ssl.SSLContext | None = None
 
     def __init__(self, *, faults: FaultPlan | None = None, port: int = 0) -> None:
         self.faults = faults if faults is not None else FaultPlan()
@@ -188,6 +200,10 @@ class StandInServer(ABC):
         # A restart binds the port it had before, so clients configured with `url` keep working
         # (a provider outage and its recovery, in one test).
         server = _Server(("127.0.0.1", self._port), self)
+        if self.tls_context is not None:
+            # HTTPS (the storefront receiver: Herald posts to https:// only). Each handshake runs on its request's
+            # own thread, on the first read, so one slow client holds up no other.
+            server.socket = self.tls_context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
         self._port = server.server_address[1]
         self._server = server
         self._thread = threading.Thread(
