@@ -248,18 +248,18 @@ class LateDeliverySettings(FunctionSettings):
     shipment_events_queue_url: str = Field(alias="HERALD_SHIPMENT_EVENTS_QUEUE_URL")
 
 
-class OrderPageSettings(FunctionSettings, _OrderPageSetting):
-    function: ClassVar[str] = "order-page"
-
-    # Where Herald keeps the proof photos it serves (fetched once from the carrier). Unset: no photo is shown.
-    photos_bucket: str | None = Field(None, alias="HERALD_PROOF_PHOTOS_BUCKET")
-
-
 class OutboundQueueSetting(BaseModel):
     """For a function that tells storefronts something (the order page's answers): mix into its settings and
     build adapters.sqs_outbound.SqsOutboundEvents on the URL. Unset: that function publishes no outbound events."""
 
     outbound_webhooks_queue_url: str | None = Field(None, alias="HERALD_OUTBOUND_WEBHOOKS_QUEUE_URL")
+
+
+class OrderPageSettings(FunctionSettings, _OrderPageSetting, OutboundQueueSetting):
+    function: ClassVar[str] = "order-page"
+
+    # Where Herald keeps the proof photos it serves (fetched once from the carrier). Unset: no photo is shown.
+    photos_bucket: str | None = Field(None, alias="HERALD_PROOF_PHOTOS_BUCKET")
 
 
 class OutboundWebhooksSettings(FunctionSettings):

@@ -410,3 +410,32 @@ def photo_request(path: str) -> dict[str, Any]:
     }
     response: dict[str, Any] = order_page.handler(event, FakeContext())
     return response
+
+
+def test_a_dispute_is_told_to_the_storefront_as_a_signed_outbound_event(
+    pages: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the deployment's outbound webhooks queue (the outbound-webhooks function signs and delivers it)
+    url = pages.sqs.create_queue(QueueName="outbound-webhooks")["QueueUrl"]
+    monkeypatch.setenv("HERALD_OUTBOUND_WEBHOOKS_QUEUE_URL", url)
+    order_page.root.reset()
+    _delivered_story(pages)
+    path = _page_path(pages)
+    page = request("GET", path)["body"]
+    first = _post(path, {"shipment": "shp_1001_1", "answer": "not_received", "form_token": _form_token(page)})
+    details = re.search(r'name="form_token" value="([^"]+)"', first["body"])
+    assert details
+    # When the customer disputes the delivery, with a note
+    fields = {"shipment": "shp_1001_1", "answer": "not_received", "reason": "damaged", "note": "Box crushed"}
+    _post(path, fields | {"form_token": details.group(1)})
+    # Then one delivery.disputed CloudEvent is queued for the storefront, about the order, with the evidence
+    messages = pages.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    (message,) = messages
+    event = json.loads(message["Body"])
+    assert (event["specversion"], event["type"], event["subject"]) == ("1.0", "delivery.disputed", "ord_1001")
+    assert event["source"].endswith(SOURCE)
+    assert event["data"]["reason"] == "damaged"
+    assert event["data"]["note"] == "Box crushed"
+    assert event["data"]["evidence"]["proof"]["location"] == "Front porch"
+    # And the "what happened?" step told nothing: only the recorded answer is
+    assert (len(_answers(pages)), len(messages)) == (1, 1)

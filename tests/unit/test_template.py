@@ -118,7 +118,12 @@ FUNCTION_ENV = {
         "HERALD_SHIPMENT_EVENTS_QUEUE_URL",
     },
     "LateDeliveryFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_SHIPMENT_EVENTS_QUEUE_URL"},
-    "OrderPageFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_ORDER_PAGE_SECRET_ID", "HERALD_PROOF_PHOTOS_BUCKET"},
+    "OrderPageFunction": {
+        "POWERTOOLS_SERVICE_NAME",
+        "HERALD_ORDER_PAGE_SECRET_ID",
+        "HERALD_PROOF_PHOTOS_BUCKET",
+        "HERALD_OUTBOUND_WEBHOOKS_QUEUE_URL",
+    },
     # Its queue's own maxReceiveCount, over the global one.
     "OutboundWebhooksFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_MAX_RECEIVE_COUNT"},
 }
@@ -552,6 +557,8 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
         "dynamodb:GetItem": {table},
         "dynamodb:Query": {table},
         "dynamodb:PutItem": {table},
+        # The customer's answers, told to the storefront through the outbound webhooks
+        "sqs:SendMessage": {queue("OutboundWebhooksQueue")},
         # Herald's copies of the proof photos, under their prefix only
         "s3:GetObject": photos,
         "s3:PutObject": photos,

@@ -78,6 +78,11 @@ def _build() -> OrderPageGraph:
 
         photos = S3PhotoCopies(aws_client("s3"), config.photos_bucket)
         fetcher = port(PORT_PHOTO_FETCHER, HttpsPhotoFetcher())
+    outbound = None
+    if config.outbound_webhooks_queue_url:
+        from herald.adapters.sqs_outbound import SqsOutboundEvents
+
+        outbound = SqsOutboundEvents(aws_client("sqs"), config.outbound_webhooks_queue_url)
     return OrderPageGraph(
         OrderPages(
             DynamoDbOrderPages(dynamodb, config.table_name, link_days=config.page_link_days),
@@ -86,6 +91,7 @@ def _build() -> OrderPageGraph:
             lambda: secrets.signing_keys(config.order_page_secret_id),
             photos=photos,
             fetcher=fetcher,
+            outbound=outbound,
         )
     )
 

@@ -23,9 +23,11 @@ from herald.domain.order_page import (
     delivery_response,
     is_page_token,
 )
+from herald.domain.outbound import OutboundType, outbound_event, outbound_event_id
 from herald.usecases.ports import (
     OrderPageRecord,
     OrderPageStore,
+    OutboundEvents,
     Photo,
     PhotoCopies,
     PhotoFetcher,
@@ -40,6 +42,10 @@ if TYPE_CHECKING:
 # What a step's item status must be for the customer to have been told of it (a superseded repeat was not).
 _TOLD = frozenset({"dispatched", "dispatching"})
 _ANSWER_KINDS = {DeliveryAnswer.RECEIVED: "delivery_confirmed", DeliveryAnswer.NOT_RECEIVED: "delivery_disputed"}
+_OUTBOUND_TYPES = {
+    "delivery_confirmed": OutboundType.DELIVERY_CONFIRMED,
+    "delivery_disputed": OutboundType.DELIVERY_DISPUTED,
+}
 
 
 @dataclass
@@ -118,6 +124,7 @@ class OrderPages:
         *,
         photos: PhotoCopies | None = None,
         fetcher: PhotoFetcher | None = None,
+        outbound: OutboundEvents | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._pages = pages
@@ -126,6 +133,9 @@ class OrderPages:
         self._form_keys = form_keys
         self._photos = photos  # None: a deployment without the photo bucket shows no photo
         self._fetcher = fetcher
+        # The storefront hears of each answer (delivery.disputed, delivery.confirmed); None: a deployment without
+        # outbound webhooks records the answer only.
+        self._outbound = outbound
         self._clock = clock
 
     def view(self, token: str) -> OrderPageView | None:
@@ -164,6 +174,9 @@ class OrderPages:
             note=response.note,
             evidence=evidence_of(shipment),
         )
+        # Told before it is recorded, under an id made from the form's nonce: if recording fails the customer posts
+        # the same form again and the storefront gets the same event id (it dedupes); a replay repeats that id too.
+        self._tell_storefront(view, answer, nonce)
         recorded = self._pages.record_answer(view.source, view.order_id, nonce, answer, self._clock())
         outcome = AnswerOutcome.RECORDED if recorded else AnswerOutcome.REPLAYED
         return AnswerResult(outcome, self.view(token) or view, response, next_token)
@@ -190,6 +203,30 @@ class OrderPages:
         photo = self._fetcher.fetch(str(url))
         self._photos.put(key, photo)
         return photo
+
+    def _tell_storefront(self, view: OrderPageView, answer: RecordedAnswer, nonce: str) -> None:
+        if self._outbound is None:
+            return
+        event_type = _OUTBOUND_TYPES[answer.kind]
+        data = {
+            "order_id": view.order_id,
+            "order_number": view.order.get("number"),
+            "shipment_id": answer.shipment_id,
+            "answer": answer.answer,
+            "reason": answer.reason,
+            # The customer's words go to their own storefront as typed (it must read them); Herald stores them masked.
+            "note": answer.note,
+            "evidence": answer.evidence,
+        }
+        event = outbound_event(
+            view.source,
+            event_type,
+            view.order_id,
+            {k: v for k, v in data.items() if v is not None},
+            outbound_event_id(event_type, view.order_id, nonce),
+            time=self._clock(),
+        )
+        self._outbound.publish(event)
 
     def _forms(self) -> FormTokens:
         return FormTokens(tuple(self._form_keys()))
