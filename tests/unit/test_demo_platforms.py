@@ -157,7 +157,6 @@ def test_a_platform_directive_the_demo_cannot_act_out_is_refused_before_anything
     folder or missing, a Shopify event without its topic), Then it is refused naming what is wrong, and nothing
     reached the queue or the API (the API's port is closed: a post would fail differently)."""
     (tmp_path / "a.json").write_text("{}")
-    (tmp_path.parent / "a.json").write_text("{}")
     sent: list[str] = []
     act = act_webhook if "webhook" in directive else act_eventbridge
     with pytest.raises(IntakeDirectiveError, match=message):
