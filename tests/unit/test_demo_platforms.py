@@ -170,3 +170,25 @@ def test_the_storefront_that_takes_webhooks_names_a_secret_for_every_platform_th
     assert isinstance(intake, StorefrontIntake)
     assert all(getattr(intake, f"{platform}_secret_id") for platform in SIGNED_PLATFORMS)
     assert intake.sms_consent is SmsConsentRule.SHOPIFY_SMS_CONSENT
+
+
+def test_set_puts_dates_of_the_run_where_the_directive_points_and_refuses_a_value_the_file_lacks() -> None:
+    """Given a tracker whose estimate is a sample's old date, When the directive sets it to {today+3} (and one
+    field to {today-1}), Then the payload carries those days of the run and nothing else changed; a pointer to
+    a value the file does not have is refused (set changes what the platform sent, it adds nothing)."""
+    from datetime import date
+
+    from herald_tools.local.intake_stage import resolve_set, with_values
+
+    payload = {"result": {"est_delivery_date": "2024-08-05T00:00:00Z", "details": [{"at": "x"}], "id": "trk_1"}}
+    spec = {"set": {"/result/est_delivery_date": "{today+3}T00:00:00Z", "/result/details/0/at": "{today-1}"}}
+    changed = resolve_set(spec, today=date(2026, 12, 30))
+    assert changed == {"/result/est_delivery_date": "2027-01-02T00:00:00Z", "/result/details/0/at": "2026-12-29"}
+    result = with_values(payload, changed, Path("tracker.json"))
+    assert result == {
+        "result": {"est_delivery_date": "2027-01-02T00:00:00Z", "details": [{"at": "2026-12-29"}], "id": "trk_1"}
+    }
+    with pytest.raises(IntakeDirectiveError, match="has no such value"):
+        with_values(payload, {"/result/eta": "2027-01-02"}, Path("tracker.json"))
+    with pytest.raises(IntakeDirectiveError, match="text values"):
+        resolve_set({"set": {"/result/id": 3}})

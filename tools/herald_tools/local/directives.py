@@ -24,7 +24,8 @@ A line `{"herald_demo": {...}}` is not an event: the demo acts it out, in order,
   `aftership`, `onfleet`) posts the file's bytes to the storefront's intake route on the local API, signed with the
   storefront's secret as the platform signs; the demo waits until dispatch has taken every event the intake
   answered it published. Both record the step for the report and the summary (local/intake_stage.py); `file` is
-  relative to the events file's folder, `"timeout"` (seconds) bounds the wait.
+  relative to the events file's folder, `"timeout"` (seconds) bounds the wait, and `"set"`
+  (`{"/json/pointer": "{today+3}"}`) changes a value of the file to a date of the run before it is sent.
 - `"note"`: a sentence the demo prints as it acts the directive out. `"story"`: the story a platform step belongs
   to, which the summary tells under that name.
 

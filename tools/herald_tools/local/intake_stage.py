@@ -8,6 +8,11 @@ what dispatch made of each report.
   the Shopify webhook, wrapped in the envelope EventBridge delivers from Shopify's partner event source, on the
   shopify-events queue, as the template's rule does.
 
+`"set"` changes the file's values before it is sent, each named by a JSON Pointer (RFC 6901) to a value the file
+has, e.g. `{"/result/est_delivery_date": "{today+3}T00:00:00Z"}`: `{today}`, `{today+N}`, `{today-N}` are UTC dates
+of the run. A platform tells estimates in days to come, and Herald acts on a promised day that has passed (a
+running-late check at once): a sample's own dates, years old, would tell another story than the one staged.
+
 Either waits, reading the queues and the table, until dispatch has taken every event the report became (the
 intake publishes on the event queues before it answers or deletes its message, and dispatch records each event
 before deleting it), then records the step for the report (`report["intake"]`): the route, the answer, and each
@@ -17,8 +22,10 @@ event with its type, outcome and order. Files are read relative to the events fi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -62,7 +69,9 @@ def act_webhook(directive: Mapping[str, Any], stage: IntakeStage) -> str:
     if platform not in SIGNED_PLATFORMS:
         raise IntakeDirectiveError(f"webhook platform {platform!r}: one of {', '.join(SIGNED_PLATFORMS)}")
     name = cast(SignedPlatform, platform)
-    intake, path, body = _storefront(spec, stage), *_payload(spec, stage)
+    intake, (path, body), changed = _storefront(spec, stage), _payload(spec, stage), resolve_set(spec)
+    if changed:
+        body = json.dumps(with_values(_json(body, path), changed, path)).encode("utf-8")
     topic = _topic(spec) if name == "shopify" else None
     if stage.api_url is None:
         raise IntakeDirectiveError("webhooks need the local HTTP API, and this runtime has none")
@@ -87,7 +96,7 @@ def act_webhook(directive: Mapping[str, Any], stage: IntakeStage) -> str:
         timeout=float(spec.get("timeout", DEFAULT_TIMEOUT_SECONDS)),
     )
     records = deployment.records(intake.source)
-    step = _step(directive, "https", platform, topic, intake, path)
+    step = _step(directive, "https", platform, topic, intake, path, changed)
     step |= {
         "path": delivery.path,
         "http_status": status,
@@ -100,12 +109,9 @@ def act_webhook(directive: Mapping[str, Any], stage: IntakeStage) -> str:
 
 def act_eventbridge(directive: Mapping[str, Any], stage: IntakeStage) -> str:
     spec = _spec(directive, "eventbridge")
-    intake, path, body = _storefront(spec, stage), *_payload(spec, stage)
+    intake, (path, body), changed = _storefront(spec, stage), _payload(spec, stage), resolve_set(spec)
     topic = _topic(spec)
-    try:
-        payload = json.loads(body)
-    except ValueError as error:
-        raise IntakeDirectiveError(f"{path.name} is not JSON ({error}): EventBridge carries the body as JSON") from None
+    payload = with_values(_json(body, path), changed, path)
     envelope = eventbridge_envelope(
         topic, payload, shop_domain=intake.shop_domain, name=path.name, region=stage.region, account=stage.account
     )
@@ -122,7 +128,7 @@ def act_eventbridge(directive: Mapping[str, Any], stage: IntakeStage) -> str:
     )
     records = deployment.records(intake.source)
     new = [event_id for event_id in records if event_id not in before]
-    step = _step(directive, "eventbridge", "shopify", topic, intake, path)
+    step = _step(directive, "eventbridge", "shopify", topic, intake, path, changed)
     step |= {
         "sqs_message_id": message_id,
         "rejected": deployment.rejection(message_id),
@@ -159,6 +165,55 @@ def _payload(spec: Mapping[str, Any], stage: IntakeStage) -> tuple[Path, bytes]:
     return path, path.read_bytes()
 
 
+_TODAY = re.compile(r"\{today(?:([+-])(\d{1,4}))?\}")
+
+
+def resolve_set(spec: Mapping[str, Any], today: date | None = None) -> dict[str, str]:
+    """The directive's `set`, with its `{today±N}` resolved to dates of the run: pointer -> value."""
+    wanted = spec.get("set") or {}
+    if not isinstance(wanted, Mapping) or not all(isinstance(v, str) for v in wanted.values()):
+        raise IntakeDirectiveError(f"set maps JSON Pointers to text values, not {wanted!r}")
+    day = today or datetime.now(UTC).date()
+
+    def resolve(match: re.Match[str]) -> str:
+        sign, days = match.group(1), int(match.group(2) or 0)
+        return (day + timedelta(days=-days if sign == "-" else days)).isoformat()
+
+    return {str(pointer): _TODAY.sub(resolve, value) for pointer, value in wanted.items()}
+
+
+def _json(body: bytes, path: Path) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError as error:
+        raise IntakeDirectiveError(f"{path.name} is not JSON ({error})") from None
+
+
+def with_values(payload: Any, changed: Mapping[str, str], path: Path) -> Any:
+    """`payload` with each pointer's value replaced; a pointer to a value the file does not have is refused."""
+    for pointer, value in changed.items():
+        parts = [part.replace("~1", "/").replace("~0", "~") for part in pointer.split("/")[1:]]
+        if not pointer.startswith("/") or not parts:
+            raise IntakeDirectiveError(f"set {pointer!r}: a JSON Pointer such as /result/est_delivery_date")
+        parent = payload
+        for part in parts[:-1]:
+            parent = _child(parent, part, pointer, path)
+        _child(parent, parts[-1], pointer, path)  # it must exist: `set` changes what the platform sent
+        if isinstance(parent, list):
+            parent[int(parts[-1])] = value
+        else:
+            parent[parts[-1]] = value
+    return payload
+
+
+def _child(node: Any, part: str, pointer: str, path: Path) -> Any:
+    if isinstance(node, dict) and part in node:
+        return node[part]
+    if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+        return node[int(part)]
+    raise IntakeDirectiveError(f"set {pointer!r}: {path.name} has no such value")
+
+
 def _topic(spec: Mapping[str, Any]) -> str:
     topic = spec.get("topic")
     if not isinstance(topic, str) or "/" not in topic:
@@ -181,9 +236,16 @@ def _unrecorded(deployment: Deployment, source: str, event_ids: list[str]) -> li
 
 
 def _step(
-    directive: Mapping[str, Any], route: str, platform: str, topic: str | None, intake: LocalIntake, path: Path
+    directive: Mapping[str, Any],
+    route: str,
+    platform: str,
+    topic: str | None,
+    intake: LocalIntake,
+    path: Path,
+    changed: Mapping[str, str],
 ) -> dict[str, Any]:
     return {
+        "set": dict(changed),  # what the demo changed in the file before sending it
         "story": directive.get("story"),
         "note": directive.get("note"),
         "route": route,
