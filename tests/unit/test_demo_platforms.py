@@ -192,3 +192,26 @@ def test_set_puts_dates_of_the_run_where_the_directive_points_and_refuses_a_valu
         with_values(payload, {"/result/eta": "2027-01-02"}, Path("tracker.json"))
     with pytest.raises(IntakeDirectiveError, match="text values"):
         resolve_set({"set": {"/result/id": 3}})
+
+
+def test_the_report_reads_a_deliverys_proof_from_the_email_the_customer_got(tmp_path: Path) -> None:
+    """Given the stand-in's HTML copy of a delivered email (named after its notification), When the report reads
+    it, Then it names the images the email showed and its map link; no copy (a real provider) reads as None."""
+    from herald.domain.notification import notification_id
+    from herald_tools.local.demo import shown_proof
+    from herald_tools.local.standins.outbox import safe_name
+
+    source, event_id = "storefront/globex-garden", "onfleet-task:taskCompleted"
+    (tmp_path / "email").mkdir()
+    html = (
+        '<p>The driver took this photo at delivery:</p><a href="https://p.example/1.png">'
+        '<img src="https://p.example/1.png" alt="Photo"></a>'
+        '<p><a href="https://www.google.com/maps/search/?api=1&amp;query=38.2527,-85.7585">map</a></p>'
+    )
+    name = safe_name(notification_id(source, event_id, "email"))
+    (tmp_path / "email" / f"{name}.html").write_text(html)
+    assert shown_proof(tmp_path, source, event_id) == {
+        "images": ["https://p.example/1.png"],
+        "map_url": "https://www.google.com/maps/search/?api=1&query=38.2527,-85.7585",
+    }
+    assert shown_proof(tmp_path, source, "another-event") is None
