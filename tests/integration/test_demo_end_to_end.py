@@ -42,7 +42,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
         cwd=workdir,
         capture_output=True,
         text=True,
-        timeout=300,
+        # A bound, not a measure: the story (lifecycle and platform stories) takes 2-3 min on a loaded 2-core machine.
+        timeout=600,
         check=False,
     )
     return {

@@ -137,8 +137,6 @@ def test_a_carrier_scan_posted_to_the_local_api_reaches_globexs_customer(
     shipment.update(source=SECOND_SOURCE, id="evt_globex_shipment")
     shipment["data"]["order"]["id"] = "ord_globex_easypost"
     shipment["data"]["shipment"].update(id="shp_globex_easypost", carrier="FedEx", tracking_number="1")
-    # No promised day: the sample's has passed, and its running-late notice (at once) would supersede the scan.
-    shipment["data"]["shipment"].pop("estimated_delivery", None)
     globex.client(runtime).send_message(
         QueueUrl=runtime.stack.queues["ShipmentEventsQueue"], MessageBody=json.dumps(shipment)
     )
