@@ -120,21 +120,17 @@ def test_a_carrier_scan_posted_to_the_local_api_reaches_globexs_customer(
     """Through the local HTTP API's forwarding to the intake's sandbox, and the intake's relay to dispatch."""
     import urllib.request
 
-    from herald.adapters.ssm_storefronts import SsmStorefronts
-    from herald_tools.local.storefronts import registry_path, second_storefront
+    from herald_tools.local.storefronts import intake_secret_id, second_storefront
 
     runtime, _, globex = deployment
     fixtures = ROOT / "tests" / "fixtures"
     vector = json.loads((fixtures / "easypost_webhook_hmac_test_vector.json").read_text())
     body = (fixtures / "easypost_tracker_updated_event.json").read_bytes().removesuffix(b"\n")
-    # Given Globex's entry takes EasyPost's webhooks with its secret (EasyPost's published test vector's)
-    runtime.aws.client("secretsmanager").create_secret(
-        Name="herald/globex-garden/easypost", SecretString=vector["webhook_secret"]
-    )
-    entry = second_storefront(globex.user_id)
-    intake = {"slug": "globex-garden", "easypost_secret_id": "herald/globex-garden/easypost"}
-    SsmStorefronts(runtime.aws.client("ssm"), registry_path(runtime)).put(
-        type(entry).model_validate({**entry.model_dump(), "intake": intake})
+    # Given Globex's entry takes EasyPost's webhooks (herald_tools.local.storefronts), its secret now EasyPost's
+    # published test vector's
+    assert second_storefront(globex.user_id).intake is not None
+    runtime.aws.client("secretsmanager").put_secret_value(
+        SecretId=intake_secret_id("easypost"), SecretString=vector["webhook_secret"]
     )
     # And Globex told Herald about the shipment EasyPost's published event tracks
     shipment: dict[str, Any] = json.loads((ROOT / "events" / "shipment.created.json").read_text())

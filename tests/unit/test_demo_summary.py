@@ -123,3 +123,51 @@ def test_a_channel_that_saw_nothing_reads_as_a_dash() -> None:
         "-",
         "-",
     )
+
+
+def test_only_the_first_primary_send_after_a_failover_is_told_as_the_recovery() -> None:
+    """Given email failed over to SES, then SendGrid's probe, then more emails through SendGrid (the platform
+    stories that follow the outage), When the stories are told, Then one recovery: the probe, not the traffic after."""
+    from herald_tools.local.summary import stories
+
+    order = {"id": "e", "type": "order.placed"}
+    failover = _notification(order, "email", "sent", provider="ses", route_reason="failover: sendgrid circuit open")
+    later = [
+        _notification(order | {"id": f"e{n}"}, "email", "sent", sent_at=f"2026-12-02T06:0{n}:00+00:00")
+        for n in (3, 1, 2)
+    ]
+    report = {"events": [], "notifications": [failover | {"sent_at": "2026-12-02T06:00:00+00:00"}, *later]}
+    assert stories(report)["recovered"] == ["email of e1 sent by sendgrid again"]
+
+
+def test_the_platform_stories_say_what_each_report_became_and_who_was_told() -> None:
+    """Given a report's platform steps (a delay notice sent by email, SMS skipped; a delivery whose email showed
+    the photo and map; a report that became nothing), Then each is one sentence under its story's name."""
+    from herald_tools.local.summary import platform_stories
+
+    def event(kind: str, **extra: Any) -> dict[str, Any]:
+        notices = [
+            {"channel": "email", "status": "sent", "delivery_status": "delivered", "recipient": "j***@example.com"},
+            {"channel": "sms", "status": "skipped", "reason": "customer has no phone number", "recipient": None},
+        ]
+        return {"id": kind, "type": kind, "outcome": "dispatched", "order_number": "#9999", "notifications": notices}
+
+    step = {"route": "https", "platform": "aftership", "topic": None, "file": "a.json", "story": "delays"}
+    proof = {"images": ["https://photos.example/p.png"], "map_url": "https://www.google.com/maps/search/?q=1,2"}
+    report = {
+        "intake": [
+            step | {"events": [event("shipment.delayed")]},
+            step | {"file": "b.json", "events": [event("shipment.delivered") | {"proof_shown": proof}]},
+            step | {"file": "c.json", "events": [], "answer": {"ignored": ["aftership status 'Pending': no info"]}},
+        ]
+    }
+    lines = platform_stories(report)
+    assert lines[0] == "[bold]delays[/]:"
+    assert lines[1] == (
+        "  AfterShip (a.json, signed, over HTTPS) became shipment.delayed of order #9999: the delay notice went to "
+        "j***@example.com by email (delivered); sms skipped (customer has no phone number)."
+    )
+    assert lines[2].endswith(
+        "The email showed the proof: photo https://photos.example/p.png, map https://www.google.com/maps/search/?q=1,2."
+    )
+    assert lines[3] == "  AfterShip (c.json, signed, over HTTPS) became no event (aftership status 'Pending': no info)."

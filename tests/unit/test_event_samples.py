@@ -121,10 +121,12 @@ def demo_lines() -> list[str]:
 
 def test_demo_stage_directives_are_the_ones_the_readme_describes() -> None:
     # Given the story's directive lines / When read
-    # Then STOP, an outage, waits on the circuit's conditions and a recovery, in that order
+    # Then STOP, an outage, waits on the circuit's conditions and a recovery, in that order, then the platform
+    # stories: Shopify through EventBridge and over HTTPS, the carriers' signed webhooks
     directives = [d for line in DEMO.read_text().splitlines() if (d := directive_of(line)) is not None]
-    kinds = [next(k for k in d if k != "note") for d in directives]
-    assert kinds == ["customer_texts", "outage", "until", "recover", "until", "until"]
+    kinds = [next(k for k in d if k not in ("note", "story")) for d in directives]
+    platform_steps = ["eventbridge", "webhook", "webhook", "webhook", "webhook", "webhook", "eventbridge", "webhook"]
+    assert kinds == ["customer_texts", "outage", "until", "recover", "until", "until", *platform_steps]
     assert [d["until"] for d in directives if "until" in d] == ["circuit_open", "probe_due", "circuit_closed"]
     readme = (EVENTS_DIR / "demo" / "README.md").read_text()
     for kind in {*kinds, *(d["until"] for d in directives if "until" in d)}:

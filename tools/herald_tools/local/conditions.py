@@ -93,6 +93,24 @@ class Deployment:
         items = self._scan({"sk": recipient_key(Channel(channel), recipient)}, pk_prefix=key_prefix("SUPPRESS"))
         return bool(items)
 
+    def records(self, source: str) -> dict[str, dict[str, str]]:
+        """What dispatch recorded for the storefront's events, by event id: each event's record (its type, status,
+        reason, order) or its rejection (status "rejected"), as plain strings."""
+        found: dict[str, dict[str, str]] = {}
+        for kind in ("event", "rejection"):
+            for item in self._scan({"kind": kind, "source": source}):
+                plain = {name: str(next(iter(value.values()))) for name, value in item.items()}
+                if kind == "rejection":
+                    plain["status"] = "rejected"
+                if "event_id" in plain:
+                    found[plain["event_id"]] = plain
+        return found
+
+    def rejection(self, message_id: str) -> str | None:
+        """The reason a function recorded for rejecting the SQS message `message_id`, or None."""
+        items = self._scan({"kind": "rejection", "message_id": message_id})
+        return items[0]["reason"]["S"] if items else None
+
     def _scan(self, equal: dict[str, str], *, pk_prefix: str | None = None) -> list[dict[str, Any]]:
         """Items whose string attributes equal `equal` (and whose pk starts with `pk_prefix`): the demo's table is
         small, and a scan needs no index the template would not otherwise have."""

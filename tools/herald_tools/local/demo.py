@@ -25,6 +25,7 @@ from herald.domain.storefront import StorefrontOutbound
 from herald_tools.events_file import read_events
 from herald_tools.local.conditions import DEFAULT_TIMEOUT_SECONDS, Deployment, wait_for
 from herald_tools.local.directives import Stage, act, directive_of
+from herald_tools.local.intake_stage import IntakeStage
 from herald_tools.local.standins.faults import FaultPlan
 from herald_tools.local.storefronts import LocalPublisher, register_second_storefront
 
@@ -158,13 +159,14 @@ def run_demo(
             extra_env=runtime_env,
             log_dir=work_dir / "logs",
         ) as runtime:
-            prepare(runtime, provider_setup)
+            second = prepare(runtime, provider_setup)
             stage = Stage(
                 provider_setup.sendgrid,
                 provider_setup.twilio,
                 runtime.webhooks_url if runtime.http_api is not None else None,
                 provider_setup.twilio_secret.get("from_number", LOCAL_TWILIO_FROM),
                 deployment=deployment_of(runtime),
+                intake=intake_stage_of(runtime, events_file.parent, [second]),
             )
             published = publish(runtime, events, paced=paced, stage=stage)
             # Every queue counts its delayed messages: a deadline check still due keeps the follow-up queue busy.
@@ -172,7 +174,8 @@ def run_demo(
             if _wait_for_callbacks(provider_setup, timeout=timeout):
                 # What the callbacks set off (a fallback message, say) settles too.
                 settled = runtime.wait_until_settled(quiet_seconds=1.0, timeout=timeout)
-            report = build_report(runtime, published)
+            steps = stage.intake.steps if stage.intake is not None else []
+            report = build_report(runtime, published, intake_steps=steps, outbox_dir=outbox_dir)
             report["ses_sent"] = _ses_sent(runtime)
             problems = verify(report, outbox_dir)
             if not settled:
@@ -261,6 +264,27 @@ def deployment_of(runtime: Any) -> Deployment:
         runtime.aws.client("dynamodb"),
         runtime.stack.outputs["NotificationsTableName"],
         probe_seconds=int(_function_env(runtime, "HERALD_FAILOVER_PROBE_SECONDS", "30")),
+    )
+
+
+def intake_stage_of(runtime: Any, base_dir: Path, storefronts: list[LocalPublisher]) -> IntakeStage | None:
+    """What the platform directives act on in this runtime: the storefronts that take platform webhooks (and the
+    secrets their platforms sign with), the local API, the shopify-events queue."""
+    intakes = {s.intake.slug: s.intake for s in storefronts if s.intake is not None}
+    queue = runtime.stack.queues.get("ShopifyEventsQueue")
+    if not intakes or queue is None:
+        return None
+    sqs = runtime.aws.client("sqs")
+    return IntakeStage(
+        base_dir=base_dir,
+        api_url=runtime.webhooks_url if runtime.http_api is not None else None,
+        storefronts=intakes,
+        deployment=deployment_of(runtime),
+        queue_depths=runtime.queue_depths,
+        # As the template's rule delivers: the queue's policy (only that rule may send) is not emulated locally.
+        send_to_shopify_events=lambda body: str(sqs.send_message(QueueUrl=queue, MessageBody=body)["MessageId"]),
+        region=runtime.aws.region,
+        account=str(runtime.aws.client("sts").get_caller_identity()["Account"]),
     )
 
 
@@ -387,8 +411,15 @@ def _str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def build_report(runtime: Any, published: list[Published]) -> dict[str, Any]:
-    """The report of `herald demo --report`: every published event and every notification, read from the table."""
+def build_report(
+    runtime: Any,
+    published: list[Published],
+    *,
+    intake_steps: list[dict[str, Any]] | None = None,
+    outbox_dir: Path | None = None,
+) -> dict[str, Any]:
+    """The report of `herald demo --report`: every published event and every notification, read from the table;
+    and each platform step (`intake`) with the events it became and their notifications."""
     from herald.adapters.dynamodb_ledger import DynamoDbLedger
 
     dynamodb = runtime.aws.client("dynamodb")
@@ -414,6 +445,8 @@ def build_report(runtime: Any, published: list[Published]) -> dict[str, Any]:
             status = _event_status(ledger, str(item.source), str(order_id), str(item.event_id))
             entry |= {"outcome": status.get("status", "missing"), "reason": status.get("reason")}
         events_out.append(entry)
+    for step in intake_steps or []:
+        orders.update((step["source"], e["order_id"]) for e in step["events"] if e.get("order_id"))
     for source, order_id in sorted(orders):
         for raw_item in ledger.order_items(source, order_id):
             plain = {k: next(iter(v.values())) for k, v in raw_item.items()}
@@ -439,9 +472,67 @@ def build_report(runtime: Any, published: list[Published]) -> dict[str, Any]:
                     "fallback_reason": plain.get("fallback_reason"),
                     "escalation_of": plain.get("escalation_of"),
                     "sent_at": plain.get("sent_at"),
+                    "recipient": plain.get("recipient"),  # masked, as the table keeps it
                 }
             )
-    return {"events": events_out, "notifications": notifications_out, "queues": runtime.queue_depths()}
+    return {
+        "events": events_out,
+        "notifications": notifications_out,
+        "intake": intake_report(intake_steps or [], notifications_out, outbox_dir),
+        "queues": runtime.queue_depths(),
+    }
+
+
+def intake_report(
+    steps: list[dict[str, Any]], notifications: list[dict[str, Any]], outbox_dir: Path | None
+) -> list[dict[str, Any]]:
+    """Each platform step with, under each event it became, that event's notifications; a delivery's also with the
+    proof its email showed the customer (the photo and the map link, read from the outbox's copy)."""
+    by_event: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for n in notifications:
+        by_event.setdefault((n["source"], n["event_id"]), []).append(n)
+    told = []
+    for step in steps:
+        events = []
+        for event in step["events"]:
+            sent = by_event.get((step["source"], event["id"]), [])
+            entry = {**event, "notifications": [_notice(n) for n in sent]}
+            if event["type"] == "shipment.delivered" and outbox_dir is not None:
+                entry["proof_shown"] = shown_proof(outbox_dir, step["source"], event["id"])
+            events.append(entry)
+        told.append({**step, "events": events})
+    return told
+
+
+def _notice(n: dict[str, Any]) -> dict[str, Any]:
+    keys = ("channel", "status", "delivery_status", "recipient", "provider", "reason")
+    return {key: n.get(key) for key in keys}
+
+
+def shown_proof(outbox_dir: Path, source: str, event_id: str) -> dict[str, Any] | None:
+    """What the delivered email showed: its images and its map link (None without the stand-in's copy)."""
+    from html.parser import HTMLParser
+
+    from herald.domain.notification import notification_id
+    from herald_tools.local.standins.outbox import safe_name
+
+    path = outbox_dir / "email" / f"{safe_name(notification_id(source, event_id, 'email'))}.html"
+    if not path.exists():
+        return None
+    images: list[str] = []
+    links: list[str] = []
+
+    class Reader(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            values = dict(attrs)
+            if tag == "img" and values.get("src"):
+                images.append(str(values["src"]))
+            if tag == "a" and values.get("href"):
+                links.append(str(values["href"]))
+
+    Reader().feed(path.read_text(encoding="utf-8"))
+    maps = [link for link in links if link.startswith("https://www.google.com/maps/")]
+    return {"images": images, "map_url": maps[0] if maps else None}
 
 
 def _rejections(dynamodb: Any, table: str) -> dict[str, str]:
@@ -476,6 +567,12 @@ def verify(report: dict[str, Any], outbox_dir: Path) -> list[str]:
     for event in report["events"]:
         if event["outcome"] not in {"dispatched", "rejected", "duplicate", "superseded"}:
             problems.append(f"event {event['source']} {event['id']} ended as {event['outcome']}")
+    for step in report.get("intake", []):
+        if step.get("rejected"):
+            problems.append(f"{step['platform']} {step['file']} was rejected: {step['rejected']}")
+        for event in step["events"]:
+            if event["outcome"] not in {"dispatched", "duplicate", "superseded"}:
+                problems.append(f"{step['platform']} {step['file']}: event {event['id']} ended as {event['outcome']}")
     for n in report["notifications"]:
         if n["status"] not in SETTLED_STATUSES:
             problems.append(f"{n['channel']} for {n['event_id']} is still {n['status']} (missing)")

@@ -15,7 +15,19 @@ A line `{"herald_demo": {...}}` is not an event: the demo acts it out, in order,
   until the opt-out it makes is recorded in the table.
 - `{"herald_demo": {"wait_seconds": 4}}`: pacing only, for a file that wants time to pass; a story step that
   needs something to have happened waits for it with `until` instead.
-- `"note"`: a sentence the demo prints as it acts the directive out.
+- `{"herald_demo": {"eventbridge": {"storefront": "globex-garden", "topic": "orders/create",
+  "file": "shopify-orders-create.json"}}}`: Shopify delivers the webhook body in `file` through Amazon EventBridge:
+  the demo puts the envelope the partner event source's rule delivers on the shopify-events queue, and waits until
+  the shopify-events function and dispatch have taken every event it became.
+- `{"herald_demo": {"webhook": {"platform": "easypost", "storefront": "globex-garden",
+  "file": "easypost-tracker-in-transit.json"}}}`: the platform (`shopify` with its `"topic"`, `easypost`,
+  `aftership`, `onfleet`) posts the file's bytes to the storefront's intake route on the local API, signed with the
+  storefront's secret as the platform signs; the demo waits until dispatch has taken every event the intake
+  answered it published. Both record the step for the report and the summary (local/intake_stage.py); `file` is
+  relative to the events file's folder, `"timeout"` (seconds) bounds the wait, and `"set"`
+  (`{"/json/pointer": "{today+3}"}`) changes a value of the file to a date of the run before it is sent.
+- `"note"`: a sentence the demo prints as it acts the directive out. `"story"`: the story a platform step belongs
+  to, which the summary tells under that name.
 
 With real providers (credentials in the environment) outages and customer texts cannot be staged: they are
 skipped with a note.
@@ -30,6 +42,7 @@ from typing import Any
 
 from herald.domain.suppression import Keyword, parse_keyword
 from herald_tools.local.conditions import DEFAULT_TIMEOUT_SECONDS, Deployment, wait_for
+from herald_tools.local.intake_stage import IntakeStage, act_eventbridge, act_webhook
 
 DIRECTIVE_KEY = "herald_demo"
 MAX_WAIT_SECONDS = 60.0
@@ -49,6 +62,7 @@ class Stage:
     our_number: str
     deployment: Deployment | None = None  # what `until` and customer_texts read; None: nothing to wait on
     notes: list[str] = field(default_factory=list)  # what was acted out, in order, for the summary
+    intake: IntakeStage | None = None  # what the platform directives act on; None: they are skipped
 
 
 def directive_of(raw: Any) -> dict[str, Any] | None:
@@ -102,6 +116,11 @@ def act(directive: dict[str, Any], stage: Stage) -> str:
         return f"a customer texted {text['body']!r}"
     if "until" in directive:
         return _until(directive, stage)
+    if "webhook" in directive or "eventbridge" in directive:
+        if stage.intake is None:
+            return "skipped: no storefront takes platform webhooks in this runtime"
+        act_out = act_webhook if "webhook" in directive else act_eventbridge
+        return act_out(directive, stage.intake)
     if "wait_seconds" in directive:
         seconds = float(directive["wait_seconds"])
         if not 0 <= seconds <= MAX_WAIT_SECONDS:

@@ -54,12 +54,20 @@ def stories(report: dict[str, Any]) -> dict[str, list[str]]:
     for n in report["notifications"]:
         if redundancy_step(n) == "failover" and n.get("sent_at"):
             last_failover[n["channel"]] = max(n["sent_at"], last_failover.get(n["channel"], ""))
+    # The first send by the primary after a channel's last failover is its recovery (the probe that closed the
+    # circuit); every later one is ordinary traffic again.
+    recovered: dict[str, dict[str, Any]] = {}
+    for n in report["notifications"]:
+        since = last_failover.get(n["channel"])
+        sent_at = str(n.get("sent_at") or "")
+        primary_again = n.get("provider") not in SECONDARY_PROVIDERS and n["status"] == "sent"
+        first = recovered.get(n["channel"])
+        if since and primary_again and sent_at > since and (first is None or sent_at < str(first["sent_at"])):
+            recovered[n["channel"]] = n
+    for n in recovered.values():
+        told["recovered"].append(f"{n['channel']} of {n['event_id']} sent by {n['provider']} again")
     for n in report["notifications"]:
         what = f"{n['channel']} of {n['event_id']}"
-        since = last_failover.get(n["channel"])
-        primary_again = n.get("provider") not in SECONDARY_PROVIDERS and n["status"] == "sent"
-        if since and primary_again and str(n.get("sent_at") or "") > since:
-            told["recovered"].append(f"{what} sent by {n['provider']} again")
         step = redundancy_step(n)
         if step == "fallback":
             told["fallback"].append(f"{what} sent because the {n['fallback_reason']}")
@@ -70,6 +78,74 @@ def stories(report: dict[str, Any]) -> dict[str, list[str]]:
         if n["status"] == "suppressed":
             told["suppressed"].append(f"{what}: {n['reason']}")
     return told
+
+
+_ROUTES = {"eventbridge": "through EventBridge", "https": "signed, over HTTPS"}
+_PLATFORM_NAMES = {"shopify": "Shopify", "easypost": "EasyPost", "aftership": "AfterShip", "onfleet": "Onfleet"}
+
+
+def platform_stories(report: dict[str, Any]) -> list[str]:
+    """The platform steps told in plain sentences, under their story's name: what each report was, which route it
+    came by, which Herald events it became, and who was told on which channel (with a delivery's proof)."""
+    from rich.markup import escape  # file names, reasons and URLs are text, not Rich markup
+
+    lines: list[str] = []
+    story = None
+    for step in report.get("intake", []):
+        if step.get("story") and step["story"] != story:
+            story = step["story"]
+            lines.append(f"[bold]{escape(str(story))}[/]:")
+        what = " ".join(
+            part for part in (_PLATFORM_NAMES.get(step["platform"], step["platform"]), step.get("topic")) if part
+        )
+        route = _ROUTES.get(step["route"], step["route"])
+        lines.append(escape(f"  {what} ({step['file']}, {route}) {_became(step)}"))
+    return lines
+
+
+def _became(step: dict[str, Any]) -> str:
+    if step.get("rejected"):
+        return f"was rejected: {step['rejected']}."
+    if not step["events"]:
+        answer = step.get("answer") or {}
+        why = "; ".join([*answer.get("parked", []), *answer.get("ignored", [])])
+        return f"became no event{f' ({why})' if why else ''}."
+    return " ".join(_event_sentence(event) for event in step["events"])
+
+
+_NOTICES = {
+    "shipment.delayed": "the delay notice",
+    "shipment.exception": "the exception notice",
+    "shipment.delivered": "the delivery notice",
+}
+
+
+def _event_sentence(event: dict[str, Any]) -> str:
+    order = f" of order {event['order_number']}" if event.get("order_number") else ""
+    head = f"became {event['type']}{order}"
+    if event["outcome"] != "dispatched":
+        return f"{head}, {event['outcome']}: {event.get('reason') or 'no reason recorded'}."
+    notices = event.get("notifications", [])
+    sent = [n for n in notices if n["status"] == "sent"]
+    unsent = "".join(
+        f"; {n['channel']} {n['status']} ({n.get('reason') or 'no reason'})" for n in notices if n not in sent
+    )
+    if not sent:
+        return f"{head}; nobody was told{unsent}."
+    told = " and ".join(
+        f"{n.get('recipient') or 'the customer'} by {n['channel']}"
+        + (" (delivered)" if n.get("delivery_status") == "delivered" else "")
+        for n in sent
+    )
+    sentence = f"{head}: {_NOTICES.get(str(event['type']), 'told')} {'went to' if event['type'] in _NOTICES else ''}"
+    sentence = f"{sentence.rstrip()} {told}{unsent}."
+    proof = event.get("proof_shown")
+    if proof and (proof.get("images") or proof.get("map_url")):
+        shown = [f"photo {url}" for url in proof.get("images", [])]
+        if proof.get("map_url"):
+            shown.append(f"map {proof['map_url']}")
+        sentence += f" The email showed the proof: {', '.join(shown)}."
+    return sentence
 
 
 def summary_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -145,6 +221,8 @@ def print_summary(run: DemoRun, console: Any) -> None:
             console.print(f"  [yellow]{event['outcome']}[/] {event['id'] or '(no id)'}: {event['reason']}")
     for note in run.staged:
         console.print(f"  [cyan]staged[/] {note}")
+    for line in platform_stories(run.report):
+        console.print(f"  {line}")
     told = stories(run.report)
     for kind, lines in told.items():
         for line in lines:
