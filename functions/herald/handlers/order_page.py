@@ -136,21 +136,19 @@ def delivery_answer(token: str) -> Response[str]:
     if len(body) > MAX_FORM_BYTES * 4 // 3 + 4:
         return _html(413, render_message_page("Request too large", "This request is too large."))
     pages = root().pages
-    if pages.view(token) is None:  # authenticated before the body is parsed
+    view = pages.view(token)
+    if view is None:  # authenticated before the body is parsed
         return _gone()
     raw = base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
     if len(raw) > MAX_FORM_BYTES:
         return _html(413, render_message_page("Request too large", "This request is too large."))
     fields = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
     try:
-        result = pages.answer(token, fields)
+        result = pages.answer(view, fields)
     except FormRefused as refused:
         logger.warning("order page form refused", extra={"reason": str(refused)})
         emit("OrderPageFormsRefused", 1, MetricUnit.Count)
-        view = pages.view(token)
-        return _html(400, render_order_page(view, error=str(refused)) if view else render_message_page(*_GONE))
-    if result is None:
-        return _gone()
+        return _html(400, render_order_page(view, error=str(refused)))
     return _answered(result)
 
 

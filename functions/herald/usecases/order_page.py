@@ -153,11 +153,10 @@ class OrderPages:
                 shipment.form_token = forms.issue(token, _form_name(shipment.id), self._clock())
         return view
 
-    def answer(self, token: str, fields: Mapping[str, str]) -> AnswerResult | None:
-        """Record the delivery form's answer. None for a dead token; raises FormRefused for a bad form."""
-        view = self.view(token)
-        if view is None:
-            return None
+    def answer(self, view: OrderPageView, fields: Mapping[str, str]) -> AnswerResult:
+        """Record the delivery form's answer on the page `view` opened (the caller authenticated its token with
+        it, so it is read once). Raises FormRefused for a bad form."""
+        token = view.token
         delivered = {s.id: s for s in view.shipments if s.proof is not None}
         response = delivery_response(dict(fields), set(delivered))
         forms = self._forms()
