@@ -485,10 +485,20 @@ class LocalHttpApi:
         logger.info("HTTP API (%s) listening on %s", self.function.logical_id, self.url)
 
     def stop(self) -> None:
-        for upstream in self.upstreams:
-            upstream.stop()
+        # Every sandbox is told first, then each is waited for: they stop together, so the API's stop takes the
+        # slowest one's time, not the sum of them all (one sandbox per function with routes).
+        sandboxes = [*self.upstreams, self]
+        for sandbox in sandboxes:
+            sandbox._signal_stop()
+        for sandbox in sandboxes:
+            sandbox._wait_stopped()
+
+    def _signal_stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+
+    def _wait_stopped(self) -> None:
+        if self.process is not None:
             try:
                 self.process.wait(timeout=_STOP_TIMEOUT_SECONDS)
             except subprocess.TimeoutExpired:
