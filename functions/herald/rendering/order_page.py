@@ -35,7 +35,11 @@ def _environment() -> Environment:
         autoescape=select_autoescape(default=True, default_for_string=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        # gettext in the page templates (`{{ _("...") }}`, `{% trans %}`): the page speaks the customer's language.
+        extensions=["jinja2.ext.i18n"],
     )
+    # Until a locale's catalog is installed per render, the words are the templates' own (English).
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(
         dispute_labels=DISPUTE_LABELS,
         max_note=MAX_NOTE_CHARACTERS,
