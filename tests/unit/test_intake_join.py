@@ -293,3 +293,28 @@ def test_an_estimate_not_later_than_told_is_recorded_on_the_order_with_why(servi
     assert report.report_id == "edd_1"
     assert report.reason == "the revised estimate is not later than the one the customer was told"
     assert report.order_id == json.loads(_sample("shipment.created"))["data"]["order"]["id"]
+
+
+def test_a_new_estimate_after_a_running_late_notice_is_told_as_a_delay(service):
+    # Given the customer was told the shipment is running late: the link holds the promised day as the previous
+    # estimate and no new one (usecases.late_delivery.running_late_event)
+    intake, _, publisher = service
+    created = json.loads(_sample("shipment.created"))
+    promised = created["data"]["shipment"].pop("estimated_delivery")
+    created["data"]["shipment"]["previous_estimated_delivery"] = promised
+    created["id"] = "late-notice"
+    intake.observe(parse_event(json.dumps(created), now=NOW))
+    # When the carrier then revises its estimate to a later day
+    revision = _scan(
+        EventType.SHIPMENT_DELAYED,
+        update_id="edd_3",
+        status="InTransit",
+        revises_estimate=True,
+        estimated_delivery=datetime(2026, 11, 20).date(),
+    )
+    outcome = intake.accept(SOURCE, Translation(updates=(revision,)))
+    # Then the customer is told the new day, against the promised one
+    (event,) = publisher.events
+    assert outcome.ignored == []
+    assert event["data"]["shipment"]["estimated_delivery"] == "2026-11-20"
+    assert event["data"]["shipment"]["previous_estimated_delivery"] == promised

@@ -316,8 +316,13 @@ def revised_estimate(update: ShipmentUpdate, blocks: Mapping[str, Any]) -> Shipm
 
 
 def _later_than_told(update: ShipmentUpdate, blocks: Mapping[str, Any]) -> bool:
-    """Whether the update's estimate falls on a later day than the one the customer was told (the link's)."""
-    told = blocks.get("shipment", {}).get("estimated_delivery")
+    """Whether the update's estimate falls on a later day than the one the customer was told (the link's).
+
+    After a "running late" notice (usecases.late_delivery) the link holds no estimate, only the promised day as the
+    previous one: the customer was last told that day, so a carrier's new estimate is compared with it.
+    """
+    shipment = blocks.get("shipment", {})
+    told = shipment.get("estimated_delivery") or shipment.get("previous_estimated_delivery")
     if update.estimated_delivery is None or not told:
         return False
     return _iso(update.estimated_delivery)[:10] > str(told)[:10]
