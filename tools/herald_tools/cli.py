@@ -912,7 +912,7 @@ def _serve_until_interrupted(runtime: Any, console: Any, *, hint: list[str] | No
         console.print(f"Outputs written to {LOCAL_STATE_FILE}. Ctrl-C stops it.", markup=False)
         for name in ("OrderEventsQueueUrl", "ShipmentEventsQueueUrl"):
             if name in outputs:
-                console.print(f"  {name}: {outputs[name]}", markup=False)
+                console.print(f"  {name}: {outputs[name]}", markup=False, soft_wrap=True)  # a URL is copied whole
         for line in hint or []:
             console.print(line, markup=False, soft_wrap=True)  # never wrapped: its links and commands are copied
         while True:

@@ -306,7 +306,7 @@ def print_summary(run: DemoRun, console: Any) -> None:
     pages = page_lines(run.report)
     if pages:
         # The links point at the local HTTP API: they open while the runtime is up, so only with --stay.
-        console.print("Each order's page, the link its messages carry (it opens while `herald demo --stay` runs):")
+        console.print("Each order's page, as its messages link it (it opens under --stay):")
         for line in pages:
             console.print(line, markup=False, soft_wrap=True)  # never wrapped: a link is copied whole
     if run.problems:
