@@ -56,12 +56,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_demo_exits_zero_and_accounts_for_every_published_line(demo: dict) -> None:
-    # Given the lifecycle sample (27 events, 14 stage directives); When `herald demo` runs it
+    # Given the lifecycle sample (31 events, 14 stage directives); When `herald demo` runs it
     # Then it succeeds and reports each event line
     # (a stage directive whose condition never held says which on stderr)
     assert demo["returncode"] == 0, demo["stdout"][-3000:] + demo["stderr"][-3000:]
     lines = LIFECYCLE.read_text().splitlines()
-    assert len(demo["report"]["events"]) == len([line for line in lines if "herald_demo" not in line]) == 27
+    assert len(demo["report"]["events"]) == len([line for line in lines if "herald_demo" not in line]) == 31
     assert "Every event is accounted for" in demo["stdout"]
 
 
@@ -69,7 +69,7 @@ def test_demo_outcomes_follow_the_contract_rules(demo: dict) -> None:
     outcomes = {(e["id"], e["outcome"]) for e in demo["report"]["events"]}
     # Then duplicates, unknown types, missing fields, later in-transit scans and late scans are each handled
     assert Counter(o for _, o in outcomes) == Counter(
-        {"dispatched": 22, "rejected": 2, "superseded": 2, "duplicate": 1}
+        {"dispatched": 26, "rejected": 2, "superseded": 2, "duplicate": 1}
     )
     reasons = {e["id"]: e["reason"] for e in demo["report"]["events"]}
     assert "unknown event type 'order.shipped'" in reasons["evt_1001_shipped"]
@@ -83,15 +83,15 @@ def test_outbox_holds_exactly_one_message_per_sent_notification(demo: dict) -> N
     sent = Counter(n["channel"] for n in notifications if n["status"] == "sent")
     emails = list((demo["outbox"] / "email").glob("*.eml"))
     sms = [json.loads(line) for line in (demo["outbox"] / "sms.jsonl").read_text().splitlines()]
-    # Then 29 emails (26 by SendGrid, 8 of them to the Shopify order's customer; 3 by SES during the outage) and
-    # 16 SMS (15 by Twilio, 1 escalation by SNS) went out (events/demo/README.md), each once, each recorded with
+    # Then 33 emails (30 by SendGrid, 8 of them to the Shopify order's customer; 3 by SES during the outage) and
+    # 20 SMS (19 by Twilio, 1 escalation by SNS) went out (events/demo/README.md), each once, each recorded with
     # its provider id
-    assert (sent["email"], sent["sms"]) == (29, 16)
+    assert (sent["email"], sent["sms"]) == (33, 20)
     by_provider = Counter((n["channel"], n["provider"]) for n in notifications if n["status"] == "sent")
-    assert by_provider == {("email", "sendgrid"): 26, ("email", "ses"): 3, ("sms", "twilio"): 15, ("sms", "sns"): 1}
-    assert len(emails) == 26
-    assert len({p.stem for p in emails}) == 26
-    assert len(sms) == 15
+    assert by_provider == {("email", "sendgrid"): 30, ("email", "ses"): 3, ("sms", "twilio"): 19, ("sms", "sns"): 1}
+    assert len(emails) == 30
+    assert len({p.stem for p in emails}) == 30
+    assert len(sms) == 19
     assert sorted(s["sid"] for s in sms) == sorted(
         n["provider_message_id"]
         for n in notifications
@@ -137,9 +137,25 @@ def test_demo_tells_a_fallback_a_failover_and_back_and_a_suppression(demo: dict)
 
 
 def test_delivered_email_carries_the_photo_and_escapes_nothing_unsafe(demo: dict) -> None:
-    html = next((demo["outbox"] / "email").glob("*delivered*email.html")).read_text()
+    html = next((demo["outbox"] / "email").glob("*evt_shp_1001_1_delivered*email.html")).read_text()
     assert "<img" in html
     assert "https://www.google.com/maps/search/?api=1&amp;query=39.7392,-104.9903" in html
+
+
+def test_every_told_order_has_the_page_link_its_messages_carry_in_its_customers_locale(demo: dict) -> None:
+    # Given the report's orders
+    orders = {(o["source"], o["order_id"]): o for o in demo["report"]["orders"]}
+    told = {(n["source"], n["order_id"]) for n in demo["report"]["notifications"] if n["status"] == "sent"}
+    # Then every order someone was told of has its page link, which its messages and the ledger agree on
+    assert told <= set(orders)
+    for order in orders.values():
+        assert order["links"]["order_page"].startswith("http://127.0.0.1:"), order
+        assert order["link_problem"] is None, order
+    # And the story's Spanish and French customers are among them, their links printed with their locale
+    acme = "storefront/acme-outdoor"
+    assert (orders[(acme, "ord_1012")]["locale"], orders[(acme, "ord_1013")]["locale"]) == ("es-US", "fr-CA")
+    for order_id in ("ord_1012", "ord_1013"):
+        assert orders[(acme, order_id)]["links"]["order_page"] in demo["stdout"]
 
 
 def _steps(demo: dict) -> dict[str, dict]:

@@ -78,11 +78,11 @@ def test_the_demo_story_exits_1_and_names_the_two_rejected_lines(
     demo = str(EVENTS_DIR / "demo" / "lifecycle.jsonl")
     # When published
     result = runner.invoke(app, ["publish", demo, *url_args(queues), "--json"])
-    # Then 25 events are sent, events 7 and 10 (file lines 8 and 11: a STOP directive is line 3) are reported with
+    # Then 29 events are sent, events 7 and 10 (file lines 8 and 11: a STOP directive is line 3) are reported with
     # why, the six stage directives are skipped, and the exit code says something was rejected
     assert result.exit_code == 1, result.output
     report = json.loads(result.stdout)
-    assert len(report["accepted"]) == 25
+    assert len(report["accepted"]) == 29
     assert [(r["origin"], r["event_id"], r["reason"]) for r in report["rejected"]] == [
         (f"{demo}:8", "evt_1001_shipped", "unknown event type 'order.shipped'"),
         (
@@ -91,7 +91,7 @@ def test_the_demo_story_exits_1_and_names_the_two_rejected_lines(
             "invalid order.cancelled event: data.customer: Field required",
         ),
     ]
-    assert depth(sqs, queues["order"]) + depth(sqs, queues["shipment"]) == 25
+    assert depth(sqs, queues["order"]) + depth(sqs, queues["shipment"]) == 29
 
 
 def test_the_table_report_lists_accepted_and_rejected_events_with_why(

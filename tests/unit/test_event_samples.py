@@ -144,7 +144,7 @@ def demo_events() -> dict[int, Any]:
     return parsed
 
 
-def test_demo_story_has_27_events_and_exactly_the_two_invalid_ones_are_rejected() -> None:
+def test_demo_story_has_31_events_and_exactly_the_two_invalid_ones_are_rejected() -> None:
     # Given the demo's JSON Lines / When each line is parsed
     rejected = {}
     for number, line in enumerate(demo_lines(), 1):
@@ -152,8 +152,8 @@ def test_demo_story_has_27_events_and_exactly_the_two_invalid_ones_are_rejected(
             parse_event(line)
         except EventRejected as exc:
             rejected[number] = exc.reason
-    # Then 27 events, and only the unknown type (7) and the missing customer (10) are rejected
-    assert len(demo_lines()) == 27
+    # Then 31 events, and only the unknown type (7) and the missing customer (10) are rejected
+    assert len(demo_lines()) == 31
     assert rejected == {
         7: "unknown event type 'order.shipped'",
         10: "invalid order.cancelled event: data.customer: Field required",

@@ -205,8 +205,9 @@ def demo(
     stay: Annotated[
         bool,
         typer.Option(
-            help="Keep the runtime up after the summary (until Ctrl-C), so that `herald timeline ORDER_ID` and "
-            "`herald dlq` can be run against it from another terminal."
+            help="Keep the runtime up after the summary (until Ctrl-C): the order pages it printed open in a "
+            "browser, and `herald timeline ORDER_ID`, `herald evidence ORDER_ID` and `herald dlq` run against it "
+            "from another terminal in this folder."
         ),
     ] = False,
 ) -> None:
@@ -219,7 +220,7 @@ def demo(
 
     from herald_tools.local.conditions import ConditionNotMet
     from herald_tools.local.demo import DemoRun, run_demo
-    from herald_tools.local.summary import print_summary
+    from herald_tools.local.summary import print_summary, stay_hint
 
     # The summary reads whole at 80 columns, Rich's width when not on a terminal (CI, a pipe).
     console = Console()
@@ -233,8 +234,7 @@ def demo(
             report.write_text(json.dumps(run.report, indent=2) + "\n", encoding="utf-8")
             console.print(f"Report written to {report}")
         if runtime is not None:
-            console.print("Try, in another terminal: herald timeline ord_1006 (the fallback), ord_1007 (the failover).")
-            _serve_until_interrupted(runtime, console)
+            _serve_until_interrupted(runtime, console, hint=stay_hint(run))
 
     try:
         with status:
@@ -883,8 +883,9 @@ def local_up(
             runtime.stop()
 
 
-def _serve_until_interrupted(runtime: Any, console: Any) -> None:
-    """Publish the runtime's whereabouts in .herald/local.json for the operator commands; wait for Ctrl-C."""
+def _serve_until_interrupted(runtime: Any, console: Any, *, hint: list[str] | None = None) -> None:
+    """Publish the runtime's whereabouts in .herald/local.json for the operator commands, print `hint` (what to
+    try: said once the commands it names can find the runtime); wait for Ctrl-C."""
     import signal
     import time
 
@@ -911,7 +912,9 @@ def _serve_until_interrupted(runtime: Any, console: Any) -> None:
         console.print(f"Outputs written to {LOCAL_STATE_FILE}. Ctrl-C stops it.", markup=False)
         for name in ("OrderEventsQueueUrl", "ShipmentEventsQueueUrl"):
             if name in outputs:
-                console.print(f"  {name}: {outputs[name]}", markup=False)
+                console.print(f"  {name}: {outputs[name]}", markup=False, soft_wrap=True)  # a URL is copied whole
+        for line in hint or []:
+            console.print(line, markup=False, soft_wrap=True)  # never wrapped: its links and commands are copied
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

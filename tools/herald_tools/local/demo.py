@@ -45,6 +45,7 @@ SETTLED_STATUSES = {"sent", "failed", "skipped", "suppressed", "dlq", "standby"}
 RETRY_MAX_SECONDS = 4
 # Where the default storefront's outbound signing secret lives locally (a name, never the value).
 OUTBOUND_SECRET_NAME = "herald/acme-outdoor/outbound"  # noqa: S105 - a Secrets Manager name
+SECOND_OUTBOUND_SECRET_NAME = "herald/globex-garden/outbound"  # noqa: S105 - the second storefront's, a name too
 DEMO_PARAMETERS = {"FailoverThreshold": "3", "FailoverProbeSeconds": "10", "DeliveryDeadlineSeconds": "10"}
 
 
@@ -63,6 +64,7 @@ class Providers:
     # The default storefront's webhook receiver (outbound webhooks, docs/outbound-webhooks.md) and its secret.
     storefront_receiver: Any = None
     outbound_secret: str = ""
+    second_outbound_secret: str = ""  # the second storefront's (Globex Garden): each storefront has its own
 
 
 @contextmanager
@@ -106,8 +108,13 @@ def providers(
             result.env["HERALD_TWILIO_API_BASE_URL"] = result.twilio.url
         # The storefront's end of Herald's outbound webhooks: random per run, as a storefront makes its secret.
         result.outbound_secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+        result.second_outbound_secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+        # One receiver stands in for both storefronts' endpoints (each event's `source` says whose it is): it
+        # verifies a webhook with either storefront's secret, as each storefront's own endpoint would with its own.
         result.storefront_receiver = stack.enter_context(
-            StorefrontWebhookReceiver([result.outbound_secret], record_dir=outbox.root / "storefront-webhooks")
+            StorefrontWebhookReceiver(
+                [result.outbound_secret, result.second_outbound_secret], record_dir=outbox.root / "storefront-webhooks"
+            )
         )
         result.env[RECEIVER_CA_VARIABLE] = str(result.storefront_receiver.ca_path)
         # The carriers' proof photos: every carrier host is this stand-in, locally (local/ports.py).
@@ -123,6 +130,8 @@ class DemoRun:
     seconds: float
     real_providers: list[str]
     staged: list[str] = field(default_factory=list)  # the events file's stage directives, as acted out
+    # Where the storefronts' webhook receiver stand-in writes what it received and verified (a dispute, a return).
+    webhooks_received: Path | None = None
 
 
 def run_demo(
@@ -182,6 +191,8 @@ def run_demo(
                 busy = {name: depth for name, depth in report["queues"].items() if depth}
                 problems.append(f"the queues were not quiet after {timeout:g}s: {busy}")
             run = DemoRun(report, problems, time.monotonic() - started, provider_setup.real, stage.notes)
+            if provider_setup.storefront_receiver is not None:
+                run.webhooks_received = provider_setup.storefront_receiver.received_path
             if stay is not None:
                 stay(run, runtime)  # e.g. `herald demo --stay`: print, then keep the runtime up for the operator tools
     return run
@@ -206,10 +217,18 @@ def prepare(runtime: Any, provider_setup: Providers) -> LocalPublisher:
     secrets.create_secret(Name=page_secret, SecretString=json.dumps({"keys": [token_urlsafe(32)]}))
     _wire_callbacks(runtime, provider_setup)
     verify_ses_sender(runtime)
-    connect_outbound_webhooks(runtime, provider_setup)
-    return register_second_storefront(
+    second = register_second_storefront(
         runtime, sendgrid_secret=provider_setup.sendgrid_secret, twilio_secret=provider_setup.twilio_secret
     )
+    connect_outbound_webhooks(runtime, provider_setup)
+    connect_outbound_webhooks(
+        runtime,
+        provider_setup,
+        source=second.source,
+        secret_name=SECOND_OUTBOUND_SECRET_NAME,
+        secret=provider_setup.second_outbound_secret,
+    )
+    return second
 
 
 def _wire_callbacks(runtime: Any, provider_setup: Providers) -> None:
@@ -229,9 +248,17 @@ def _wire_callbacks(runtime: Any, provider_setup: Providers) -> None:
         provider_setup.sendgrid.events_webhook_url = f"{runtime.webhooks_url}/webhooks/sendgrid/events"
 
 
-def connect_outbound_webhooks(runtime: Any, provider_setup: Providers) -> None:
-    """Give the default storefront's entry an outbound webhook to the receiver stand-in, with its signing secret
-    (docs/outbound-webhooks.md "Connect"), as an operator does with `herald stores add --replace`."""
+def connect_outbound_webhooks(
+    runtime: Any,
+    provider_setup: Providers,
+    *,
+    source: str | None = None,
+    secret_name: str = OUTBOUND_SECRET_NAME,
+    secret: str | None = None,
+) -> None:
+    """Give a storefront's entry (the default one's unless `source` names another) an outbound webhook to the
+    receiver stand-in, with its signing secret (docs/outbound-webhooks.md "Connect"), as an operator does with
+    `herald stores add --replace`."""
     from herald.adapters.ssm_storefronts import SsmStorefronts
     from herald_tools.local.runtime import LOCAL_PARAMETERS
     from herald_tools.local.storefronts import registry_path
@@ -240,10 +267,12 @@ def connect_outbound_webhooks(runtime: Any, provider_setup: Providers) -> None:
     if receiver is None:
         return
     # A secret's name (under StorefrontSecretsPrefix, which the functions may read), not its value.
-    secret_name = OUTBOUND_SECRET_NAME
-    runtime.aws.client("secretsmanager").create_secret(Name=secret_name, SecretString=provider_setup.outbound_secret)
+    value = provider_setup.outbound_secret if secret is None else secret
+    runtime.aws.client("secretsmanager").create_secret(Name=secret_name, SecretString=value)
     registry = SsmStorefronts(runtime.aws.client("ssm"), registry_path(runtime))
-    source = runtime.deploy_parameters().get("DefaultStorefrontSource", LOCAL_PARAMETERS["DefaultStorefrontSource"])
+    if source is None:
+        default = LOCAL_PARAMETERS["DefaultStorefrontSource"]
+        source = runtime.deploy_parameters().get("DefaultStorefrontSource", default)
     entry = registry.get(source)
     if entry is None:
         return  # a template without the default storefront (the integration tests' own): nothing to connect
@@ -447,14 +476,18 @@ def build_report(
         events_out.append(entry)
     for step in intake_steps or []:
         orders.update((step["source"], e["order_id"]) for e in step["events"] if e.get("order_id"))
+    sent: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for source, order_id in sorted(orders):
         for raw_item in ledger.order_items(source, order_id):
             plain = {k: next(iter(v.values())) for k, v in raw_item.items()}
             if plain.get("kind") != "notification":
                 continue
+            if plain["status"] == "sent":
+                sent.setdefault((source, order_id), []).append(plain)
             notifications_out.append(
                 {
                     "source": plain["source"],
+                    "order_id": order_id,
                     "event_id": plain["event_id"],
                     "type": plain["event_type"],
                     "channel": plain["channel"],
@@ -479,8 +512,21 @@ def build_report(
         "events": events_out,
         "notifications": notifications_out,
         "intake": intake_report(intake_steps or [], notifications_out, outbox_dir),
+        "orders": _order_links(runtime, sorted(orders), sent, outbox_dir),
         "queues": runtime.queue_depths(),
     }
+
+
+def _order_links(
+    runtime: Any, orders: list[tuple[str, str]], sent: dict[tuple[str, str], list[dict[str, Any]]], outbox: Path | None
+) -> list[dict[str, Any]]:
+    """Each order's page link (`links.order_page`), as its messages carry it and the ledger records it."""
+    from herald_tools.local.page_links import ledger_pages, order_links
+
+    if runtime.http_api is None:
+        return []  # no local HTTP API: no page to link to
+    pages = ledger_pages(runtime.aws.client("dynamodb"), runtime.stack.outputs["NotificationsTableName"])
+    return [link.as_report() for link in order_links(orders, pages, sent, runtime.webhooks_url, outbox)]
 
 
 def intake_report(
@@ -593,6 +639,7 @@ def verify(report: dict[str, Any], outbox_dir: Path) -> list[str]:
         sent_sms = sum(1 for n in primary if n["channel"] == "sms" and n["status"] == "sent")
         if sum(sids.values()) != sent_sms:
             problems.append(f"outbox holds {sum(sids.values())} SMS for {sent_sms} sent notifications")
+    problems += [order["link_problem"] for order in report.get("orders", []) if order.get("link_problem")]
     by_ses = sum(1 for n in report["notifications"] if n.get("provider") == "ses" and n["status"] == "sent")
     if "ses_sent" in report and report["ses_sent"] != by_ses:
         problems.append(f"SES accepted {report['ses_sent']} emails for {by_ses} notifications sent through it")

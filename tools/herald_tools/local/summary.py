@@ -9,6 +9,7 @@ truncated its headers and event types (`orde…`, `publ…`) even in a 132-colum
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from herald_tools.local.demo import SECONDARY_PROVIDERS, DemoRun
@@ -207,6 +208,70 @@ def summary_table(report: dict[str, Any]) -> Any:
     return table
 
 
+def page_lines(report: dict[str, Any]) -> list[str]:
+    """Each order's page link, one a line: its number, id and customer's locale, then the link its messages carry."""
+    lines = []
+    for order in report.get("orders", []):
+        link = order["links"]["order_page"]
+        if link:
+            name = " ".join(part for part in (order.get("order_number"), order["order_id"]) if part)
+            lines.append(f"  {name} ({order.get('locale') or 'no locale'}): {link}")
+    return lines
+
+
+def delivered_order(report: dict[str, Any]) -> dict[str, Any] | None:
+    """The first order (of the report's order list) whose delivery notice went out: the one to open and dispute."""
+    delivered = {
+        (n["source"], n.get("order_id"))
+        for n in report["notifications"]
+        if n["type"] == "shipment.delivered" and n["status"] == "sent"
+    }
+    return next(
+        (o for o in report.get("orders", []) if (o["source"], o["order_id"]) in delivered and o["links"]["order_page"]),
+        None,
+    )
+
+
+# The demo story's orders whose timelines tell a redundancy story (events/demo/README.md).
+_TOLD_ELSEWHERE = (("ord_1006", "fallback"), ("ord_1007", "failover"))
+
+
+def stay_hint(run: DemoRun, *, here: Path | None = None) -> list[str]:
+    """What `herald demo --stay` tells the user to do while it stays up: open a delivered order's page, answer,
+    then read the answer with the operator's commands; where the storefront's received webhooks are."""
+    lines = ["While it stays up (Ctrl-C stops it), try it as a customer, then as an operator:"]
+    order = delivered_order(run.report)
+    if order is not None:
+        number = order.get("order_number") or order["order_id"]
+        lines += [
+            f"  1. Open order {number}'s page (its delivery photo and map) in a browser:",
+            f"     {order['links']['order_page']}",
+            '  2. Answer "No, I did not receive it", say what happened, and send it.',
+            "  3. In another terminal, in this folder, read the answer:",
+            f"     .venv/bin/herald timeline {order['order_id']}",
+            f"     .venv/bin/herald evidence {order['order_id']}",
+        ]
+    else:
+        lines.append("  (no delivered order in this run: open any page link above)")
+    if run.webhooks_received is not None:
+        lines += [
+            "  The answer reaches the store's webhook receiver, signed, which logs it in:",
+            f"     {_shown(run.webhooks_received, here)}",
+        ]
+    ids = {o["order_id"] for o in run.report.get("orders", [])}
+    told = [f"{order_id} ({what})" for order_id, what in _TOLD_ELSEWHERE if order_id in ids]
+    if told:
+        lines.append(f"  Also try: .venv/bin/herald timeline {', '.join(told)}.")
+    return lines
+
+
+def _shown(path: Path, here: Path | None) -> str:
+    """`path` relative to the working folder when it is under it (what the user types), else absolute."""
+    base = (here or Path.cwd()).resolve()
+    resolved = path.resolve()
+    return str(resolved.relative_to(base)) if resolved.is_relative_to(base) else str(resolved)
+
+
 def print_summary(run: DemoRun, console: Any) -> None:
     """What `herald demo` prints: the table, the stories it staged and told, then the problems, if any."""
     console.print(summary_table(run.report))
@@ -238,6 +303,12 @@ def print_summary(run: DemoRun, console: Any) -> None:
     console.print(f"Not emulated locally (deployed stacks have them): {', '.join(SKIPPED_LOCALLY)}.")
     providers_used = ", ".join(run.real_providers) if run.real_providers else "the local stand-ins"
     console.print(f"Messages went to {providers_used}; open outbox/email/*.html or outbox/sms.jsonl to read them.")
+    pages = page_lines(run.report)
+    if pages:
+        # The links point at the local HTTP API: they open while the runtime is up, so only with --stay.
+        console.print("Each order's page, as its messages link it (it opens under --stay):")
+        for line in pages:
+            console.print(line, markup=False, soft_wrap=True)  # never wrapped: a link is copied whole
     if run.problems:
         console.print("[bold red]Problems:[/]")
         for problem in run.problems:

@@ -6,7 +6,8 @@ Herald sends to https:// URLs only, so the local runtime hands the functions tha
 `fail_next(n, status)` makes it answer the next n requests with `status` (500 by default) to show the retries
 (with `headers`, a redirect's Location say); `hang_next(seconds)` holds the next answer back (a timeout).
 
-- a request whose signature verifies is answered 204 and recorded in `received` (and `received.jsonl`);
+- a request whose signature verifies is answered 204 and recorded in `received` (and `received.jsonl`), with its
+  signature headers and body as received;
 - one that does not is answered 401 and counted in `refused` (nothing else is kept of it);
 - a second delivery of one webhook-id is answered 204 and recorded once (the docs' deduplication).
 """
@@ -123,7 +124,7 @@ class StorefrontWebhookReceiver(StandInServer):
             with self._state:
                 self._refused += 1
             return Reply(401, b"signature refused")
-        self._record(headers, event)
+        self._record(headers, event, request.body)
         return Reply(204)
 
     def _verified(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any] | None:
@@ -134,7 +135,7 @@ class StorefrontWebhookReceiver(StandInServer):
                 continue  # another of the storefront's secrets may verify it (a rotation)
         return None
 
-    def _record(self, headers: Mapping[str, str], event: dict[str, Any]) -> None:
+    def _record(self, headers: Mapping[str, str], event: dict[str, Any], body: bytes) -> None:
         webhook_id = headers["webhook-id"]
         with self._state:
             if webhook_id in self._seen:
@@ -148,6 +149,9 @@ class StorefrontWebhookReceiver(StandInServer):
                 "signatures": len(headers["webhook-signature"].split(" ")),
                 "event": event,
                 "deliveries": 1,
+                # What was signed, as received: whoever holds the storefront's secret can verify it again.
+                "signed": {name: headers[name] for name in ("webhook-id", "webhook-timestamp", "webhook-signature")},
+                "body": body.decode("utf-8"),
             }
             self._received.append(entry)
             with self.received_path.open("a", encoding="utf-8") as file:
