@@ -37,7 +37,11 @@ _METHODS = [
 ]
 _OPTIONS = {
     # As rendering.order_page builds its environment: trans blocks are read the way the page renders them.
-    "rendering/page_templates/**.html": {"extensions": "jinja2.ext.i18n", "trim_blocks": "true", "lstrip_blocks": "true"},
+    "rendering/page_templates/**.html": {
+        "extensions": "jinja2.ext.i18n",
+        "trim_blocks": "true",
+        "lstrip_blocks": "true",
+    },
 }
 
 

@@ -43,8 +43,8 @@ from herald.contract.models import (
     ShipmentData,
     event_data,
 )
-from herald.domain.notification import EmailContent, SmsContent
 from herald.domain.locales import DEFAULT_LOCALE, format_locale, locale_chain
+from herald.domain.notification import EmailContent, SmsContent
 from herald.domain.policy import policy_for
 from herald.domain.storefront import Storefront
 from herald.domain.suppression import OPT_OUT_LINE
