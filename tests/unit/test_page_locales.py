@@ -254,6 +254,9 @@ def test_each_translation_keeps_its_msgids_placeholders_and_says_it_in_other_wor
         msgid, msgstr = str(message.id), str(message.string)
         # Then a placeholder the page fills is in the translation (a missing one would fail the render), and no other
         assert set(re.findall(r"%\((\w+)\)s", msgstr)) == set(re.findall(r"%\((\w+)\)s", msgid)), msgid
+        # And it holds no markup nor quote: the page trusts a catalog's words as it trusts its templates' (Jinja's
+        # gettext marks them safe; only the values filling placeholders are escaped), and `alt="..."` holds one
+        assert not set(msgstr) & set('<>"&'), msgid
         # And it is a translation, not the English left in place: no English word but those both languages share
         placeholders = set(re.findall(r"%\((\w+)\)s", msgid))
         shared = words_of(re.sub(r"%\(\w+\)s", " ", msgid)) & words_of(re.sub(r"%\(\w+\)s", " ", msgstr))

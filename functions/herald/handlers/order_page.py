@@ -188,7 +188,7 @@ def _gone() -> Response[str]:
 
 
 def _accept_language() -> str | None:
-    return app.current_event.get_header_value("accept-language")
+    return app.current_event.headers.get("accept-language")
 
 
 def _message(status: int, title: str, message: str) -> Response[str]:

@@ -126,7 +126,7 @@ def _locale(grant: UnsubscribeGrant | None) -> str:
     by the chain messages use (domain.locales), among the pages' locales."""
     from herald.rendering.order_page import accept_languages, page_locale
 
-    header = router.current_event.get_header_value("accept-language")
+    header = router.current_event.headers.get("accept-language")
     return page_locale(grant.locale if grant is not None else None, *accept_languages(header))
 
 
