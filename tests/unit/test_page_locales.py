@@ -411,3 +411,36 @@ def test_the_unsubscribe_page_escapes_and_translates() -> None:
     assert "Se désabonner" in page
     assert "storefront/&lt;x&gt;" in page
     assert '<input type="hidden" name="List-Unsubscribe" value="One-Click">' in page
+
+
+# --- the unsubscribe link carries its email's language -------------------------------------------------------
+
+
+def test_an_email_says_which_locale_its_words_are_in() -> None:
+    from tests.unit.test_locales import email_of, sample
+
+    from herald.contract.models import EventType
+    from herald.rendering.renderer import Renderer
+
+    renderer = Renderer()
+    # Given a fr-FR customer (fr-CA words) and a German one (en-US words), When their emails are rendered
+    french = email_of(renderer, sample(EventType.ORDER_BACKORDERED, "en-US", locale="fr-FR"))
+    german = email_of(renderer, sample(EventType.ORDER_BACKORDERED, "en-US", locale="de-DE"))
+    # Then each records the folder its words came from: what its unsubscribe link will carry
+    assert (french.locale, german.locale) == ("fr-CA", "en-US")
+
+
+def test_the_unsubscribe_token_seals_the_emails_locale() -> None:
+    from herald.webhooks.unsubscribe_token import UnsubscribeTokens
+
+    tokens = UnsubscribeTokens(["u" * 40], lifetime_seconds=3600)
+    # Given a token issued for an email written in es-US, one without a locale, and one with a locale that is no tag
+    spanish = tokens.issue("storefront/cascade", "email", "a@example.com", locale="es-US")
+    none = tokens.issue("storefront/cascade", "email", "a@example.com")
+    odd = tokens.issue("storefront/cascade", "email", "a@example.com", locale="<script>")
+    # When verified, Then the grant says the email's language only when it was a tag's shape
+    assert tokens.verify(spanish).locale == "es-US"
+    assert tokens.verify(none).locale is None
+    assert tokens.verify(odd).locale is None
+    # And the locale is sealed like the rest: the token shows neither the address nor the language
+    assert "es-US" not in spanish
