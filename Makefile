@@ -8,7 +8,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo attack test unit handlers integration browser screenshots lint format template-lint schemas samples build clean bench soak
+.PHONY: help venv demo attack test unit handlers integration browser screenshots lint format template-lint schemas translations samples build clean bench soak
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ template-lint: $(STAMP) $(SAM_STAMP) ## cfn-lint and sam validate --lint (offlin
 
 schemas: $(STAMP) ## Regenerate schemas/ from the contract models
 	$(BIN)/python -m herald_tools.contract.schemas
+
+translations: $(STAMP) ## Update the pages' .po files from the code (new msgids to translate) and compile their .mo
+	$(BIN)/python -m herald_tools.page_translations
 
 samples: $(STAMP) ## Regenerate the SQS-wrapped copies of events/ under events/sqs/
 	$(BIN)/python -m herald_tools.contract.samples

@@ -41,8 +41,12 @@ def _now(hours: float = 0) -> str:
     return (datetime.now(UTC) - timedelta(hours=48) + timedelta(hours=hours)).isoformat()
 
 
-def _dispatch(env: Env, event_type: str, event_id: str, hours: float, **shipment: Any) -> dict[str, Any]:
+def _dispatch(
+    env: Env, event_type: str, event_id: str, hours: float, *, locale: str | None = None, **shipment: Any
+) -> dict[str, Any]:
     event = sample(event_type, id=event_id, time=_now(hours))
+    if locale is not None:
+        event["data"]["customer"]["locale"] = locale
     if "shipment" in event["data"]:
         event["data"]["shipment"].update(shipment)
     queue = "shipment-events" if event_type.startswith("shipment.") else "order-events"
@@ -51,15 +55,17 @@ def _dispatch(env: Env, event_type: str, event_id: str, hours: float, **shipment
     return event
 
 
-def _delivered_story(env: Env) -> None:
+def _delivered_story(env: Env, locale: str | None = None) -> None:
     """The sample order placed, shipped (promised the 5th), delayed (now the 6th), then delivered with proof."""
-    _dispatch(env, "order.placed", "evt_placed", 0)
-    _dispatch(env, "shipment.in_transit", "evt_scan", 2, estimated_delivery="2026-11-05")
-    _dispatch(env, "shipment.delayed", "evt_delay", 4, estimated_delivery="2026-11-06")
-    _dispatch(env, "shipment.delivered", "evt_delivered", 6)
+    _dispatch(env, "order.placed", "evt_placed", 0, locale=locale)
+    _dispatch(env, "shipment.in_transit", "evt_scan", 2, locale=locale, estimated_delivery="2026-11-05")
+    _dispatch(env, "shipment.delayed", "evt_delay", 4, locale=locale, estimated_delivery="2026-11-06")
+    _dispatch(env, "shipment.delivered", "evt_delivered", 6, locale=locale)
 
 
-def request(method: str, path: str, body: bytes = b"", *, encode: bool = False) -> dict[str, Any]:
+def request(
+    method: str, path: str, body: bytes = b"", *, encode: bool = False, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     route = "POST /o/{token}/delivery" if method == "POST" else "GET /o/{token}"
     token = path.split("/")[2]
     event = {
@@ -67,7 +73,11 @@ def request(method: str, path: str, body: bytes = b"", *, encode: bool = False) 
         "routeKey": route,
         "rawPath": path,
         "rawQueryString": "",
-        "headers": {"host": urlsplit(BASE_URL).netloc, "content-type": "application/x-www-form-urlencoded"},
+        "headers": {
+            "host": urlsplit(BASE_URL).netloc,
+            "content-type": "application/x-www-form-urlencoded",
+            **(headers or {}),
+        },
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "abc123defg",
@@ -209,6 +219,42 @@ def test_a_dispute_asks_what_happened_then_records_it_with_the_note_masked(pages
     page_after = request("GET", path)["body"]
     assert "you did not receive it (It was left in the wrong place)" in page_after
     assert "<b>at all</b>" not in page_after
+
+
+def test_a_french_canadian_customers_page_and_its_answers_are_in_french(pages: Env) -> None:
+    # Given an order of a fr-CA customer, delivered, and its page's link from the (French) email
+    _delivered_story(pages, locale="fr-CA")
+    path = _page_path(pages)
+
+    # When the customer opens it (their browser asking for English: the order's language comes first)
+    page = request("GET", path, headers={"accept-language": "en-US,en;q=0.9"})["body"]
+
+    # Then the page is in French, says so, and writes its dates as Quebec does
+    assert '<html lang="fr-CA">' in page
+    assert "Commande #1001" in page
+    assert "Preuve de livraison" in page
+    assert "Oui, je l'ai reçu" in page
+    assert re.search(r"(lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche) \d{1,2} \w+ 20\d\d", page)
+    assert "Proof of delivery" not in page
+
+    # And the dispute's question, and the answer to it, are in French too
+    asked = _post(path, {"shipment": "shp_1001_1", "answer": "not_received", "form_token": _form_token(page)})
+    assert "Que s'est-il passé?" in asked["body"]
+    details_token = re.search(r'name="form_token" value="([^"]+)"', asked["body"])
+    assert details_token
+    fields = {"shipment": "shp_1001_1", "answer": "not_received", "reason": "damaged", "form_token": details_token[1]}
+    answered = _post(path, fields)["body"]
+    assert "Merci de nous avoir prévenus" in answered
+    assert "ne pas l'avoir reçu (Le colis est arrivé endommagé)" in answered
+
+
+def test_a_link_that_does_not_work_answers_in_the_browsers_language(pages: Env) -> None:
+    # Given no order behind a link, When a Spanish-speaking browser opens it
+    response = request("GET", "/o/" + "A" * 22, headers={"accept-language": "es-MX,es;q=0.9,en;q=0.5"})
+    # Then the 404 page is in Spanish (no order to take the language from)
+    assert response["statusCode"] == 404
+    assert '<html lang="es-US">' in response["body"]
+    assert "Este enlace no funciona" in response["body"]
 
 
 def test_a_replayed_form_records_nothing_and_a_new_answer_keeps_both(pages: Env) -> None:

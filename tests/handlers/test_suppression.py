@@ -304,6 +304,28 @@ def test_without_a_base_url_no_status_callback_is_requested(env: Env) -> None:
     assert accepted["status_callback"] is None
 
 
+def test_help_answers_in_the_storefronts_language_when_nobody_wrote_a_help_text(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a Quebec storefront's number, its entry (locale fr-CA) without a help text, the deployment without one
+    quebec_number = "+15005550012"
+    seed_registry(
+        boto3.client("ssm", region_name="us-east-1"),
+        REGISTRY_PATH,
+        storefront("storefront/boreal", name="Boréal Plein Air", locale="fr-CA"),
+    )
+    monkeypatch.setenv("HERALD_SMS_SOURCE_BY_NUMBER", json.dumps({quebec_number: "storefront/boreal"}))
+    monkeypatch.delenv("HERALD_SMS_HELP_TEXT", raising=False)
+    webhooks.root.reset()
+    # When a customer texts HELP to it
+    response = text("HELP", sid="SM" + "b1" * 16, to=quebec_number)
+    # Then Herald's default answer comes in French, the keywords still STOP and START
+    assert (
+        "<Message>Boréal Plein Air : avis de commande et de livraison. Répondez STOP pour les désactiver, START pour"
+        " les réactiver. Frais de messagerie possibles.</Message>"
+    ) in response["body"]
+
+
 def test_help_answers_with_the_name_and_help_text_of_the_storefront_the_number_belongs_to(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:

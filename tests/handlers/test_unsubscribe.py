@@ -36,8 +36,11 @@ def links(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     secrets.create_secret(Name="herald/unsubscribe", SecretString=json.dumps({"keys": [KEY]}))
 
 
-def send(env: Env, event_type: str, event_id: str) -> None:
-    env.publish("order-events", [json.dumps(sample(event_type, id=event_id))])
+def send(env: Env, event_type: str, event_id: str, locale: str | None = None) -> None:
+    event = sample(event_type, id=event_id)
+    if locale is not None:
+        event["data"]["customer"]["locale"] = locale
+    env.publish("order-events", [json.dumps(event)])
     assert env.deliver("order-events", dispatch.handler)["batchItemFailures"] == []
     assert env.deliver("email", send_email.handler)["batchItemFailures"] == []
 
@@ -47,13 +50,19 @@ def last_email_headers(env: Env) -> Any:
     return message_from_bytes(env.outbox.emails()[-1].read_bytes(), policy=policy.default)
 
 
-def request(method: str, path: str, body: bytes = b"", *, encode: bool = False) -> dict[str, Any]:
+def request(
+    method: str, path: str, body: bytes = b"", *, encode: bool = False, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     event = {
         "version": "2.0",
         "routeKey": f"{method} /unsubscribe/{{token}}",
         "rawPath": path,
         "rawQueryString": "",
-        "headers": {"host": urlsplit(BASE_URL).netloc, "content-type": "application/x-www-form-urlencoded"},
+        "headers": {
+            "host": urlsplit(BASE_URL).netloc,
+            "content-type": "application/x-www-form-urlencoded",
+            **(headers or {}),
+        },
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "abc123defg",
@@ -76,9 +85,9 @@ def suppression(env: Env) -> Any:
     return DynamoDbSuppressions(env.dynamodb, TABLE).get(SOURCE, Channel.EMAIL, ADDRESS)
 
 
-def emailed_link(env: Env) -> str:
+def emailed_link(env: Env, locale: str | None = None) -> str:
     """The path of the one-click link in the last email SendGrid's stand-in accepted."""
-    send(env, "order.backordered", "evt_unsub_link")
+    send(env, "order.backordered", "evt_unsub_link", locale)
     return urlsplit(str(last_email_headers(env)["List-Unsubscribe"]).strip("<>")).path
 
 
@@ -168,6 +177,30 @@ def test_get_shows_a_confirmation_form_and_records_nothing(env: Env, links: None
     assert response["headers"]["Cache-Control"] == "no-store"
     assert "default-src 'none'" in response["headers"]["Content-Security-Policy"]
     assert suppression(env) is None
+
+
+def test_the_page_of_a_spanish_emails_link_is_in_spanish_and_so_is_its_answer(env: Env, links: None) -> None:
+    # Given the link of an email Herald wrote in Spanish (an es-US customer's backorder notice)
+    path = emailed_link(env, "es-US")
+    # When it is opened in a browser that asks for French (the email's language, sealed in the token, comes first)
+    page = request("GET", path, headers={"accept-language": "fr-CA"})["body"]
+    # Then the confirmation page is in Spanish, with the same one-click form
+    assert '<html lang="es-US">' in page
+    assert "Darse de baja" in page
+    assert '<input type="hidden" name="List-Unsubscribe" value="One-Click">' in page
+    # And the answer to its post too
+    answer = request("POST", path, ONE_CLICK)
+    assert answer["statusCode"] == 200
+    assert "j***@example.com ya no recibirá estos correos electrónicos." in answer["body"]
+    assert suppression(env) is not None
+
+
+def test_a_refused_link_answers_in_the_browsers_language(env: Env, links: None) -> None:
+    # Given a link that does not verify (no language to read from it), When a French browser opens it
+    response = request("GET", "/unsubscribe/not-a-token", headers={"accept-language": "fr-FR,fr;q=0.9"})
+    # Then the refusal is in (Canadian) French
+    assert response["statusCode"] == 403
+    assert "Ce lien de désabonnement n&#39;est pas valide ou a expiré." in response["body"]
 
 
 @pytest.mark.parametrize(

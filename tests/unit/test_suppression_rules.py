@@ -8,6 +8,7 @@ from herald.contract.models import EventType
 from herald.domain.notification import Channel
 from herald.domain.suppression import (
     DEFAULT_HELP_TEXT,
+    HELP_TEXTS,
     TRANSACTIONAL_EVENT_TYPES,
     Keyword,
     Suppression,
@@ -20,6 +21,7 @@ from herald.domain.suppression import (
     strength,
     suppressed_reason,
 )
+from herald.rendering.gsm import encoding_of, segment_count
 
 MARKETING_SIGNALS = (SuppressionSignal.UNSUBSCRIBE, SuppressionSignal.GROUP_UNSUBSCRIBE, SuppressionSignal.SPAM_REPORT)
 
@@ -119,6 +121,37 @@ def test_help_text_fills_in_the_store_and_has_a_default() -> None:
     assert default == DEFAULT_HELP_TEXT.replace("{store}", "Acme Outdoor")
     for word in ("Acme Outdoor", "STOP", "START"):
         assert word in default
+
+
+@pytest.mark.parametrize(
+    ("locale", "starts"),
+    [
+        ("en-US", "Cascade Mountain Outfitters: order and delivery updates."),
+        ("es", "Cascade Mountain Outfitters: avisos de pedidos y entregas."),
+        ("es-MX", "Cascade Mountain Outfitters: avisos de pedidos y entregas."),
+        ("fr-CA", "Cascade Mountain Outfitters : avis de commande et de livraison."),
+        ("fr", "Cascade Mountain Outfitters : avis de commande et de livraison."),
+        ("de", "Cascade Mountain Outfitters: order and delivery updates."),
+        (None, "Cascade Mountain Outfitters: order and delivery updates."),
+    ],
+)
+def test_the_default_help_text_is_in_the_storefronts_language(locale: str | None, starts: str) -> None:
+    # Given no configured text, When HELP is answered for a storefront of this locale, Then it is in its language
+    assert help_text(None, "Cascade Mountain Outfitters", locale).startswith(starts)
+    # And a storefront's own text is its own words, whatever its locale
+    assert help_text("{store}: 555-0100", "Acme", locale) == "Acme: 555-0100"
+
+
+@pytest.mark.parametrize("locale", sorted(HELP_TEXTS))
+def test_every_help_text_is_one_gsm7_segment_and_keeps_the_keywords(locale: str) -> None:
+    # Given a store name of 30 characters, When the default HELP text of the locale is filled in
+    text = HELP_TEXTS[locale].replace("{store}", "Cascade Mountain Outfitters Co")
+    assert len("Cascade Mountain Outfitters Co") == 30
+    # Then it is GSM-7, one segment, and says STOP and START (the keywords in every language)
+    assert encoding_of(text) == "GSM-7"
+    assert segment_count(text) == 1
+    assert "STOP" in text
+    assert "START" in text
 
 
 def test_recipient_keys_ignore_email_case_but_keep_phone_numbers_as_given() -> None:

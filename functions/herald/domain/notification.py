@@ -91,6 +91,9 @@ class EmailContent(BaseModel):
     # The one-click unsubscribe URL (RFC 8058) of a non-transactional email: set by the email sender just before
     # the provider call (usecases.unsubscribe), never by dispatch; the providers send it as List-Unsubscribe.
     list_unsubscribe: str | None = None
+    # The locale the words were written in (the renderer's folder): the unsubscribe link carries it, so its page
+    # speaks the email's language. None: an email rendered before it was recorded (the page reads en-US).
+    locale: str | None = None
 
 
 class SmsContent(BaseModel):

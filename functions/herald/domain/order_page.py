@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from herald.domain.locales import N_
+
 PAGE_PATH = "/o"
 TOKEN_LENGTH = 22  # base64url characters: 132 bits
 FORM_LIFETIME = timedelta(hours=12)
@@ -32,7 +34,16 @@ _FORM_TOKEN = re.compile(r"^(\d{1,12})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{43})
 
 
 class FormRefused(ValueError):
-    """A form post Herald does not accept: forged, expired, replayed, or not what the form asks."""
+    """A form post Herald does not accept: forged, expired, replayed, or not what the form asks.
+
+    `message` is the page's words (a gettext msgid, marked with N_) and `params` its %-placeholders: the page shows
+    it translated in the customer's language; str() is the English sentence, for the log.
+    """
+
+    def __init__(self, message: str, **params: object) -> None:
+        super().__init__(message % params if params else message)
+        self.message = message
+        self.params = params
 
 
 class DeliveryAnswer(StrEnum):
@@ -80,13 +91,13 @@ class FormTokens:
         """The form token's nonce (the adapter accepts each once). Raises FormRefused."""
         match = _FORM_TOKEN.match(value or "")
         if match is None:
-            raise FormRefused("the form's token is missing or malformed")
+            raise FormRefused(N_("the form's token is missing or malformed"))
         issued, nonce, mac = match.groups()
         if not any(hmac.compare_digest(mac, self._mac(key, token, form, issued, nonce)) for key in self.keys):
-            raise FormRefused("the form's token was not issued for this page")
+            raise FormRefused(N_("the form's token was not issued for this page"))
         age = now.timestamp() - int(issued)
         if age < -300 or age > FORM_LIFETIME.total_seconds():
-            raise FormRefused("the page is too old: reload it and answer again")
+            raise FormRefused(N_("the page is too old: reload it and answer again"))
         return nonce
 
     @staticmethod
@@ -109,19 +120,19 @@ def delivery_response(fields: dict[str, str], delivered_shipments: set[str]) -> 
     """Read the delivery form's fields. Raises FormRefused with what is wrong (the page shows it)."""
     shipment_id = fields.get("shipment", "")
     if shipment_id not in delivered_shipments:
-        raise FormRefused("this shipment has no delivery to answer about")
+        raise FormRefused(N_("this shipment has no delivery to answer about"))
     try:
         answer = DeliveryAnswer(fields.get("answer", ""))
     except ValueError:
-        raise FormRefused("choose whether you received it") from None
+        raise FormRefused(N_("choose whether you received it")) from None
     if answer is DeliveryAnswer.RECEIVED:
         return DeliveryResponse(shipment_id, answer)
     reason_text = fields.get("reason", "")
     try:
         reason = DisputeReason(reason_text) if reason_text else None
     except ValueError:
-        raise FormRefused("choose what happened") from None
+        raise FormRefused(N_("choose what happened")) from None
     note = " ".join(fields.get("note", "").split()) or None
     if note is not None and len(note) > MAX_NOTE_CHARACTERS:
-        raise FormRefused(f"the note is longer than {MAX_NOTE_CHARACTERS} characters")
+        raise FormRefused(N_("the note is longer than %(limit)s characters"), limit=MAX_NOTE_CHARACTERS)
     return DeliveryResponse(shipment_id, answer, reason, note)

@@ -22,6 +22,7 @@ from enum import StrEnum
 
 from herald.contract.sources import EVERY_STOREFRONT
 from herald.domain.keys import key
+from herald.domain.locales import best_locale
 from herald.domain.notification import Channel
 from herald.domain.policy import POLICIES, policy_for
 
@@ -161,6 +162,20 @@ OPT_OUT_LINE = "Reply STOP to opt out."
 DEFAULT_HELP_TEXT = (
     "{store}: order and delivery updates. Reply STOP to stop these texts, START to resume. Msg&data rates may apply."
 )
+# The default HELP answer in each language Herald writes (domain.locales.locale_chain picks one): GSM-7 and one
+# segment with a store name of 30 characters (tests/unit/test_suppression.py). STOP and START stay the keywords in
+# every language: they are the words Twilio and parse_keyword act on.
+HELP_TEXTS = {
+    "en-US": DEFAULT_HELP_TEXT,
+    "es-US": (
+        "{store}: avisos de pedidos y entregas. Responda STOP para cancelarlos y START para reanudarlos."
+        " Pueden aplicarse tarifas de mensajes."
+    ),
+    "fr-CA": (
+        "{store} : avis de commande et de livraison. Répondez STOP pour les désactiver, START pour les réactiver."
+        " Frais de messagerie possibles."
+    ),
+}
 
 
 def parse_keyword(body: str) -> Keyword | None:
@@ -173,6 +188,7 @@ def parse_keyword(body: str) -> Keyword | None:
     return _KEYWORDS.get(word)
 
 
-def help_text(template: str | None, store: str) -> str:
-    """The HELP answer: the configured text with `{store}` filled in (any other braces are left as written)."""
-    return (template or DEFAULT_HELP_TEXT).replace("{store}", store)
+def help_text(template: str | None, store: str, locale: str | None = None) -> str:
+    """The HELP answer: the configured text with `{store}` filled in (any other braces are left as written); without
+    one, Herald's default in the language closest to `locale` (the storefront's), by the chain messages use."""
+    return (template or HELP_TEXTS[best_locale(HELP_TEXTS, locale)]).replace("{store}", store)

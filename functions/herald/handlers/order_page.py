@@ -20,10 +20,17 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from herald.domain.locales import N_
 from herald.domain.order_page import DeliveryAnswer, FormRefused
 from herald.handlers.wiring import PORT_PHOTO_FETCHER, Root, port
 from herald.observability import build_logger, emit, traced
-from herald.rendering.order_page import render_dispute_details, render_message_page, render_order_page
+from herald.rendering.order_page import (
+    accept_languages,
+    page_locale,
+    render_dispute_details,
+    render_message_page,
+    render_order_page,
+)
 from herald.usecases.order_page import AnswerOutcome, AnswerResult, OrderPages
 
 logger = build_logger()
@@ -41,13 +48,15 @@ _HEADERS = {
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
 }
+# The pages' words are msgids (N_), translated when the page is rendered in the customer's language.
 _GONE = (
-    "This link does not work",
-    "This order link is not valid or has expired. The latest message about your order has a new one.",
+    N_("This link does not work"),
+    N_("This order link is not valid or has expired. The latest message about your order has a new one."),
 )
+_TOO_LARGE = (N_("Request too large"), N_("This request is too large."))
 _NOTICES = {
-    DeliveryAnswer.RECEIVED: "Thank you: we have noted that you received it.",
-    DeliveryAnswer.NOT_RECEIVED: (
+    DeliveryAnswer.RECEIVED: N_("Thank you: we have noted that you received it."),
+    DeliveryAnswer.NOT_RECEIVED: N_(
         "Thank you for telling us. We have passed it on to the store, which will look into it with the carrier "
         "and contact you. You do not need to do anything else now."
     ),
@@ -104,7 +113,7 @@ def order_page(token: str) -> Response[str]:
     view = root().pages.view(token)
     if view is None:
         return _gone()
-    return _html(200, render_order_page(view))
+    return _html(200, render_order_page(view, accept_language=_accept_language()))
 
 
 @app.get("/o/<token>/photo/<shipment_id>")
@@ -120,7 +129,7 @@ def proof_photo(token: str, shipment_id: str) -> Response[Any]:
         emit("ProofPhotosUnavailable", 1, MetricUnit.Count)
         photo = None
     if photo is None:
-        return _html(404, render_message_page("No photo", "There is no photo of this delivery to show."))
+        return _message(404, N_("No photo"), N_("There is no photo of this delivery to show."))
     headers = dict(_HEADERS) | {
         "Cache-Control": "private, max-age=3600",
         "Content-Security-Policy": "default-src 'none'",
@@ -134,21 +143,21 @@ def delivery_answer(token: str) -> Response[str]:
     body = event.body or ""
     # Bounded before anything is decoded: base64 of MAX_FORM_BYTES is at most 4/3 as long.
     if len(body) > MAX_FORM_BYTES * 4 // 3 + 4:
-        return _html(413, render_message_page("Request too large", "This request is too large."))
+        return _message(413, *_TOO_LARGE)
     pages = root().pages
     view = pages.view(token)
     if view is None:  # authenticated before the body is parsed
         return _gone()
     raw = base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
     if len(raw) > MAX_FORM_BYTES:
-        return _html(413, render_message_page("Request too large", "This request is too large."))
+        return _message(413, *_TOO_LARGE)
     fields = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
     try:
         result = pages.answer(view, fields)
     except FormRefused as refused:
         logger.warning("order page form refused", extra={"reason": str(refused)})
         emit("OrderPageFormsRefused", 1, MetricUnit.Count)
-        return _html(400, render_order_page(view, error=str(refused)))
+        return _html(400, render_order_page(view, error=refused))
     return _answered(result)
 
 
@@ -158,7 +167,7 @@ def _answered(result: AnswerResult) -> Response[str]:
         return _html(200, render_dispute_details(result.view, response.shipment_id, result.form_token))
     if result.outcome is AnswerOutcome.REPLAYED:
         logger.info("order page form posted again: nothing recorded", extra={"shipment_id": response.shipment_id})
-        return _html(200, render_order_page(result.view, notice="We already have this answer."))
+        return _html(200, render_order_page(result.view, notice=N_("We already have this answer.")))
     metric = "DeliveriesConfirmed" if response.answer is DeliveryAnswer.RECEIVED else "DeliveriesDisputed"
     emit(metric, 1, MetricUnit.Count, source=result.view.source)
     logger.info(
@@ -175,7 +184,18 @@ def _answered(result: AnswerResult) -> Response[str]:
 
 
 def _gone() -> Response[str]:
-    return _html(404, render_message_page(*_GONE))
+    return _message(404, *_GONE)
+
+
+def _accept_language() -> str | None:
+    return app.current_event.headers.get("accept-language")
+
+
+def _message(status: int, title: str, message: str) -> Response[str]:
+    """A page with one message, where there is no order to speak of: in the browser's language (Accept-Language),
+    among the pages' locales, else en-US."""
+    locale = page_locale(*accept_languages(_accept_language()))
+    return _html(status, render_message_page(title, message, locale=locale))
 
 
 def _html(status: int, page: str) -> Response[str]:

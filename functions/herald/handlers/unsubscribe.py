@@ -13,7 +13,6 @@ public, signature-authenticated endpoint: its concurrency and body bounds protec
 from __future__ import annotations
 
 import base64
-import html
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -21,6 +20,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 
+from herald.domain.locales import N_
 from herald.domain.masking import mask_email
 from herald.domain.unsubscribe import ONE_CLICK_BODY
 from herald.handlers.wiring import Root
@@ -34,6 +34,8 @@ router = APIGatewayHttpRouter()
 
 MAX_BODY_BYTES = 1024  # the one-click body is 26 bytes; a browser's form post adds nothing but that field
 _ROUTE = f"{UNSUBSCRIBE_PATH}/<token>"
+# The pages' words are msgids (N_), translated when the page is rendered in the email's language.
+_TOO_LARGE = (N_("Request too large"), N_("This request is too large."))
 # The page loads nothing, runs nothing, cannot be framed, and leaks the token in no Referer.
 _PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
@@ -74,7 +76,11 @@ def confirmation_page(token: str) -> Response[str]:
         grant = root().unsubscribe.check(token)
     except WebhookRefused as error:
         return _refused(error)
-    return _page(200, "Unsubscribe", _form(grant))
+    from herald.rendering.order_page import render_unsubscribe_form
+
+    name, _, value = ONE_CLICK_BODY.partition("=")
+    page = render_unsubscribe_form(grant.source, _who(grant), field=name, value=value, locale=_locale(grant))
+    return _page(200, page)
 
 
 @router.post(_ROUTE)
@@ -83,50 +89,53 @@ def one_click(token: str) -> Response[str]:
     body = event.body or ""
     # Bounded before anything is decoded: base64 of MAX_BODY_BYTES is at most 4/3 as long.
     if len(body) > MAX_BODY_BYTES * 4 // 3 + 4:
-        return _page(413, "Request too large", "<p>This request is too large.</p>")
+        return _message(413, None, *_TOO_LARGE)
     try:
         unsubscribe = root().unsubscribe
-        unsubscribe.check(token)  # authenticated before the body is parsed
+        grant = unsubscribe.check(token)  # authenticated before the body is parsed
     except WebhookRefused as error:
         return _refused(error)
     raw = base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
     if len(raw) > MAX_BODY_BYTES:
-        return _page(413, "Request too large", "<p>This request is too large.</p>")
+        return _message(413, grant, *_TOO_LARGE)
     fields = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
     if fields.get("List-Unsubscribe") != ONE_CLICK_BODY.partition("=")[2]:
-        return _page(400, "Not an unsubscribe request", f"<p>The request must carry {ONE_CLICK_BODY}.</p>")
+        return _message(
+            400, grant, N_("Not an unsubscribe request"), N_("The request must carry %(body)s."), body=ONE_CLICK_BODY
+        )
     grant = unsubscribe.confirm(token)
     emit("Unsubscribes", 1, MetricUnit.Count, source=grant.source)
     logger.info("one-click unsubscribe recorded", extra={"source": grant.source, "to": mask_email(grant.address)})
-    return _page(200, "Unsubscribed", f"<p>{_who(grant)} will no longer receive these emails.</p>")
+    return _message(
+        200, grant, N_("Unsubscribed"), N_("%(address)s will no longer receive these emails."), address=_who(grant)
+    )
 
 
 def _refused(error: WebhookRefused) -> Response[str]:
     logger.warning("unsubscribe refused", extra={"reason": error.reason})
     emit("WebhooksRefused", 1, MetricUnit.Count, provider="unsubscribe", reason=type(error).__name__)
-    return _page(403, "Link not valid", "<p>This unsubscribe link is not valid or has expired.</p>")
+    return _message(403, None, N_("Link not valid"), N_("This unsubscribe link is not valid or has expired."))
 
 
 def _who(grant: UnsubscribeGrant) -> str:
-    return html.escape(mask_email(grant.address))
+    return mask_email(grant.address)  # escaped by the page's template
 
 
-def _form(grant: UnsubscribeGrant) -> str:
-    # Posts to this same URL (an empty action) the body a mail client's one-click button posts.
-    name, _, value = ONE_CLICK_BODY.partition("=")
-    return (
-        f"<p>Stop emails from {html.escape(grant.source)} to {_who(grant)}? Order records you need (confirmations,"
-        " cancellations, refunds) will still be sent.</p>"
-        '<form method="post" action="">'
-        f'<input type="hidden" name="{name}" value="{value}">'
-        '<button type="submit">Unsubscribe</button></form>'
-    )
+def _locale(grant: UnsubscribeGrant | None) -> str:
+    """The page's language: the email's (sealed in the token), else the browser's (Accept-Language), else en-US;
+    by the chain messages use (domain.locales), among the pages' locales."""
+    from herald.rendering.order_page import accept_languages, page_locale
+
+    header = router.current_event.headers.get("accept-language")
+    return page_locale(grant.locale if grant is not None else None, *accept_languages(header))
 
 
-def _page(status: int, title: str, content: str) -> Response[str]:
-    page = (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{title}</title></head><body><h1>{title}</h1>{content}</body></html>"
-    )
+def _message(status: int, grant: UnsubscribeGrant | None, title: str, message: str, **params: object) -> Response[str]:
+    # Imported here: the webhooks function serves these routes, and Jinja2 is not part of its cold start.
+    from herald.rendering.order_page import render_message_page
+
+    return _page(status, render_message_page(title, message, locale=_locale(grant), **params))
+
+
+def _page(status: int, page: str) -> Response[str]:
     return Response(status, "text/html; charset=utf-8", page, headers=dict(_PAGE_HEADERS))

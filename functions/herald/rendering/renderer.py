@@ -43,6 +43,7 @@ from herald.contract.models import (
     ShipmentData,
     event_data,
 )
+from herald.domain.locales import DEFAULT_LOCALE, format_locale, locale_chain
 from herald.domain.notification import EmailContent, SmsContent
 from herald.domain.policy import policy_for
 from herald.domain.storefront import Storefront
@@ -52,7 +53,6 @@ from herald.rendering.gsm import encoding_of, gsm_friendly, gsm_letters, segment
 from herald.rendering.links import key_link, map_link
 
 MAX_SMS_SEGMENTS = 2
-DEFAULT_LOCALE = "en-US"
 # The first SMS's opt-out line in a locale's words, beside its base and macros (see Renderer._opt_out_line).
 OPT_OUT_FILE = "opt_out.txt"
 SUBJECT_MAX_CHARS = 200
@@ -174,7 +174,6 @@ class Renderer:
             f"{_OVERRIDES}/{name}" for name in (override_loader.list_templates() if overrides.is_dir() else [])
         )
         self._locales = sorted({name.split("/", 1)[0] for name in self._names if "/" in name})
-        self._by_lower = {locale.lower(): locale for locale in self._locales}
 
     def locales(self) -> list[str]:
         """The locale folders found under the templates root."""
@@ -208,6 +207,7 @@ class Renderer:
             from_email=from_email,
             from_name=(storefront.email_from_name if storefront is not None else None) or branding.name,
             reply_to=branding.support_email,
+            locale=locale,
         )
 
     def sms(
@@ -257,7 +257,8 @@ class Renderer:
         raise TemplateNotFound(f"{DEFAULT_LOCALE}/{folder}/{file_name}")
 
     def locale_chain(self, customer_locale: str, storefront: Storefront | None = None) -> list[str]:
-        """The locale folders to try, best first (docs/architecture.md, "Locales"):
+        """The locale folders to try, best first (docs/architecture.md, "Locales"; domain.locales.locale_chain,
+        the one chain messages, pages and SMS replies share):
 
         1. the customer's exact tag (`fr-CA`);
         2. its language alone (`fr`), when there is such a folder;
@@ -266,33 +267,12 @@ class Renderer:
            Quebec storefront reads French, not English;
         5. en-US.
         """
-        chain: list[str] = []
-        tags = [customer_locale, storefront.locale if storefront is not None else None, DEFAULT_LOCALE]
-        for tag in tags:
-            for locale in self._closest(tag):
-                if locale not in chain:
-                    chain.append(locale)
-        return chain
-
-    def _closest(self, tag: str | None) -> list[str]:
-        """The folders for one tag: exact, its language, the language's other regions."""
-        if not tag:
-            return []
-        lower = tag.replace("_", "-").lower()
-        language = lower.split("-", 1)[0]
-        wanted = [lower, language] + [known for known in self._by_lower if known.split("-", 1)[0] == language]
-        return [self._by_lower[known] for known in wanted if known in self._by_lower]
+        return locale_chain(self._locales, customer_locale, storefront.locale if storefront is not None else None)
 
     @staticmethod
     def _format_locale(customer_locale: str, folder_locale: str) -> str:
-        """The locale dates and amounts are formatted in: the customer's own when Babel knows it and it is the
-        language the words are in (an es-MX customer reads es-US words with es-MX formats), else the folder's
-        (a de-DE customer reading en-US words gets en-US dates, not German day names in an English sentence)."""
-        if babel_locale(customer_locale) is not None:
-            language = customer_locale.replace("_", "-").split("-", 1)[0].lower()
-            if language == folder_locale.split("-", 1)[0].lower():
-                return customer_locale
-        return folder_locale
+        """The locale dates and amounts are formatted in (domain.locales.format_locale)."""
+        return format_locale(customer_locale, folder_locale, babel_locale(customer_locale) is not None)
 
     def _opt_out_line(self, locale: str) -> str:
         """The locale's "Reply STOP to opt out." (`<locale>/opt_out.txt`), else en-US's domain line. STOP stays the

@@ -112,7 +112,9 @@ class SmsKeywords:
         entry = self._storefronts.get(source) if self._storefronts is not None and source != ANY_SOURCE else None
         if entry is None:
             return help_text(self._help, self._store_name)
-        return help_text(entry.help_text or self._help, entry.name)
+        # In the storefront's language: no record keyed by the number holds the customer's own locale (the texts it
+        # received were written in theirs, but are found by message, not by number), so its default locale it is.
+        return help_text(entry.help_text or self._help, entry.name, entry.locale)
 
 
 _OPT_OUT_SIGNALS = {

@@ -42,7 +42,8 @@ class UnsubscribeLinks:
     def send(self, message: ChannelMessage) -> Accepted:
         content = message.email
         if content is not None and not is_transactional(message.event_type):
-            token = self._tokens().issue(message.source, Channel.EMAIL.value, message.to)
+            # The link carries the email's language (sealed in the token with the rest), so its page speaks it.
+            token = self._tokens().issue(message.source, Channel.EMAIL.value, message.to, locale=content.locale)
             content = content.model_copy(update={"list_unsubscribe": unsubscribe_url(self._base_url, token)})
             message = message.model_copy(update={"email": content})
         return self._router.send(message)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ MAX_TOKEN_CHARS = 1024  # an address of 254 characters makes a token of about 50
 MIN_KEY_CHARS = 32
 _VERSION = 1
 _HKDF_INFO = b"herald/unsubscribe-token/v1"
+_LOCALE = re.compile(r"^[A-Za-z]{2,3}([_-][A-Za-z0-9]{2,8}){0,2}$")
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class UnsubscribeGrant:
     address: str
     scope: str
     expires_at: int  # epoch seconds
+    locale: str | None = None  # the language of the email that carried the link (its page is written in it)
 
 
 class UnsubscribeTokens:
@@ -48,8 +51,10 @@ class UnsubscribeTokens:
         self._lifetime = lifetime_seconds
         self._clock = clock
 
-    def issue(self, source: str, channel: str, address: str, scope: str = SCOPE_NON_ESSENTIAL) -> str:
-        claims = {
+    def issue(
+        self, source: str, channel: str, address: str, scope: str = SCOPE_NON_ESSENTIAL, *, locale: str | None = None
+    ) -> str:
+        claims: dict[str, object] = {
             "v": _VERSION,
             "s": source,
             "c": channel,
@@ -57,6 +62,8 @@ class UnsubscribeTokens:
             "sc": scope,
             "x": int(self._clock()) + self._lifetime,
         }
+        if locale and _LOCALE.match(locale):
+            claims["l"] = locale  # optional: a token without it (issued before it existed) still verifies
         token = self._fernet.encrypt(json.dumps(claims, separators=(",", ":")).encode()).decode()
         return token.rstrip("=")  # padding is redundant; a path segment without it reads better
 
@@ -73,6 +80,7 @@ class UnsubscribeTokens:
                 address=str(claims["a"]),
                 scope=str(claims["sc"]),
                 expires_at=int(claims["x"]),
+                locale=_locale_claim(claims.get("l")),
             )
         except (InvalidToken, ValueError, KeyError, TypeError):
             raise SignatureInvalid("unsubscribe token does not verify") from None
@@ -81,6 +89,11 @@ class UnsubscribeTokens:
         if grant.expires_at < self._clock():
             raise SignatureStale("unsubscribe link has expired")
         return grant
+
+
+def _locale_claim(value: object) -> str | None:
+    """The token's locale when it is a tag's shape (it was sealed by this deployment, but is shown on a page)."""
+    return value if isinstance(value, str) and _LOCALE.match(value) else None
 
 
 def _fernet_key(secret: str) -> bytes:
