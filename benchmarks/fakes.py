@@ -8,7 +8,15 @@ from typing import Any
 
 from herald.domain.notification import Channel, ChannelMessage
 from herald.domain.storefront import Storefront
-from herald.usecases.ports import Accepted, Claim, EventClaim, PlannedNotification, Rejection, ShipmentAdvance, ShipmentPosition
+from herald.usecases.ports import (
+    Accepted,
+    Claim,
+    EventClaim,
+    PlannedNotification,
+    Rejection,
+    ShipmentAdvance,
+    ShipmentPosition,
+)
 
 
 class FakeLedger:

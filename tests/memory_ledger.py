@@ -10,7 +10,15 @@ from datetime import datetime
 
 from herald.contract.models import Envelope
 from herald.domain.notification import ChannelMessage
-from herald.usecases.ports import Accepted, Claim, EventClaim, PlannedNotification, Rejection, ShipmentAdvance, ShipmentPosition
+from herald.usecases.ports import (
+    Accepted,
+    Claim,
+    EventClaim,
+    PlannedNotification,
+    Rejection,
+    ShipmentAdvance,
+    ShipmentPosition,
+)
 
 
 class MemoryLedger:
