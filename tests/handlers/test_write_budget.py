@@ -89,8 +89,8 @@ def test_a_scan_that_changes_nothing_the_join_and_the_page_keep_writes_neither(
     for written in (out, delivered):
         assert "LINK/link" not in written, written
         assert "PAGE/PAGE" not in written, written
-    # And each (an email and an SMS) costs eight writes: the event's two, the state, two per notification's
-    # record, claim and mark, and the opt-out notice's claim (refused: the number was told already)
+    # And each (an email and an SMS) costs ten writes: the event's two, the state, each notification's record,
+    # claim and mark, and the opt-out notice's claim (refused: the number was told already)
     expected = {"OPTOUT_NOTICE/sms": 1, "ORDER/EVENT": 2, "ORDER/NOTIF": 6, "SHIPMENT/STATE": 1}
     assert out == expected, out
     assert delivered == expected, delivered
