@@ -278,7 +278,8 @@ def writes_through_handlers(orders: int = BATCH) -> dict[str, Any]:
                 for event in events:
                     aws.sqs.send_message(QueueUrl=aws.queues[queue], MessageBody=json.dumps(event))
                 sent = 0
-                for name, handler in ((queue, dispatch.handler), ("email", send_email.handler), ("sms", send_sms.handler)):
+                handlers = ((queue, dispatch.handler), ("email", send_email.handler), ("sms", send_sms.handler))
+                for name, handler in handlers:
                     while True:
                         batch = aws.receive(name, BATCH)
                         if not batch["Records"]:
