@@ -8,7 +8,15 @@ from typing import Any
 
 from herald.domain.notification import Channel, ChannelMessage
 from herald.domain.storefront import Storefront
-from herald.usecases.ports import Accepted, Claim, EventClaim, PlannedNotification, Rejection, ShipmentPosition
+from herald.usecases.ports import (
+    Accepted,
+    Claim,
+    EventClaim,
+    PlannedNotification,
+    Rejection,
+    ShipmentAdvance,
+    ShipmentPosition,
+)
 
 
 class FakeLedger:
@@ -28,8 +36,8 @@ class FakeLedger:
     def record_rejection(self, rejection: Rejection) -> None:
         self.rejections.append(rejection)
 
-    def advance_shipment(self, position: ShipmentPosition) -> str | None:
-        return None
+    def advance_shipment(self, position: ShipmentPosition) -> ShipmentAdvance:
+        return ShipmentAdvance()
 
     def record_notifications(
         self, event: Any, planned: Sequence[PlannedNotification], now: datetime

@@ -7,7 +7,9 @@
    logging and metrics are not in it.
 2. AWS requests: the real DynamoDbLedger and SqsChannelQueue over moto (mock_aws) clients wrapped in a counter,
    for each published sample event type, dispatched in batches of 10 and each notification sent once;
-   printed beside the minimum the design allows.
+   printed beside the minimum the design allows. Then DynamoDB writes as deployed: the real dispatch, send-email
+   and send-sms handlers over moto with the order page and the intake's join on, every write of their client
+   counted in items and WRUs (herald_tools.write_meter), for order.placed and a parcel's story after it.
 3. Dollars per million notifications (order.placed: one email and one SMS per order) at published us-east-1
    on-demand prices (PRICES below, each with its source and the date it was read), from a stated duration model.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import copy
 import io
+import json
 import math
 import time
 from contextlib import redirect_stdout
@@ -62,8 +65,6 @@ def _events(event_type: str, count: int, prefix: str) -> list[dict[str, Any]]:
 
 
 def _bodies(events: list[dict[str, Any]]) -> list[str]:
-    import json
-
     return [json.dumps(event) for event in events]
 
 
@@ -200,6 +201,122 @@ def aws_requests_per_event() -> dict[str, Any]:
     return results
 
 
+REGISTRY_PATH = "/herald/bench/storefronts"
+PAGE_SECRET = "herald/bench/order-pages"  # noqa: S105 - a secret's name
+# A carrier's story of one parcel after the order: each scan carries the shipment block of the first (the estimate
+# unchanged), as carriers mostly report.
+STORY = ("shipment.in_transit", "shipment.out_for_delivery", "shipment.delivered")
+
+
+def writes_through_handlers(orders: int = BATCH) -> dict[str, Any]:
+    """DynamoDB writes and WRUs per event and per notification, counted on the functions' own client while the
+    real dispatch, send-email and send-sms handlers run over moto, deployed as the template deploys them (the order
+    page and the intake's join on): `orders` orders placed, then each parcel's story (STORY)."""
+    import boto3
+    from _aws import FakeContext, bench_aws, order_events
+    from fakes import BENCH_SENDER_ID
+
+    from herald.adapters.ssm_storefronts import SsmStorefronts
+    from herald.domain.storefront import Storefront
+    from herald.handlers import dispatch, send_email, send_sms, wiring
+    from herald.handlers.aws import aws_client
+    from herald_tools.local.ports import install_local_ports
+    from herald_tools.write_meter import WriteMeter
+
+    results: dict[str, Any] = {}
+    with bench_aws() as aws:
+        import os
+
+        ssm = boto3.client("ssm", region_name=aws.dynamodb.meta.region_name)
+        SsmStorefronts(ssm, REGISTRY_PATH).put(
+            Storefront.model_validate(
+                {
+                    "source": "storefront/acme-outdoor",
+                    "name": "Acme Outdoor",
+                    "email_from": "orders@acme.example",
+                    "sendgrid_secret_id": "herald/sendgrid",
+                    "twilio_secret_id": "herald/twilio",
+                    "sms_from": "+15005550006",
+                    "publishers": (BENCH_SENDER_ID,),
+                }
+            )
+        )
+        boto3.client("secretsmanager", region_name=aws.dynamodb.meta.region_name).create_secret(
+            Name=PAGE_SECRET, SecretString=json.dumps({"keys": ["p" * 40]})
+        )
+        os.environ.update(
+            {
+                "HERALD_STOREFRONTS_PATH": REGISTRY_PATH,
+                "HERALD_FOLLOWUP_QUEUE_URL": aws.queues["followup"],
+                "HERALD_ORDER_EVENTS_QUEUE_URL": aws.queues["order-events"],
+                "HERALD_SHIPMENT_EVENTS_QUEUE_URL": aws.queues["shipment-events"],
+                "HERALD_ORDER_PAGE_BASE_URL": "https://abc123defg.execute-api.us-east-1.amazonaws.com",
+                "HERALD_ORDER_PAGE_SECRET_ID": PAGE_SECRET,
+                # Counted, not timed: a provider call slowed by a loaded machine must not become a retry's writes.
+                "HERALD_PROVIDER_TIMEOUT_SECONDS": "60",
+            }
+        )
+        wiring.reset()
+        uninstall = install_local_ports()  # the samples' phones are Twilio test numbers
+        meter = WriteMeter.attach(aws_client("dynamodb"))
+        placed = order_events(orders, prefix="writes")
+        stories = []
+        for step, event_type in enumerate(STORY):
+            story = []
+            for index, order in enumerate(placed):
+                event = json.loads(json.dumps(load_event(event_type)))
+                event["id"] = f"evt_writes_{index:06d}_{event_type}"
+                event["time"] = f"2026-10-31T{10 + step:02d}:00:00Z"
+                event["data"]["order"] = order["data"]["order"]
+                event["data"]["shipment"] = load_event(STORY[0])["data"]["shipment"] | {"id": f"shp_writes_{index}"}
+                story.append(event)
+            stories.append((event_type, story))
+        try:
+            for event_type, events in [("order.placed", placed), *stories]:
+                meter.reset()
+                queue = "shipment-events" if event_type.startswith("shipment.") else "order-events"
+                for event in events:
+                    aws.sqs.send_message(QueueUrl=aws.queues[queue], MessageBody=json.dumps(event))
+                sent = 0
+                handlers = ((queue, dispatch.handler), ("email", send_email.handler), ("sms", send_sms.handler))
+                for name, handler in handlers:
+                    while True:
+                        batch = aws.receive(name, BATCH)
+                        if not batch["Records"]:
+                            break
+                        with redirect_stdout(io.StringIO()):
+                            response = handler(batch, FakeContext())
+                        if response["batchItemFailures"]:
+                            raise RuntimeError(f"{name} failed: {response}")
+                        for record in batch["Records"]:
+                            aws.sqs.delete_message(QueueUrl=aws.queues[name], ReceiptHandle=record["receiptHandle"])
+                        sent += len(batch["Records"]) if name != queue else 0
+                results[event_type] = {
+                    "events": len(events),
+                    "notifications_sent": sent,
+                    "writes_per_event": meter.writes / len(events),
+                    "wru_per_event": meter.wru / len(events),
+                    "by_item": {kind: n / len(events) for kind, n in meter.by_kind().items()},
+                    "largest_item_bytes": meter.largest(),
+                }
+        finally:
+            uninstall()
+            wiring.reset()
+    story_types = ["order.placed", *STORY]
+    notifications = sum(results[t]["notifications_sent"] for t in story_types)
+    writes = sum(results[t]["writes_per_event"] * results[t]["events"] for t in story_types)
+    wru = sum(results[t]["wru_per_event"] * results[t]["events"] for t in story_types)
+    first = results["order.placed"]
+    return {
+        "per_event_type": results,
+        "dynamodb_writes_per_notification": round(first["writes_per_event"] * orders / first["notifications_sent"], 3),
+        "dynamodb_wru_per_notification": round(first["wru_per_event"] * orders / first["notifications_sent"], 3),
+        "story_writes_per_notification": round(writes / notifications, 3),
+        "story_wru_per_notification": round(wru / notifications, 3),
+        "story": story_types,
+    }
+
+
 def _deadline_checks(aws: Any) -> list[Any]:
     """Take every deadline check off the follow-up queue (they are delayed in production, due at once here)."""
     from herald.domain.redundancy import FollowUpRequest
@@ -216,12 +333,14 @@ def _deadline_checks(aws: Any) -> list[Any]:
 
 
 def cost_per_million(
-    cpu: dict[str, float], requests: dict[str, Any], provider_ms: float, aws_call_ms: float
+    cpu: dict[str, float], requests: dict[str, Any], writes: dict[str, Any], provider_ms: float, aws_call_ms: float
 ) -> dict[str, Any]:
     """Dollars per million notifications for order.placed traffic, from a stated model of Lambda duration."""
     placed = requests["order.placed"]
     per_notification = 1 / placed["notifications_per_event"]
-    ddb_writes = sum(v for k, v in {**placed["dispatch"], **placed["send"]}.items() if k.startswith("dynamodb."))
+    # Writes as deployed (the page and the join on), counted through the handlers; billed per WRU (1 KB each).
+    ddb_writes = writes["per_event_type"]["order.placed"]["writes_per_event"]
+    ddb_wru = writes["per_event_type"]["order.placed"]["wru_per_event"]
     herald_sqs = sum(v for k, v in placed["dispatch"].items() if k.startswith("sqs."))
     # Lambda's poller: per batch of 10, one ReceiveMessage and one DeleteMessageBatch on the source queue, for
     # the order-events queue and for each channel queue (the storefront's SendMessageBatch is its own bill).
@@ -237,7 +356,7 @@ def cost_per_million(
         "lambda_duration": gb_seconds * PRICES["lambda_arm64_usd_per_gb_second"],
         "lambda_requests": invocations * PRICES["lambda_usd_per_request"],
         "sqs_requests": (herald_sqs + poller_sqs_per_event) * per_notification * PRICES["sqs_standard_usd_per_request"],
-        "dynamodb_writes": ddb_writes * per_notification * PRICES["dynamodb_usd_per_write_request_unit"],
+        "dynamodb_writes": ddb_wru * per_notification * PRICES["dynamodb_usd_per_write_request_unit"],
         # A deadline check's Query: eventually consistent, under 4 KB: half a read request unit.
         "dynamodb_reads": checks_per_event * 0.5 * per_notification * PRICES["dynamodb_usd_per_read_request_unit"],
     }
@@ -252,6 +371,7 @@ def cost_per_million(
             "aws_call_ms": aws_call_ms,
             "cpu_share_at_256mb": round(CPU_SHARE, 3),
             "dynamodb_writes_per_notification": ddb_writes * per_notification,
+            "dynamodb_wru_per_notification": ddb_wru * per_notification,
             "sqs_requests_per_notification": (herald_sqs + poller_sqs_per_event) * per_notification,
         },
         "prices": PRICES,
@@ -282,6 +402,22 @@ def report(result: dict[str, Any]) -> None:
             f" {minimum['sqs_send_batches']:g} SendMessageBatch;"
             f" counted {figures['dynamodb_calls']:g} DynamoDB]"
         )
+    writes = result["writes"]
+    print(
+        "DynamoDB writes through the real handlers over moto (order page and join on; items written, WRUs at 1 KB each)"
+    )
+    for event_type, figures in writes["per_event_type"].items():
+        items = ", ".join(f"{kind} {n:g}" for kind, n in figures["by_item"].items())
+        print(
+            f"  {event_type:<26} {figures['writes_per_event']:>5g} writes {figures['wru_per_event']:>5g} WRU per event"
+            f" ({figures['notifications_sent']} sent for {figures['events']}): {items}"
+        )
+    print(
+        f"  order.placed: {writes['dynamodb_writes_per_notification']:g} writes,"
+        f" {writes['dynamodb_wru_per_notification']:g} WRU per notification;"
+        f" with the parcel's story ({', '.join(writes['story'])}): {writes['story_writes_per_notification']:g} writes,"
+        f" {writes['story_wru_per_notification']:g} WRU per notification"
+    )
     cost = result["cost"]
     print(f"AWS cost per million notifications (order.placed; {cost['prices_source']}):")
     for name, usd in cost["usd_per_million"].items():
@@ -306,8 +442,9 @@ def main(argv: list[str] | None = None) -> int:
         cpu = cpu_per_notification(["order.placed"], args.events)
         cpu_mix = cpu_per_notification(SAMPLE_TYPES, max(1, args.events // len(SAMPLE_TYPES)))
         requests = aws_requests_per_event()
-    cost = cost_per_million(cpu, requests, args.provider_ms, args.aws_call_ms)
-    result = {"cpu": cpu, "cpu_all_sample_types": cpu_mix, "requests": requests, "cost": cost}
+        writes = writes_through_handlers()
+    cost = cost_per_million(cpu, requests, writes, args.provider_ms, args.aws_call_ms)
+    result = {"cpu": cpu, "cpu_all_sample_types": cpu_mix, "requests": requests, "writes": writes, "cost": cost}
     report(result)
     print(f"  (all {len(SAMPLE_TYPES)} sample types: {cpu_mix['cpu_us_per_notification']:.0f} CPU us per notification)")
     placed = requests["order.placed"]
@@ -317,6 +454,10 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_us_per_notification": round(cpu["cpu_us_per_notification"], 1),
             "aws_requests_per_order_placed": placed["total"],
             "usd_per_million_notifications": cost["usd_per_million_notifications"],
+            "dynamodb_writes_per_notification": writes["dynamodb_writes_per_notification"],
+            "dynamodb_wru_per_notification": writes["dynamodb_wru_per_notification"],
+            "dynamodb_writes_per_notification_with_shipments": writes["story_writes_per_notification"],
+            "dynamodb_wru_per_notification_with_shipments": writes["story_wru_per_notification"],
         }
     )
     return 0

@@ -59,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpu_us_per_notification": own["cpu_us_per_notification"],
         "aws_requests_per_order_placed": own["aws_requests_per_order_placed"],
         "usd_per_million_notifications": own["usd_per_million_notifications"],
+        "dynamodb_writes_per_notification": own["dynamodb_writes_per_notification"],
         "e2e_notifications_per_second": e2e["end_to_end"]["notifications_per_second"],
         "e2e_latency_ms": e2e["end_to_end"]["latency_ms"],
     }

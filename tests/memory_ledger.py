@@ -10,7 +10,15 @@ from datetime import datetime
 
 from herald.contract.models import Envelope
 from herald.domain.notification import ChannelMessage
-from herald.usecases.ports import Accepted, Claim, EventClaim, PlannedNotification, Rejection, ShipmentPosition
+from herald.usecases.ports import (
+    Accepted,
+    Claim,
+    EventClaim,
+    PlannedNotification,
+    Rejection,
+    ShipmentAdvance,
+    ShipmentPosition,
+)
 
 
 class MemoryLedger:
@@ -32,8 +40,8 @@ class MemoryLedger:
     def record_rejection(self, rejection: Rejection) -> None:
         self.rejections.append(rejection)
 
-    def advance_shipment(self, position: ShipmentPosition) -> str | None:
-        return None
+    def advance_shipment(self, position: ShipmentPosition) -> ShipmentAdvance:
+        return ShipmentAdvance()
 
     def record_notifications(
         self, event: Envelope, planned: Sequence[PlannedNotification], now: datetime

@@ -50,7 +50,7 @@ from herald.domain.phone import to_e164
 from herald.rendering.formatting import one_line
 from herald.rendering.renderer import Renderer
 from herald.usecases.dispatch import Dispatcher, DispatchResult, Outcome
-from herald.usecases.ports import EventClaim, PlannedNotification, Rejection, ShipmentPosition
+from herald.usecases.ports import EventClaim, PlannedNotification, Rejection, ShipmentAdvance, ShipmentPosition
 from herald_tools.local.ports import accepting_twilio_test_numbers
 from herald_tools.local.worker import lambda_context
 
@@ -100,9 +100,9 @@ class MemoryLedger:
         _storable(rejection.source, rejection.event_id, rejection.event_type, rejection.reason, rejection.message_id)
         self.rejections.append(rejection)
 
-    def advance_shipment(self, position: ShipmentPosition) -> str | None:
+    def advance_shipment(self, position: ShipmentPosition) -> ShipmentAdvance:
         _storable(position.source, position.shipment_id, position.event_id)
-        return None
+        return ShipmentAdvance()
 
     def record_notifications(
         self, event: Envelope, planned: Sequence[PlannedNotification], now: datetime

@@ -31,6 +31,7 @@ from herald.usecases.ports import (
     IgnoredReport,
     PlannedNotification,
     Rejection,
+    ShipmentAdvance,
     ShipmentNotice,
     ShipmentPosition,
 )
@@ -183,7 +184,7 @@ class DynamoDbLedger:
                 item[name] = str_attr(value)
         self._db.put_item(TableName=self._table, Item=item)
 
-    def advance_shipment(self, position: ShipmentPosition) -> str | None:
+    def advance_shipment(self, position: ShipmentPosition) -> ShipmentAdvance:
         """Move the shipment's state to this event, or say why it is superseded.
 
         One conditional write whose condition is domain.shipment_states' column of the new state: the states
@@ -213,21 +214,30 @@ class DynamoDbLedger:
         # The state item expires with the records of the shipment's latest event (the table's TTL), refreshed
         # by each event that advances it: no shipment's state outlives the notifications it ordered.
         values[":expires"] = num_attr(self._expires(datetime.now(UTC)))
+        update = "SET #state = :state, #t = :t, #last = :id, expires_at = :expires"
+        if position.records_digest is not None:
+            # The digest of the join's and the page's records this event keeps; the old one comes back with the
+            # answer (ALL_OLD: the small state item as it was, at no extra cost), so dispatch skips rewriting records
+            # that did not change.
+            update += ", records_digest = :digest"
+            values[":digest"] = str_attr(position.records_digest)
         try:
-            self._db.update_item(
+            response = self._db.update_item(
                 TableName=self._table,
                 Key={"pk": str_attr(shipment_pk(position.source, position.shipment_id)), "sk": str_attr("STATE")},
-                UpdateExpression="SET #state = :state, #t = :t, #last = :id, expires_at = :expires",
+                UpdateExpression=update,
                 ConditionExpression=" OR ".join(allowed),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
+                ReturnValues="ALL_OLD",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as error:
             if not conditional_failed(error):
                 raise
-            return self._superseded_reason(position, old_item(error))
-        return None
+            return ShipmentAdvance(superseded=self._superseded_reason(position, old_item(error)))
+        previous = text(response.get("Attributes") or {}, "records_digest")
+        return ShipmentAdvance(records_unchanged=previous is not None and previous == position.records_digest)
 
     def last_notice(self, source: str, shipment_id: str) -> ShipmentNotice | None:
         """The shipment's last notified state (the late-delivery check: is the promising notice still the last?)."""

@@ -6,11 +6,13 @@ validate -> skip duplicates -> per-shipment ordering -> choose channels -> suppr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+import hashlib
+import json
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from herald.contract.models import Envelope, EventType, ExceptionData, ExceptionKind, ShipmentData, event_data
 from herald.contract.parsing import EventRejected, parse_event
@@ -29,6 +31,7 @@ from herald.usecases.ports import (
     DispatchLedger,
     EventClaim,
     FollowUpQueue,
+    LinkKey,
     PlannedNotification,
     Rejection,
     ShipmentPosition,
@@ -39,7 +42,7 @@ from herald.usecases.ports import (
 if TYPE_CHECKING:
     from herald.usecases.intake import LinkRecorder
     from herald.usecases.late_delivery import PromiseWatch
-    from herald.usecases.order_page_links import OrderPageLinks
+    from herald.usecases.order_page_links import OrderPageLinks, PageLink
 
 _TYPE_VALUES = frozenset(t.value for t in EventType)
 
@@ -146,24 +149,37 @@ class Dispatcher:
             return DispatchResult(message_id, Outcome.REJECTED, rejected.reason, rejection=rejected)
 
         if self._intake is not None:
-            # Before the claim, so an event redelivered after a crash still records its links; observing twice
-            # records the same links and releases nothing twice.
-            self._intake.observe(event)
+            # Before the claim, so that a redelivered copy (a duplicate) still releases what was parked after the
+            # first copy was dispatched; releasing twice publishes nothing twice.
+            self._intake.release(event)
         claim = self._ledger.begin_event(event, self._clock())
         if claim is EventClaim.DUPLICATE:
             return DispatchResult(message_id, Outcome.DUPLICATE, "event already dispatched", event)
 
+        page = self._pages.prepare(event) if self._pages is not None else None
+        links = self._intake.links(event) if self._intake is not None else {}
         position = self._shipment_position(event)
+        unchanged = False
         if position is not None:
-            superseded = self._ledger.advance_shipment(position)
-            if superseded:
-                self._ledger.finish_event(event, Outcome.SUPERSEDED, superseded, self._clock())
-                return DispatchResult(message_id, Outcome.SUPERSEDED, superseded, event)
+            position = replace(position, records_digest=self._records_digest(links, page))
+            advance = self._ledger.advance_shipment(position)
+            if advance.superseded:
+                self._ledger.finish_event(event, Outcome.SUPERSEDED, advance.superseded, self._clock())
+                return DispatchResult(message_id, Outcome.SUPERSEDED, advance.superseded, event)
+            # A resumed dispatch may have stored the digest and crashed before writing: it always writes.
+            unchanged = advance.records_unchanged and claim is EventClaim.NEW
             if self._promises is not None:
                 # Now the shipment's last notice: if it promised a day, check the morning after that day.
                 self._promises.watch(event, position.state, storefront.timezone)
+        if not unchanged:
+            # After the claim and the shipment's ordering: a duplicate or a superseded event is not the one whose
+            # blocks later reports and the page should read; a resumed one writes them again (the same items).
+            if self._intake is not None:
+                self._intake.record(event)
+            if self._pages is not None and page is not None:
+                self._pages.record(page)
 
-        page_url = self._pages.link(event) if self._pages is not None else None
+        page_url = page.url if page is not None else None
         data = event_data(event)
         preferred = data.notify.channels if data.notify else None
         decisions = choose_channels(event.type, data.customer, preferred, phone=self._phone)
@@ -210,6 +226,19 @@ class Dispatcher:
             else:
                 self._ledger.finish_event(result.event, Outcome.DISPATCHED, None, self._clock())
         return redeliver
+
+    def _records_digest(self, links: Mapping[LinkKey, Any], page: PageLink | None) -> str | None:
+        """What the join's and the page's records of this event hold, as a digest, with the day: a shipment's
+        records unchanged since its last event are not written again, yet renewed once a day (their expiry
+        follows the shipment's latest event, a day at most behind). None when dispatch keeps neither."""
+        if not links and page is None:
+            return None
+        kept = {
+            "links": sorted([[link.kind, link.value, blocks] for link, blocks in links.items()], key=str),
+            "page": [page.token, page.record.source, page.record.order_id, page.record.blocks] if page else None,
+            "day": int(self._clock().timestamp()) // 86_400,
+        }
+        return hashlib.sha256(json.dumps(kept, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:32]
 
     def _schedule_deadlines(self, results: Sequence[DispatchResult]) -> set[str]:
         """A delayed deadline check for each message of an event that must be confirmed (an order confirmation):

@@ -180,6 +180,12 @@ class LinkRecorder:
     def observe(self, event: Envelope) -> list[str]:
         """Record what later reports about this event's order and shipment need, and publish the reports that
         were waiting for it. Idempotent: a redelivered event records the same links and finds nothing parked."""
+        self.record(event)
+        return self.release(event)
+
+    def links(self, event: Envelope) -> dict[LinkKey, dict[str, Any]]:
+        """The links the event keeps, each with its blocks (no I/O): the order's holds no shipment, since a report
+        naming the order (a return) is about the order."""
         from herald.contract.models import event_data
 
         model = event_data(event)
@@ -189,13 +195,19 @@ class LinkRecorder:
         if "shipment" in data:
             blocks["shipment"] = data["shipment"]
             links = [*shipment_links_of(data["shipment"]), *links]
-        # The order's link holds no shipment: a report naming the order (a return) is about the order.
         order_blocks = {k: v for k, v in blocks.items() if k != "shipment"}
-        recorded = {link: blocks if link.kind != "order" else order_blocks for link in links}
-        for link, link_blocks in recorded.items():
+        return {link: blocks if link.kind != "order" else order_blocks for link in links}
+
+    def record(self, event: Envelope) -> None:
+        """Write the event's links (dispatch skips it when the shipment's last event kept the same ones)."""
+        for link, link_blocks in self.links(event).items():
             self._links.record(event.source, link, link_blocks)
+
+    def release(self, event: Envelope) -> list[str]:
+        """Publish the reports parked under the event's links (dispatch calls it before its claim, so that a
+        redelivered copy of an event releases what was parked after the first copy was dispatched)."""
         released: list[str] = []
-        for link, link_blocks in recorded.items():
+        for link, link_blocks in self.links(event).items():
             waiting = self._links.parked(event.source, link)
             if not waiting:
                 continue

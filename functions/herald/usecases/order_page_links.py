@@ -1,12 +1,14 @@
 """Dispatch's half of the order page: the page link each event's messages carry, recorded so the page opens it.
 
-Recording it (the token, the order, what the page shows of the order) is one write per event; the latest event's
-order block wins, and each write renews the link's expiry (usecases.order_page is the page's half).
+Recording it (the token, the order, what the page shows of the order) is one write per event whose record changed
+(dispatch skips it for a shipment event whose shipment's last event kept the same one, renewing it once a day); the
+latest event's order block wins, and each write renews the link's expiry (usecases.order_page is the page's half).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +39,15 @@ class OrderPageLinks:
         self._clock = clock
 
     def link(self, event: Envelope) -> str | None:
+        """The page link of the event's order, recorded."""
+        page = self.prepare(event)
+        if page is None:
+            return None
+        self.record(page)
+        return page.url
+
+    def prepare(self, event: Envelope) -> PageLink | None:
+        """The page link and the record that opens it, not yet written (None: the page key is unavailable)."""
         from herald.contract.models import event_data
 
         keys = self._keys()
@@ -51,5 +62,15 @@ class OrderPageLinks:
         }
         if data.store is not None:
             blocks["store"] = data.store.model_dump(mode="json", exclude_none=True)
-        self._pages.record_page(token, OrderPageRecord(event.source, data.order.id, blocks), self._clock())
-        return page_url(self._base_url, token)
+        return PageLink(token, OrderPageRecord(event.source, data.order.id, blocks), page_url(self._base_url, token))
+
+    def record(self, page: PageLink) -> None:
+        """Write the record (dispatch skips it when the shipment's last event kept the same one)."""
+        self._pages.record_page(page.token, page.record, self._clock())
+
+
+@dataclass(frozen=True)
+class PageLink:
+    token: str
+    record: OrderPageRecord
+    url: str

@@ -60,6 +60,19 @@ class ShipmentPosition:
     state: ShipmentState
     time: datetime
     event_id: str
+    # A digest of the records dispatch keeps beside the notifications (the join's LINK# blocks, the order page's
+    # record): kept on the shipment's state item, so the next event of the shipment learns from the write it makes
+    # anyway whether they changed, and skips rewriting them (a write that changes nothing still costs one).
+    records_digest: str | None = None
+
+
+@dataclass(frozen=True)
+class ShipmentAdvance:
+    """What moving a shipment's state said: why the event is superseded (None: it advanced), and whether the
+    shipment's previous advance kept the same records digest (its records need no rewrite)."""
+
+    superseded: str | None = None
+    records_unchanged: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,8 +95,8 @@ class StorefrontDirectory(Protocol):
 class DispatchLedger(Protocol):
     def begin_event(self, event: Envelope, now: datetime) -> EventClaim: ...
     def record_rejection(self, rejection: Rejection) -> None: ...
-    def advance_shipment(self, position: ShipmentPosition) -> str | None:
-        """Move the shipment to `position`; return None, or why the event is superseded."""
+    def advance_shipment(self, position: ShipmentPosition) -> ShipmentAdvance:
+        """Move the shipment to `position` (and keep its records digest); or say why the event is superseded."""
         ...
 
     def record_notifications(
