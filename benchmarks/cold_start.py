@@ -86,11 +86,11 @@ class _Context:
 _path = os.environ.get("BENCH_EVENT_FILE")
 _event = json.loads(open(_path).read()) if _path else None
 import time
-_t0 = time.perf_counter()
+_t0, _c0 = time.perf_counter(), time.process_time()
 {body}
-_t1 = time.perf_counter()
+_t1, _c1 = time.perf_counter(), time.process_time()
 import sys
-print(json.dumps({{"seconds": _t1 - _t0, "modules": len(sys.modules)}}))
+print(json.dumps({{"seconds": _t1 - _t0, "cpu_seconds": _c1 - _c0, "modules": len(sys.modules)}}))
 """
 
 
@@ -167,8 +167,23 @@ def _batch_event(aws: Any, channel: str, bodies: list[str]) -> dict[str, Any]:
     return sqs_event(messages, f"arn:aws:sqs:{REGION}:123456789012:{channel}")
 
 
+def compile_bytecode() -> None:
+    """Bytecode for Herald's package and the reference functions, as the SDKs in site-packages have (pip
+    compiles what it installs). Without it, a child under PYTHONDONTWRITEBYTECODE (set here, and on this
+    workplace's shells) compiles every module of the editable checkout from source, each sample again."""
+    import compileall
+
+    import herald
+
+    for folder in (Path(herald.__file__).parent, HERE / "reference"):
+        if not compileall.compile_dir(folder, quiet=1, force=False):
+            raise RuntimeError(f"could not compile {folder}")
+
+
 def measure(runs: int) -> dict[str, Any]:
     from herald_tools.local.emulator import LocalAws
+
+    compile_bytecode()
 
     with ExitStack() as stack:
         aws = stack.enter_context(LocalAws(region=REGION))
