@@ -416,10 +416,11 @@ class LatencyAws:
     sqs: FakeSqs = field(default_factory=FakeSqs)
 
     def install(self, events: Any) -> Callable[[], None]:
-        """Answer DynamoDB and SQS calls of every client built from now on with `events` (a session's or a
-        client's `meta.events`); returns the uninstaller."""
-        events.register("before-send.dynamodb", self._answer_dynamodb, unique_id="latency-aws-dynamodb")
-        events.register("before-send.sqs", self._answer_sqs, unique_id="latency-aws-sqs")
+        """Answer the DynamoDB and SQS calls of the clients built from now on with `events` (a session's
+        `events`, or one client's `meta.events`); returns the uninstaller. For every session at once, see
+        benchmarks/_aws.py's `latency_fakes`."""
+        events.register("before-send.dynamodb", self.answer_dynamodb, unique_id="latency-aws-dynamodb")
+        events.register("before-send.sqs", self.answer_sqs, unique_id="latency-aws-sqs")
 
         def uninstall() -> None:
             events.unregister("before-send.dynamodb", unique_id="latency-aws-dynamodb")
@@ -427,10 +428,10 @@ class LatencyAws:
 
         return uninstall
 
-    def _answer_dynamodb(self, request: Any, **_: Any) -> Any:
+    def answer_dynamodb(self, request: Any, **_: Any) -> Any:
         return self._answer(request, self.dynamodb.handle, self.dynamodb_ms, "application/x-amz-json-1.0")
 
-    def _answer_sqs(self, request: Any, **_: Any) -> Any:
+    def answer_sqs(self, request: Any, **_: Any) -> Any:
         return self._answer(request, self.sqs.handle, self.sqs_ms, "application/x-amz-json-1.0")
 
     @staticmethod
