@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import ACCOUNT, REGION, load_event
+from latency_aws import LatencyAws
 
 from herald_tools.local.tables import create_notifications_table
 from herald_tools.local.worker import LambdaContext, lambda_context
@@ -150,11 +151,34 @@ def standins_process(outbox: Path, latency: float) -> Iterator[dict[str, str]]:
 
 
 @contextmanager
-def bench_aws(*, provider_latency: float = 0.0, separate_process: bool = False) -> Iterator[BenchAws]:
-    """moto (in-process `mock_aws`, or its server in another process), the table, four queues, the two
-    secrets, and both stand-ins answering after `provider_latency` seconds. Sets the process environment the
-    handlers read (a benchmark is a process of its own): import the handlers inside this context."""
+def latency_fakes(fakes: LatencyAws) -> Iterator[LatencyAws]:
+    """`fakes` answer the DynamoDB and SQS calls of every botocore session made inside this context (boto3's
+    default one, and those Powertools makes), ahead of moto: botocore calls the most specific handler first."""
     import boto3
+    from botocore import handlers
+
+    entries = [("before-send.dynamodb", fakes.answer_dynamodb), ("before-send.sqs", fakes.answer_sqs)]
+    handlers.BUILTIN_HANDLERS.extend(entries)
+    boto3.DEFAULT_SESSION = None  # the next boto3.client() builds a session, with the handlers above
+    try:
+        yield fakes
+    finally:
+        for entry in entries:
+            handlers.BUILTIN_HANDLERS.remove(entry)
+        boto3.DEFAULT_SESSION = None
+
+
+@contextmanager
+def bench_aws(
+    *, provider_latency: float = 0.0, separate_process: bool = False, fakes: LatencyAws | None = None
+) -> Iterator[BenchAws]:
+    """moto (in-process `mock_aws`, or its server in another process), the table, four queues, the two
+    secrets, the storefront's registry entry, the reference functions' idempotency table, and both stand-ins
+    answering after `provider_latency` seconds. With `fakes`, DynamoDB and SQS are those in-memory fakes
+    (answering after their latency), the rest moto in-process. Sets the process environment the handlers read
+    (a benchmark is a process of its own): import the handlers inside this context."""
+    import boto3
+    from _messages import REFERENCE_TABLE, REGISTRY_PATH, create_reference_table, reference_environment, seed_registry
     from moto import mock_aws
 
     from herald_tools.local.standins.faults import FaultPlan
@@ -163,20 +187,22 @@ def bench_aws(*, provider_latency: float = 0.0, separate_process: bool = False) 
     from herald_tools.local.standins.twilio import TwilioStandIn
 
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    os.environ.update(environment())
+    os.environ.update(environment({"HERALD_STOREFRONTS_PATH": REGISTRY_PATH, **reference_environment()}))
     with ExitStack() as stack:
         outbox = Outbox(Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="herald-bench-"))))
         if separate_process:
             os.environ["AWS_ENDPOINT_URL"] = stack.enter_context(moto_process())
         else:
             stack.enter_context(mock_aws())
+        if fakes is not None:
+            stack.enter_context(latency_fakes(fakes))
         sendgrid: Any = None
         twilio: Any = None
         if separate_process:
             # Providers answer from their own machines; their request parsing must not share the GIL measured here.
             urls = stack.enter_context(standins_process(outbox.root, provider_latency))
-            os.environ["HERALD_SENDGRID_API_HOST"] = urls["sendgrid"]
-            os.environ["HERALD_TWILIO_API_BASE_URL"] = urls["twilio"]
+            os.environ["HERALD_SENDGRID_API_HOST"] = os.environ["SENDGRID_API_HOST"] = urls["sendgrid"]
+            os.environ["HERALD_TWILIO_API_BASE_URL"] = os.environ["TWILIO_API_BASE_URL"] = urls["twilio"]
         else:
             sendgrid = stack.enter_context(
                 SendGridStandIn(outbox, SENDGRID_KEY, faults=FaultPlan(latency_seconds=provider_latency))
@@ -184,11 +210,17 @@ def bench_aws(*, provider_latency: float = 0.0, separate_process: bool = False) 
             twilio = stack.enter_context(
                 TwilioStandIn(outbox, TWILIO_SID, TWILIO_TOKEN, faults=FaultPlan(latency_seconds=provider_latency))
             )
-            os.environ["HERALD_SENDGRID_API_HOST"] = sendgrid.url
-            os.environ["HERALD_TWILIO_API_BASE_URL"] = twilio.url
+            os.environ["HERALD_SENDGRID_API_HOST"] = os.environ["SENDGRID_API_HOST"] = sendgrid.url
+            os.environ["HERALD_TWILIO_API_BASE_URL"] = os.environ["TWILIO_API_BASE_URL"] = twilio.url
         sqs = boto3.client("sqs", region_name=REGION)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        create_table(dynamodb)
+        if fakes is None:
+            create_table(dynamodb)
+            create_reference_table(dynamodb)
+        else:
+            fakes.dynamodb.create_table(TABLE, "pk", "sk")
+            fakes.dynamodb.create_table(REFERENCE_TABLE, "id")
+        seed_registry(boto3.client("ssm", region_name=REGION))
         queues = {
             name: sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "180"})["QueueUrl"]
             for name in QUEUES

@@ -20,10 +20,15 @@ class ConfigurationError(RuntimeError):
     """A function's environment lacks a required variable or holds an invalid value."""
 
 
+# A function validates one of the settings models below, once: each model's validator is built when first used
+# (pydantic's defer_build), so a cold start does not pay for the other functions' models.
+_DEFERRED = ConfigDict(defer_build=True)
+
+
 class FunctionSettings(BaseModel):
     """What every function reads (the template's Globals)."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True)
+    model_config = ConfigDict(frozen=True, populate_by_name=True, defer_build=True)
     function: ClassVar[str] = "herald"
 
     table_name: str = Field("herald-notifications", alias="HERALD_TABLE_NAME")
@@ -55,17 +60,20 @@ class FunctionSettings(BaseModel):
 
 
 class _FollowUpQueueSetting(BaseModel):
+    model_config = _DEFERRED
     # Redundancy (domain/redundancy.py): deadline checks and channel-fallback requests. Unset: no redundancy.
     followup_queue_url: str | None = Field(None, alias="HERALD_FOLLOWUP_QUEUE_URL")
 
 
 class _StoreSetting(BaseModel):
+    model_config = _DEFERRED
     default_store_name: str = Field("Our store", alias="HERALD_DEFAULT_STORE_NAME")
 
 
 class _UnsubscribeSetting(BaseModel):
     """One-click unsubscribe links (RFC 8058): the send-email function signs them, the webhooks function verifies."""
 
+    model_config = _DEFERRED
     # A secret {"keys": ["<at least 32 characters>", ...]}: the first signs, every one verifies.
     unsubscribe_secret_id: str = Field("herald/unsubscribe", alias="HERALD_UNSUBSCRIBE_SECRET_ID")
     # How long a link works after its email is sent (CAN-SPAM asks for at least 30 days).
@@ -76,6 +84,7 @@ class _ChannelQueuesSetting(BaseModel):
     """The channel queues, for the functions that queue messages (dispatch, follow-up): every one is required, or
     the messages of the missing channel would fail one by one at run time."""
 
+    model_config = _DEFERRED
     email_queue_url: str = Field(alias="HERALD_EMAIL_QUEUE_URL")
     sms_queue_url: str = Field(alias="HERALD_SMS_QUEUE_URL")
 
@@ -90,6 +99,7 @@ class _ChannelQueuesSetting(BaseModel):
 class _EventQueuesSetting(BaseModel):
     """Herald's own event queues, for the functions that publish what a platform reported (the intake's join)."""
 
+    model_config = _DEFERRED
     order_events_queue_url: str | None = Field(None, alias="HERALD_ORDER_EVENTS_QUEUE_URL")
     shipment_events_queue_url: str | None = Field(None, alias="HERALD_SHIPMENT_EVENTS_QUEUE_URL")
 
@@ -102,6 +112,7 @@ class _OrderPageSetting(BaseModel):
     """The order page's key: a secret {"keys": ["<at least 32 characters>", ...]}; the first signs, every one
     verifies (page tokens are recorded as issued, so a rotation leaves the links already sent working)."""
 
+    model_config = _DEFERRED
     order_page_secret_id: str = Field("herald/order-pages", alias="HERALD_ORDER_PAGE_SECRET_ID")
     page_link_days: int = Field(120, alias="HERALD_ORDER_PAGE_LINK_DAYS", ge=1, le=3650)
     # The HTTP API's base URL, where the pages are (/o/<token>). Unset: messages carry no page link.
@@ -111,6 +122,7 @@ class _OrderPageSetting(BaseModel):
 class _LateChecksSetting(BaseModel):
     """Late-delivery checks (usecases.late_delivery): where dispatch schedules them. All unset: no checks."""
 
+    model_config = _DEFERRED
     late_check_schedule_group: str | None = Field(None, alias="HERALD_LATE_CHECK_SCHEDULE_GROUP")
     late_checks_queue_url: str | None = Field(None, alias="HERALD_LATE_CHECKS_QUEUE_URL")
     late_checks_queue_arn: str | None = Field(None, alias="HERALD_LATE_CHECKS_QUEUE_ARN")
@@ -252,6 +264,7 @@ class OutboundQueueSetting(BaseModel):
     """For a function that tells storefronts something (the order page's answers): mix into its settings and
     build adapters.sqs_outbound.SqsOutboundEvents on the URL. Unset: that function publishes no outbound events."""
 
+    model_config = _DEFERRED
     outbound_webhooks_queue_url: str | None = Field(None, alias="HERALD_OUTBOUND_WEBHOOKS_QUEUE_URL")
 
 

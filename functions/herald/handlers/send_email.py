@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, cast
 
+# Before anything that imports pydantic: Powertools' batch utility, imported once pydantic is loaded, builds
+# two dozen models of its Parser (SQS, Kinesis, DynamoDB, Kafka records: ~20 ms of a cold start); imported first,
+# it skips them.
+# Herald parses SQS records with the batch utility's data classes and uses none of those models.
+import aws_lambda_powertools.utilities.batch  # noqa: F401
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from herald.domain.notification import Channel
