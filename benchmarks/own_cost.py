@@ -420,9 +420,7 @@ def report(result: dict[str, Any]) -> None:
     )
     cost = result["cost"]
     print(f"AWS cost per million notifications (order.placed; {cost['prices_source']}):")
-    for name, usd in cost["usd_per_million"].items():
-        print(f"  {name:<18} ${usd:>8.2f}")
-    print(f"  {'total':<18} ${cost['usd_per_million_notifications']:>8.2f}")
+    print_usd_lines(cost, indent="  ")
     model = cost["model"]
     print(
         f"  model: {model['lambda_gb_seconds_per_notification']} GB-s per notification"
@@ -430,6 +428,14 @@ def report(result: dict[str, Any]) -> None:
         f" {model['aws_call_ms']} ms per AWS call; provider {model['provider_ms']} ms; batch of 10 sent concurrently)"
     )
     print("  prices: " + ", ".join(f"{k}={v:.10g}" for k, v in cost["prices"].items()))
+
+
+def print_usd_lines(cost: dict[str, Any], *, indent: str) -> None:
+    """A cost's dollars per million notifications, one line a part, then the total (reference_cost.py prints its
+    own the same way, beside these)."""
+    for name, usd in cost["usd_per_million"].items():
+        print(f"{indent}{name:<18} ${usd:>8.2f}")
+    print(f"{indent}{'total':<18} ${cost['usd_per_million_notifications']:>8.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ from _aws import FakeContext, bench_aws
 from _common import emit_json
 from _messages import channel_bodies
 from latency_aws import LatencyAws
-from own_cost import BATCH, CPU_SHARE, MEMORY_GB, PRICES, PRICES_SOURCE
+from own_cost import BATCH, CPU_SHARE, MEMORY_GB, PRICES, PRICES_SOURCE, print_usd_lines
 
 CHANNELS = {"email": "reference.send_email", "sms": "reference.send_sms"}
 
@@ -175,9 +175,7 @@ def report(result: dict[str, Any]) -> None:
     cost = result["cost"]
     print(f"  CPU: {cost['model']['cpu_us_per_notification']:.0f} us per notification")
     print(f"  AWS cost per million notifications (send function only; {cost['prices_source']}):")
-    for name, usd in cost["usd_per_million"].items():
-        print(f"    {name:<18} ${usd:>8.2f}")
-    print(f"    {'total':<18} ${cost['usd_per_million_notifications']:>8.2f}")
+    print_usd_lines(cost, indent="    ")
     model = cost["model"]
     print(
         f"  model: {model['lambda_gb_seconds_per_notification']} GB-s per notification (records in turn:"

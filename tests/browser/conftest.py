@@ -54,3 +54,24 @@ def browser() -> Iterator[Any]:
         launched = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="module")
+def deployment(browser: Any, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The local runtime with the demo's storefronts and stand-ins, one per test module (its own stack)."""
+    from herald_tools.local.demo import DEMO_PARAMETERS, prepare, providers
+    from herald_tools.local.runtime import LocalRuntime
+
+    name = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_").replace("_", "-")
+    with (
+        providers(tmp_path_factory.mktemp(f"{name}-outbox")) as setup,
+        LocalRuntime(
+            Path(__file__).resolve().parents[2] / "template.yaml",
+            extra_env=setup.env,
+            log_dir=tmp_path_factory.mktemp(f"{name}-logs"),
+            stack_name=f"herald-browser-{name}",
+            parameters=DEMO_PARAMETERS,
+        ) as runtime,
+    ):
+        prepare(runtime, setup)
+        yield runtime, setup

@@ -4,23 +4,16 @@ layout at 375 px; an automated accessibility check (axe-core, WCAG 2.1 AA)."""
 
 from __future__ import annotations
 
-import email
-import email.policy
-import json
-import re
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from herald_tools.local.demo import DEMO_PARAMETERS, Providers, prepare, providers
+from herald_tools.local.demo import Providers
 from herald_tools.local.runtime import LocalRuntime
+from tests.browser.story import WCAG_21_AA, delivered_order
 
-ROOT = Path(__file__).resolve().parents[2]
 SOURCE = "storefront/acme-outdoor"
-WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 @pytest.fixture(scope="module")
@@ -30,58 +23,6 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     chosen = os.environ.get("HERALD_SCREENSHOTS_DIR")
     return Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
-
-
-@pytest.fixture(scope="module")
-def deployment(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalRuntime, Providers]]:
-    outbox = tmp_path_factory.mktemp("browser-outbox")
-    with (
-        providers(outbox) as setup,
-        LocalRuntime(
-            ROOT / "template.yaml",
-            extra_env=setup.env,
-            log_dir=tmp_path_factory.mktemp("browser-logs"),
-            stack_name="herald-browser",
-            parameters=DEMO_PARAMETERS,
-        ) as runtime,
-    ):
-        prepare(runtime, setup)
-        yield runtime, setup
-
-
-def _publish(runtime: LocalRuntime, event_type: str, order: str, event_id: str, hours: float, **shipment: Any) -> None:
-    event: dict[str, Any] = json.loads((ROOT / "events" / f"{event_type}.json").read_text())
-    event.update(id=event_id, time=(datetime.now(UTC) - timedelta(hours=30 - hours)).isoformat())
-    event["data"]["order"].update(id=order, number=f"#{order.rsplit('_', 1)[-1]}")
-    if "shipment" in event["data"]:
-        event["data"]["shipment"].update(id=f"shp_{order}", **shipment)
-    queue = "ShipmentEventsQueue" if event_type.startswith("shipment.") else "OrderEventsQueue"
-    runtime.aws.client("sqs").send_message(QueueUrl=runtime.stack.queues[queue], MessageBody=json.dumps(event))
-    assert runtime.wait_until_settled(quiet_seconds=1.0, timeout=120)
-
-
-def _delivered_order(deployment: tuple[LocalRuntime, Providers], order: str) -> str:
-    """An order placed, in transit (its estimate moved once), delivered; the page link its last email carries."""
-    runtime, setup = deployment
-    _publish(runtime, "order.placed", order, f"evt_{order}_placed", 0)
-    _publish(runtime, "shipment.in_transit", order, f"evt_{order}_scan", 2, estimated_delivery="2026-11-05")
-    _publish(runtime, "shipment.delayed", order, f"evt_{order}_delay", 4, estimated_delivery="2026-11-06")
-    _publish(runtime, "shipment.delivered", order, f"evt_{order}_delivered", 6)
-    return _page_link(setup, order)
-
-
-def _page_link(setup: Providers, order: str) -> str:
-    number = f"#{order.rsplit('_', 1)[-1]}"
-    for path in setup.sendgrid.outbox.emails():
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        if number not in str(message["Subject"]):
-            continue
-        body = message.get_body(preferencelist=("html",))
-        assert body is not None
-        match = re.search(r'href="(http://[^"]+/o/[A-Za-z0-9_-]{22})"', body.get_content())
-        if match:
-            return match.group(1)
-    raise AssertionError(f"no email of order {order} carries a page link")
 
 
 def _timeline(runtime: LocalRuntime, order: str) -> list[dict[str, Any]]:
@@ -97,7 +38,7 @@ def test_a_customer_opens_the_delivered_link_and_confirms(
     deployment: tuple[LocalRuntime, Providers], browser: Any, shots: Path
 ) -> None:
     runtime, _ = deployment
-    link = _delivered_order(deployment, "ord_b101")
+    link = delivered_order(deployment, "ord_b101")
     page = browser.new_page()
     try:
         # When the customer opens the link from the delivered email
@@ -125,7 +66,7 @@ def test_a_customer_disputes_with_a_note_and_it_is_on_the_timeline(
     deployment: tuple[LocalRuntime, Providers], browser: Any, shots: Path
 ) -> None:
     runtime, _ = deployment
-    link = _delivered_order(deployment, "ord_b102")
+    link = delivered_order(deployment, "ord_b102")
     page = browser.new_page()
     try:
         page.goto(link)
@@ -151,7 +92,7 @@ def test_the_page_fits_a_375_px_screen_and_passes_axe_wcag_21_aa(
 ) -> None:
     from axe_playwright_python.sync_playwright import Axe
 
-    link = _delivered_order(deployment, "ord_b103")
+    link = delivered_order(deployment, "ord_b103")
     page = browser.new_page(viewport={"width": 375, "height": 812})
     try:
         page.goto(link)

@@ -4,16 +4,13 @@ axe-core (WCAG 2.1 AA: among others, `html-has-lang` and `html-lang-valid`)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from herald_tools.local.demo import DEMO_PARAMETERS, Providers, prepare, providers
+from herald_tools.local.demo import Providers
 from herald_tools.local.runtime import LocalRuntime
-from tests.browser.test_order_page import ROOT, WCAG_21_AA, _page_link
+from tests.browser.story import WCAG_21_AA, delivered_order
 
 # What each language's page says, as a customer reads it: its heading, its proof section and the two answers.
 WORDS = {
@@ -32,35 +29,6 @@ WORDS = {
 }
 
 
-@pytest.fixture(scope="module")
-def deployment(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalRuntime, Providers]]:
-    outbox = tmp_path_factory.mktemp("browser-locales-outbox")
-    with (
-        providers(outbox) as setup,
-        LocalRuntime(
-            ROOT / "template.yaml",
-            extra_env=setup.env,
-            log_dir=tmp_path_factory.mktemp("browser-locales-logs"),
-            stack_name="herald-browser-locales",
-            parameters=DEMO_PARAMETERS,
-        ) as runtime,
-    ):
-        prepare(runtime, setup)
-        yield runtime, setup
-
-
-def _publish(runtime: LocalRuntime, event_type: str, order: str, locale: str, hours: float, **shipment: Any) -> None:
-    event: dict[str, Any] = json.loads((ROOT / "events" / f"{event_type}.json").read_text())
-    event.update(id=f"evt_{order}_{event_type}", time=(datetime.now(UTC) - timedelta(hours=30 - hours)).isoformat())
-    event["data"]["order"].update(id=order, number=f"#{order.rsplit('_', 1)[-1]}")
-    event["data"]["customer"]["locale"] = locale
-    if "shipment" in event["data"]:
-        event["data"]["shipment"].update(id=f"shp_{order}", **shipment)
-    queue = "ShipmentEventsQueue" if event_type.startswith("shipment.") else "OrderEventsQueue"
-    runtime.aws.client("sqs").send_message(QueueUrl=runtime.stack.queues[queue], MessageBody=json.dumps(event))
-    assert runtime.wait_until_settled(quiet_seconds=1.0, timeout=120)
-
-
 @pytest.mark.parametrize(("locale", "order"), [("fr-CA", "ord_b201"), ("es-US", "ord_b202")])
 def test_a_customers_page_is_in_their_language_fits_375_px_and_passes_axe(
     deployment: tuple[LocalRuntime, Providers], browser: Any, locale: str, order: str
@@ -68,12 +36,7 @@ def test_a_customers_page_is_in_their_language_fits_375_px_and_passes_axe(
     from axe_playwright_python.sync_playwright import Axe
 
     # Given an order of a customer of this locale, placed, in transit (its estimate moved once) and delivered
-    runtime, setup = deployment
-    _publish(runtime, "order.placed", order, locale, 0)
-    _publish(runtime, "shipment.in_transit", order, locale, 2, estimated_delivery="2026-11-05")
-    _publish(runtime, "shipment.delayed", order, locale, 4, estimated_delivery="2026-11-06")
-    _publish(runtime, "shipment.delivered", order, locale, 6)
-    link = _page_link(setup, order)
+    link = delivered_order(deployment, order, locale)
     words = WORDS[locale]
 
     # When the customer opens its email's link on a 375 px phone whose browser asks for English

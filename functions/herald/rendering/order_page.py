@@ -13,6 +13,7 @@ own routes). The page works without JavaScript (plain forms) and at 375 px wide.
 from __future__ import annotations
 
 import gettext
+from collections.abc import Mapping
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -103,14 +104,17 @@ def _environment(locale: str) -> Environment:
     return env
 
 
-def _words(locale: str, message: str | FormRefused | None) -> str | None:
-    """A message of the page's code (an N_-marked msgid, or a refused form's) in the page's language."""
+def _words(locale: str, message: str | FormRefused | None, params: Mapping[str, object] | None = None) -> str | None:
+    """A message of the page's code (an N_-marked msgid with its %-`params`, or a refused form's) in the page's
+    language."""
     if message is None:
         return None
-    catalog = translations(locale)
     if isinstance(message, FormRefused):
-        return catalog.gettext(message.message) % message.params if message.params else catalog.gettext(message.message)
-    return catalog.gettext(message)
+        msgid, params = message.message, message.params
+    else:
+        msgid = message
+    words = translations(locale).gettext(msgid)
+    return words % params if params else words
 
 
 def _view_locale(view: Any, accept_language: str | None = None) -> str:
@@ -203,12 +207,8 @@ def render_dispute_details(
 def render_message_page(title: str, message: str, *, locale: str = DEFAULT_LOCALE, **params: object) -> str:
     """A page with one message (a link that does not work, a request refused): N_-marked msgids, in `locale`;
     `params` fill the message's %-placeholders (escaped, as everything else)."""
-    words = translations(locale).gettext(message)
-    return (
-        _environment(locale)
-        .get_template("message.html")
-        .render(title=_words(locale, title), message=words % params if params else words)
-    )
+    template = _environment(locale).get_template("message.html")
+    return template.render(title=_words(locale, title), message=_words(locale, message, params))
 
 
 def render_unsubscribe_form(store: str, address: str, *, field: str, value: str, locale: str) -> str:

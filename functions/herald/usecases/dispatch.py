@@ -148,16 +148,16 @@ class Dispatcher:
             )
             return DispatchResult(message_id, Outcome.REJECTED, rejected.reason, rejection=rejected)
 
+        links = self._intake.links(event) if self._intake is not None else {}
         if self._intake is not None:
             # Before the claim, so that a redelivered copy (a duplicate) still releases what was parked after the
             # first copy was dispatched; releasing twice publishes nothing twice.
-            self._intake.release(event)
+            self._intake.release(event.source, links)
         claim = self._ledger.begin_event(event, self._clock())
         if claim is EventClaim.DUPLICATE:
             return DispatchResult(message_id, Outcome.DUPLICATE, "event already dispatched", event)
 
         page = self._pages.prepare(event) if self._pages is not None else None
-        links = self._intake.links(event) if self._intake is not None else {}
         position = self._shipment_position(event)
         unchanged = False
         if position is not None:
@@ -175,7 +175,7 @@ class Dispatcher:
             # After the claim and the shipment's ordering: a duplicate or a superseded event is not the one whose
             # blocks later reports and the page should read; a resumed one writes them again (the same items).
             if self._intake is not None:
-                self._intake.record(event)
+                self._intake.record(event.source, links)
             if self._pages is not None and page is not None:
                 self._pages.record(page)
 

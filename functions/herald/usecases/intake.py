@@ -180,8 +180,9 @@ class LinkRecorder:
     def observe(self, event: Envelope) -> list[str]:
         """Record what later reports about this event's order and shipment need, and publish the reports that
         were waiting for it. Idempotent: a redelivered event records the same links and finds nothing parked."""
-        self.record(event)
-        return self.release(event)
+        links = self.links(event)
+        self.record(event.source, links)
+        return self.release(event.source, links)
 
     def links(self, event: Envelope) -> dict[LinkKey, dict[str, Any]]:
         """The links the event keeps, each with its blocks (no I/O): the order's holds no shipment, since a report
@@ -198,23 +199,23 @@ class LinkRecorder:
         order_blocks = {k: v for k, v in blocks.items() if k != "shipment"}
         return {link: blocks if link.kind != "order" else order_blocks for link in links}
 
-    def record(self, event: Envelope) -> None:
-        """Write the event's links (dispatch skips it when the shipment's last event kept the same ones)."""
-        for link, link_blocks in self.links(event).items():
-            self._links.record(event.source, link, link_blocks)
+    def record(self, source: str, links: Mapping[LinkKey, Mapping[str, Any]]) -> None:
+        """Write an event's `links` (dispatch skips it when the shipment's last event kept the same ones)."""
+        for link, link_blocks in links.items():
+            self._links.record(source, link, link_blocks)
 
-    def release(self, event: Envelope) -> list[str]:
-        """Publish the reports parked under the event's links (dispatch calls it before its claim, so that a
+    def release(self, source: str, links: Mapping[LinkKey, Mapping[str, Any]]) -> list[str]:
+        """Publish the reports parked under an event's `links` (dispatch calls it before its claim, so that a
         redelivered copy of an event releases what was parked after the first copy was dispatched)."""
         released: list[str] = []
-        for link, link_blocks in self.links(event).items():
-            waiting = self._links.parked(event.source, link)
+        for link, link_blocks in links.items():
+            waiting = self._links.parked(source, link)
             if not waiting:
                 continue
-            events = [_parked_event(event.source, parked, link_blocks) for parked in waiting]
+            events = [_parked_event(source, parked, link_blocks) for parked in waiting]
             self._publisher.publish(events)
             for parked in waiting:
-                self._links.unpark(event.source, link, parked.update_id)
+                self._links.unpark(source, link, parked.update_id)
             released.extend(str(e["id"]) for e in events)
         return released
 

@@ -112,25 +112,32 @@ class Deployment:
         return items[0]["reason"]["S"] if items else None
 
     def _scan(self, equal: dict[str, str], *, pk_prefix: str | None = None) -> list[dict[str, Any]]:
-        """Items whose string attributes equal `equal` (and whose pk starts with `pk_prefix`): the demo's table is
-        small, and a scan needs no index the template would not otherwise have."""
-        names = {f"#a{i}": name for i, name in enumerate(equal)}
-        values = {f":v{i}": {"S": value} for i, value in enumerate(equal.values())}
-        clauses = [f"#a{i} = :v{i}" for i in range(len(equal))]
-        if pk_prefix is not None:
-            names["#pk"], values[":prefix"] = "pk", {"S": pk_prefix}
-            clauses.append("begins_with(#pk, :prefix)")
-        kwargs: dict[str, Any] = {
-            "TableName": self.table,
-            "FilterExpression": " AND ".join(clauses),
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-            "ConsistentRead": True,
-        }
-        items: list[dict[str, Any]] = []
-        while True:
-            page = self.dynamodb.scan(**kwargs)
-            items.extend(page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return scan_items(self.dynamodb, self.table, equal, pk_prefix=pk_prefix)
+
+
+def scan_items(
+    dynamodb: Any, table: str, equal: dict[str, str], *, pk_prefix: str | None = None
+) -> list[dict[str, Any]]:
+    """The table's items whose string attributes equal `equal` (and whose pk starts with `pk_prefix`), every page
+    of a consistent Scan: the local table is small, and a scan needs no index the template would not otherwise
+    have (the demo's conditions and report read the table this way)."""
+    names = {f"#a{i}": name for i, name in enumerate(equal)}
+    values = {f":v{i}": {"S": value} for i, value in enumerate(equal.values())}
+    clauses = [f"#a{i} = :v{i}" for i in range(len(equal))]
+    if pk_prefix is not None:
+        names["#pk"], values[":prefix"] = "pk", {"S": pk_prefix}
+        clauses.append("begins_with(#pk, :prefix)")
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "FilterExpression": " AND ".join(clauses),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ConsistentRead": True,
+    }
+    items: list[dict[str, Any]] = []
+    while True:
+        page = dynamodb.scan(**kwargs)
+        items.extend(page.get("Items", []))
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

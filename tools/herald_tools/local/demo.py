@@ -23,7 +23,7 @@ from typing import Any
 from herald.contract.parsing import EventRejected, parse_event
 from herald.domain.storefront import StorefrontOutbound
 from herald_tools.events_file import read_events
-from herald_tools.local.conditions import DEFAULT_TIMEOUT_SECONDS, Deployment, wait_for
+from herald_tools.local.conditions import DEFAULT_TIMEOUT_SECONDS, Deployment, scan_items, wait_for
 from herald_tools.local.directives import Stage, act, directive_of
 from herald_tools.local.intake_stage import IntakeStage
 from herald_tools.local.standins.faults import FaultPlan
@@ -583,19 +583,7 @@ def shown_proof(outbox_dir: Path, source: str, event_id: str) -> dict[str, Any] 
 
 def _rejections(dynamodb: Any, table: str) -> dict[str, str]:
     """SQS message id -> the reason dispatch recorded for rejecting it."""
-    found: dict[str, str] = {}
-    kwargs: dict[str, Any] = {
-        "TableName": table,
-        "FilterExpression": "kind = :k",
-        "ExpressionAttributeValues": {":k": {"S": "rejection"}},
-    }
-    while True:
-        page = dynamodb.scan(**kwargs)
-        for item in page.get("Items", []):
-            found[item["message_id"]["S"]] = item["reason"]["S"]
-        if "LastEvaluatedKey" not in page:
-            return found
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return {item["message_id"]["S"]: item["reason"]["S"] for item in scan_items(dynamodb, table, {"kind": "rejection"})}
 
 
 def _event_status(ledger: Any, source: str, order_id: str, event_id: str) -> dict[str, str]:

@@ -60,31 +60,23 @@ def links_in(text: str, base_url: str) -> set[str]:
 
 
 def ledger_pages(dynamodb: Any, table: str) -> list[dict[str, Any]]:
-    """Every PAGE# item of the table (a scan: the local table is small), as plain values."""
+    """Every PAGE# item of the table, as plain values."""
     from herald.domain.keys import split_key
+    from herald_tools.local.conditions import scan_items
 
     pages = []
-    kwargs: dict[str, Any] = {
-        "TableName": table,
-        "FilterExpression": "kind = :k",
-        "ExpressionAttributeValues": {":k": {"S": "order_page"}},
-    }
-    while True:
-        page = dynamodb.scan(**kwargs)
-        for item in page.get("Items", []):
-            blocks = json.loads(item["blocks"]["S"])
-            pages.append(
-                {
-                    "token": split_key(item["pk"]["S"])[-1],
-                    "source": item["source"]["S"],
-                    "order_id": item["order_id"]["S"],
-                    "order_number": blocks.get("order", {}).get("number"),
-                    "locale": blocks.get("customer", {}).get("locale"),
-                }
-            )
-        if "LastEvaluatedKey" not in page:
-            return pages
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    for item in scan_items(dynamodb, table, {"kind": "order_page"}):
+        blocks = json.loads(item["blocks"]["S"])
+        pages.append(
+            {
+                "token": split_key(item["pk"]["S"])[-1],
+                "source": item["source"]["S"],
+                "order_id": item["order_id"]["S"],
+                "order_number": blocks.get("order", {}).get("number"),
+                "locale": blocks.get("customer", {}).get("locale"),
+            }
+        )
+    return pages
 
 
 def order_links(
