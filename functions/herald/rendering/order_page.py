@@ -15,6 +15,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from herald.domain.order_page import MAX_NOTE_CHARACTERS, PAGE_PATH, DisputeReason
+from herald.domain.returns import Resolution, ReturnReason
 from herald.rendering.colours import text_colour_on
 from herald.rendering.formatting import Formatter, timezone_named
 from herald.rendering.links import map_link
@@ -25,6 +26,19 @@ DISPUTE_LABELS = {
     DisputeReason.NOTHING_ARRIVED: "Nothing arrived",
     DisputeReason.WRONG_PLACE: "It was left in the wrong place",
     DisputeReason.DAMAGED: "It arrived damaged",
+}
+# The return form's choices, in the order the form shows them. The reason's label is also the `return.reason` of
+# the return.requested event Herald publishes, so the confirmation email says it in the customer's words.
+RETURN_REASON_LABELS = {
+    ReturnReason.DOES_NOT_FIT: "It doesn't fit",
+    ReturnReason.DAMAGED: "It arrived damaged",
+    ReturnReason.NOT_AS_DESCRIBED: "It is not as described",
+    ReturnReason.CHANGED_MIND: "I changed my mind",
+    ReturnReason.OTHER: "Another reason",
+}
+RESOLUTION_LABELS = {
+    Resolution.REFUND: "A refund",
+    Resolution.EXCHANGE: "An exchange",
 }
 
 
@@ -42,6 +56,8 @@ def _environment() -> Environment:
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(
         dispute_labels=DISPUTE_LABELS,
+        return_reason_labels=RETURN_REASON_LABELS,
+        resolution_labels=RESOLUTION_LABELS,
         max_note=MAX_NOTE_CHARACTERS,
     )
     return env
@@ -107,6 +123,13 @@ def render_dispute_details(view: Any, shipment_id: str, form_token: str, *, erro
     """The second step of "I did not receive it": what happened, and an optional note."""
     template = _environment().get_template("dispute.html")
     return template.render(_context(view), shipment_id=shipment_id, form_token=form_token, error=error)
+
+
+def render_return_form(view: Any, *, error: str | None = None, chosen: frozenset[str] = frozenset()) -> str:
+    """The return form of an order: its returnable items, the reason, refund or exchange, a note. `chosen`: the
+    items ticked in a post that was refused (the customer does not tick them again)."""
+    template = _environment().get_template("return.html")
+    return template.render(_context(view), form_token=view.return_form_token, error=error, chosen=chosen)
 
 
 def render_message_page(title: str, message: str, *, lang: str = "en") -> str:
