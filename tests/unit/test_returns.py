@@ -96,7 +96,8 @@ def test_a_started_returns_id_is_one_per_form_and_order() -> None:
     assert first != started_return_id("storefront/acme", "ord_1", "nonce-b")
     assert first != started_return_id("storefront/acme", "ord_2", "nonce-a")
     # And it is a valid contract return id and the stem of a valid event id
-    assert len(first) <= 100 and first.isascii()
+    assert len(first) <= 100
+    assert first.isascii()
 
 
 def _event(event_type: str, time: str, details: dict[str, Any]) -> dict[str, Any]:
@@ -148,7 +149,9 @@ def test_the_page_shows_a_started_return_as_requested_until_the_storefronts_even
     (ret,) = view.returns
     assert (ret.state, ret.label_url, ret.items, ret.resolution) == ("return.approved", label, mugs, "exchange")
     html = render_order_page(view)
-    assert "Approved" in html and label in html and "Print your return label" in html
+    assert "Approved" in html
+    assert label in html
+    assert "Print your return label" in html
 
 
 @pytest.mark.parametrize(
@@ -178,7 +181,8 @@ def test_the_return_form_offers_each_returnable_item_with_a_quantity_when_more_t
     html = render_return_form(view)
     assert html.count('type="checkbox" name="item"') == 2
     # Then only the mugs (three of them) ask how many, and the form posts to the page's return route
-    assert 'name="quantity:MUG"' in html and 'name="quantity:TENT"' not in html
+    assert 'name="quantity:MUG"' in html
+    assert 'name="quantity:TENT"' not in html
     assert html.count("<option") == 3
     assert f'action="/o/{"t" * 22}/return"' in html
     for label in [*RETURN_REASON_LABELS.values(), *RESOLUTION_LABELS.values()]:
@@ -189,4 +193,26 @@ def test_a_storefront_item_name_is_escaped_on_the_return_form() -> None:
     view = build_view("t" * 22, PAGE, [DELIVERED], None)
     view.returnable = [Returnable("X", "<script>alert(1)</script>", 1)]
     html = render_return_form(view)
-    assert "<script>alert" not in html and "&lt;script&gt;" in html
+    assert "<script>alert" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_the_timeline_and_the_evidence_pack_show_a_started_return() -> None:
+    from herald.usecases.evidence import evidence_pack
+    from herald.usecases.timeline import build_timeline, describe
+
+    # Given a return started on the page, recorded beside the order's delivery
+    mugs = [{"sku": "MUG", "name": "Camp Mug", "quantity": 2}]
+    item = _started("hrld-ret-1", mugs, "2026-11-06T10:00:00+00:00") | {"sk": {"S": "ANSWER#n1"}}
+    # When the timeline and the evidence pack are built
+    (entry,) = [
+        e
+        for e in build_timeline("storefront/acme", "ord_1", [DELIVERED, item])["entries"]
+        if e["kind"] == "return_started"
+    ]
+    pack = evidence_pack("storefront/acme", "ord_1", [DELIVERED, item])
+    # Then the timeline's line says what it holds and why, and the pack lists it with its items
+    assert entry["summary"] == "return_started 2 x MUG (damaged, exchange)"
+    assert describe(entry)[:2] == ("return started on the order page", "2 x MUG (damaged, exchange)")
+    (started,) = pack["returns_started"]
+    assert (started["return_id"], started["items"], started["resolution"]) == ("hrld-ret-1", mugs, "exchange")

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from herald.contract.event_types import EventType
 from herald.domain.order_page import MAX_NOTE_CHARACTERS, FormRefused
 
 RETURN_FORM = "return"
 MAX_RETURN_LINES = 50  # one checkbox per item of an order: more than any order page shows
 # The state of a return whose items the customer has back (the storefront said no).
-_RELEASED = frozenset({"return.declined"})
+_RELEASED = frozenset({EventType.RETURN_DECLINED.value})
 
 
 class ReturnReason(StrEnum):

@@ -53,6 +53,9 @@ def verify_herald_webhook(secret: str, headers: Mapping[str, str], body: bytes, 
 # --- end of the docs' snippet ---------------------------------------------------------------------------------
 
 
+_SIGNED_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+
+
 class StorefrontWebhookReceiver(StandInServer):
     name = "storefront-webhooks"
     max_body_bytes = 64 * 1024
@@ -123,7 +126,7 @@ class StorefrontWebhookReceiver(StandInServer):
             with self._state:
                 self._refused += 1
             return Reply(401, b"signature refused")
-        self._record(headers, event)
+        self._record(headers, event, request.body)
         return Reply(204)
 
     def _verified(self, headers: Mapping[str, str], body: bytes) -> dict[str, Any] | None:
@@ -134,7 +137,7 @@ class StorefrontWebhookReceiver(StandInServer):
                 continue  # another of the storefront's secrets may verify it (a rotation)
         return None
 
-    def _record(self, headers: Mapping[str, str], event: dict[str, Any]) -> None:
+    def _record(self, headers: Mapping[str, str], event: dict[str, Any], body: bytes) -> None:
         webhook_id = headers["webhook-id"]
         with self._state:
             if webhook_id in self._seen:
@@ -148,6 +151,12 @@ class StorefrontWebhookReceiver(StandInServer):
                 "signatures": len(headers["webhook-signature"].split(" ")),
                 "event": event,
                 "deliveries": 1,
+                # The request as it came (the body is ASCII: docs/outbound-webhooks.md), so a test can check the
+                # signature itself with the storefront's secret, as the storefront's own code would.
+                "request": {
+                    "headers": {name: headers[name] for name in _SIGNED_HEADERS},
+                    "body": body.decode("ascii"),
+                },
             }
             self._received.append(entry)
             with self.received_path.open("a", encoding="utf-8") as file:
