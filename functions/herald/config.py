@@ -273,6 +273,9 @@ class OrderPageSettings(FunctionSettings, _OrderPageSetting, OutboundQueueSettin
 
     # Where Herald keeps the proof photos it serves (fetched once from the carrier). Unset: no photo is shown.
     photos_bucket: str | None = Field(None, alias="HERALD_PROOF_PHOTOS_BUCKET")
+    # Where a return started on the page is published as a Herald return.requested event, for dispatch to send the
+    # customer's confirmation. Unset: the storefront is told, the customer gets no confirmation email.
+    order_events_queue_url: str | None = Field(None, alias="HERALD_ORDER_EVENTS_QUEUE_URL")
 
 
 class OutboundWebhooksSettings(FunctionSettings):

@@ -20,6 +20,7 @@ from tests.storefronts import storefront
 
 from herald.domain.locales import format_locale, locale_chain
 from herald.domain.order_page import FormRefused
+from herald.domain.returns import Returnable, ReturnReason
 from herald.domain.storefront import Storefront
 from herald.rendering.order_page import (
     accept_languages,
@@ -28,7 +29,9 @@ from herald.rendering.order_page import (
     render_dispute_details,
     render_message_page,
     render_order_page,
+    render_return_form,
     render_unsubscribe_form,
+    return_reason_words,
     translations,
 )
 from herald.usecases.order_page import OrderPageView, build_view
@@ -158,6 +161,15 @@ def order_view(
         items.append(_answer("delivery_confirmed", "received", None, "2026-11-27T15:00:00+00:00"))
         items.append(_answer("delivery_disputed", "not_received", "wrong_place", "2026-11-27T16:00:00+00:00"))
         items.append(_answer("delivery_disputed", "not_received", None, "2026-11-27T17:00:00+00:00"))
+        started = [{"sku": "TENT", "name": "Tente", "quantity": 1}]
+        items.append(
+            {
+                "kind": {"S": "return_started"},
+                "return_id": {"S": "ret_1"},
+                "items": {"S": json.dumps(started)},
+                "resolution": {"S": "exchange"},
+            }
+        )
     customer: dict[str, Any] = {"timezone": "America/Toronto"}
     if locale is not None:
         customer["locale"] = locale
@@ -203,6 +215,14 @@ def every_page(locale: str | None, store: Storefront | None = None) -> str:
         render_order_page(order_view(locale, store=store, answered=False, support="email", shipments=2)),
         render_dispute_details(view, "shp_1", "1.abc.def", error=FormRefused("choose what happened")),
     ]
+    # The return form, as offered and as refused, and the order page that offers it (nothing answered yet)
+    offering = order_view(locale, store=store, answered=False)
+    offering.returnable = [Returnable("TENT", "Tente", 1), Returnable("BOOT", "Bottes", 2)]
+    offering.return_form_token = "1.abc.def"
+    many = FormRefused("choose how many to return, from 1 to %(most)s", most=2)
+    pages += [render_order_page(offering), render_return_form(offering), render_return_form(offering, error=many)]
+    offering.returnable = []
+    pages.append(render_return_form(offering))  # nothing left to return
     return " ".join(visible(page) for page in pages)
 
 
@@ -329,6 +349,16 @@ def test_dates_times_and_amounts_on_the_page_are_babels_in_its_language(
     assert placed in text
     assert delivered in text
     assert total in text
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"),
+    [("en-US", "It doesn't fit"), ("es-US", "No me queda bien"), ("fr-CA", "La taille ne convient pas")],
+)
+def test_a_started_returns_reason_is_told_in_the_customers_language(locale: str, words: str) -> None:
+    # Given an order of a customer in `locale`, When the reason of the return they start is put into words
+    # Then it is the page's words in their language: the return.requested event carries them to their email
+    assert return_reason_words(order_view(locale), ReturnReason.DOES_NOT_FIT) == words
 
 
 def test_a_refused_form_says_why_in_the_customers_language() -> None:

@@ -123,6 +123,8 @@ FUNCTION_ENV = {
         "HERALD_ORDER_PAGE_SECRET_ID",
         "HERALD_PROOF_PHOTOS_BUCKET",
         "HERALD_OUTBOUND_WEBHOOKS_QUEUE_URL",
+        # a started return's confirmation: a return.requested event for dispatch
+        "HERALD_ORDER_EVENTS_QUEUE_URL",
     },
     # Its queue's own maxReceiveCount, over the global one.
     "OutboundWebhooksFunction": {"POWERTOOLS_SERVICE_NAME", "HERALD_MAX_RECEIVE_COUNT"},
@@ -557,8 +559,9 @@ def test_policies_are_least_privilege(template: dict[str, Any]) -> None:
         "dynamodb:GetItem": {table},
         "dynamodb:Query": {table},
         "dynamodb:PutItem": {table},
-        # The customer's answers, told to the storefront through the outbound webhooks
-        "sqs:SendMessage": {queue("OutboundWebhooksQueue")},
+        # The customer's answers, told to the storefront through the outbound webhooks; a started return's
+        # confirmation, a return.requested event on the order-events queue
+        "sqs:SendMessage": {queue("OutboundWebhooksQueue"), queue("OrderEventsQueue")},
         # Herald's copies of the proof photos, under their prefix only
         "s3:GetObject": photos,
         "s3:PutObject": photos,
@@ -894,7 +897,12 @@ def test_samtranslator_turns_the_webhook_routes_into_an_http_api_invoking_the_fu
     paths = api["Body"]["paths"]
     webhook_paths = {"/webhooks/sendgrid/events", "/webhooks/twilio/status", "/webhooks/twilio/inbound"}
     intake_paths = {"/intake/shopify", "/intake/{platform}/{slug}"}
-    page_paths = {ORDER_PAGE_PATH, f"{ORDER_PAGE_PATH}/delivery", f"{ORDER_PAGE_PATH}/photo/{{shipment_id}}"}
+    page_paths = {
+        ORDER_PAGE_PATH,
+        f"{ORDER_PAGE_PATH}/delivery",
+        f"{ORDER_PAGE_PATH}/photo/{{shipment_id}}",
+        f"{ORDER_PAGE_PATH}/return",
+    }
     operator_paths = {TIMELINE_PATH, EVIDENCE_PATH}
     others = {UNSUBSCRIBE_PATH, ONFLEET_CHECK_PATH}
     assert set(paths) == webhook_paths | intake_paths | page_paths | operator_paths | others
@@ -908,6 +916,7 @@ def test_samtranslator_turns_the_webhook_routes_into_an_http_api_invoking_the_fu
     assert set(paths[ORDER_PAGE_PATH]) == {"get"}
     assert set(paths[f"{ORDER_PAGE_PATH}/delivery"]) == {"post"}
     assert set(paths[f"{ORDER_PAGE_PATH}/photo/{{shipment_id}}"]) == {"get"}
+    assert set(paths[f"{ORDER_PAGE_PATH}/return"]) == {"get", "post"}
     assert all("security" not in operation for path in page_paths for operation in paths[path].values())
     # And only the operators' routes (timeline, evidence) ask for a SigV4 signature; the provider routes have none
     for path in operator_paths:
@@ -919,7 +928,7 @@ def test_samtranslator_turns_the_webhook_routes_into_an_http_api_invoking_the_fu
     invoked = sorted(p["FunctionName"]["Ref"] for p in permissions)
     assert (
         invoked
-        == ["IntakeFunction"] * 3 + ["OrderPageFunction"] * 3 + ["TimelineFunction"] * 2 + ["WebhooksFunction"] * 5
+        == ["IntakeFunction"] * 3 + ["OrderPageFunction"] * 5 + ["TimelineFunction"] * 2 + ["WebhooksFunction"] * 5
     )
 
 

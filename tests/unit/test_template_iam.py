@@ -336,7 +336,8 @@ KEY_ACCESS: dict[str, dict[str, set[str]]] = {
     # the late-delivery checks: a shipment's last notice and the blocks its last event carried
     "LateDeliveryFunction": {"GetItem": {"SHIPMENT", "LINK"}},
     # the order page: the order a token opens, the order's steps, the customer's answers beside them
-    "OrderPageFunction": {"GetItem": {"PAGE"}, "Query": {"ORDER"}, "PutItem": {"ORDER"}},
+    # and, for a return it starts, the intake's record of the order (whom to confirm it to)
+    "OrderPageFunction": {"GetItem": {"PAGE", "LINK"}, "Query": {"ORDER"}, "PutItem": {"ORDER"}},
     # the outbound webhooks: each attempt on the order's timeline (OUTBOUND#<event id> under the order's pk)
     "OutboundWebhooksFunction": {"GetItem": {"ORDER"}, "UpdateItem": {"ORDER"}},
 }

@@ -3,7 +3,8 @@
 - PAGE#<token> / PAGE: the order a page token opens (storefront, order id) and what the page shows of the order
   itself (its number, items, total; the customer's locale and zone, never their contact), written by dispatch with
   each event (the latest event's blocks win) and expiring `PAGE_LINK_DAYS` after the order's last message.
-- ORDER#<source>#<order id> / ANSWER#<nonce>: a customer's answer about a delivery, beside the order's events and
+- ORDER#<source>#<order id> / ANSWER#<nonce>: a customer's answer about a delivery, or a return they started
+  (`return_started`: its items, reason, refund or exchange, the note masked), beside the order's events and
   notifications so `herald timeline` shows it. The form's nonce is in the key and the write is conditional: a
   replayed form post records nothing, and a second answer (a new form) is a second item, never an overwrite.
 """
@@ -18,7 +19,7 @@ from herald.adapters.dynamodb_ledger import order_pk
 from herald.adapters.dynamodb_values import num_attr, put_if_absent, str_attr
 from herald.domain.keys import key
 from herald.domain.masking import mask_text
-from herald.usecases.ports import OrderPageRecord, RecordedAnswer
+from herald.usecases.ports import OrderPageRecord, RecordedAnswer, StartedReturn
 
 
 def page_pk(token: str) -> str:
@@ -72,4 +73,24 @@ class DynamoDbOrderPages:
         for name, value in (("reason", answer.reason), ("note", answer.note)):
             if value:
                 item[name] = str_attr(mask_text(value))  # the customer's own words: stored masked
+        return put_if_absent(self._db, self._table, item) is None
+
+    def record_return(self, source: str, order_id: str, nonce: str, started: StartedReturn, now: datetime) -> bool:
+        """Record the started return once per form nonce. False when that form was already posted (a replay)."""
+        item: dict[str, Any] = {
+            "pk": str_attr(order_pk(source, order_id)),
+            # The answers' keys: one nonce space for every form of the page, so no form's token posts another's.
+            "sk": str_attr(key("ANSWER", nonce)),
+            "kind": str_attr("return_started"),
+            "source": str_attr(source),
+            "order_id": str_attr(order_id),
+            "return_id": str_attr(started.return_id),
+            "items": str_attr(json.dumps(started.items, separators=(",", ":"), sort_keys=True)),
+            "reason": str_attr(started.reason),
+            "resolution": str_attr(started.resolution),
+            "received_at": str_attr(now.isoformat()),
+            "expires_at": num_attr(int((now + timedelta(days=self._link_days)).timestamp())),
+        }
+        if started.note:
+            item["note"] = str_attr(mask_text(started.note))  # the customer's own words: stored masked
         return put_if_absent(self._db, self._table, item) is None

@@ -18,11 +18,12 @@ class EventsNotAccepted(EventsRefused):
 
 
 class SqsEventPublisher:
-    def __init__(self, client: Any, *, order_queue_url: str | None, shipment_queue_url: str) -> None:
+    def __init__(self, client: Any, *, order_queue_url: str | None, shipment_queue_url: str | None) -> None:
         self._sqs = client
         # Order and return events share the order queue (docs/contract.md), shipment events have their own. A
-        # publisher of shipment events only (the late-delivery function) is given no order queue.
-        self._urls = {"shipment": shipment_queue_url}
+        # publisher of shipment events only (the late-delivery function) is given no order queue, one of return
+        # events only (the order page's returns) no shipment queue.
+        self._urls: dict[str, str] = {"shipment": shipment_queue_url} if shipment_queue_url else {}
         if order_queue_url:
             self._urls |= {"order": order_queue_url, "return": order_queue_url}
 

@@ -3,6 +3,8 @@
 - GET  /o/{token}           the page (order, shipments and their history, estimates, proof of delivery, returns)
 - POST /o/{token}/delivery  the answer about a delivered shipment: "received", or "not received" and what happened
 - GET  /o/{token}/photo/{shipment}  the delivery's proof photo: Herald's own copy, fetched once from the carrier
+- GET  /o/{token}/return    the return form (delivered items not already in a return, reason, refund or exchange)
+- POST /o/{token}/return    start that return: the storefront is told, the customer's confirmation is queued
 
 The token is the only credential: a malformed one is refused without a lookup, an unknown or expired one gets the
 same 404 page, and a post is authenticated (its token, then its form's token) before its body is parsed; the body
@@ -30,13 +32,17 @@ from herald.rendering.order_page import (
     render_dispute_details,
     render_message_page,
     render_order_page,
+    render_return_form,
 )
-from herald.usecases.order_page import AnswerOutcome, AnswerResult, OrderPages
+from herald.usecases.order_page import AnswerOutcome, AnswerResult, OrderPages, OrderPageView
 
 logger = build_logger()
 app = APIGatewayHttpResolver()
 
 MAX_FORM_BYTES = 4096  # the delivery form: a shipment id, a token, a reason and a note of 500 characters
+# The return form: the delivery form's fields plus a checkbox and a quantity per item (a sku is at most 200
+# characters, MAX_RETURN_LINES of them); an order page's whole order fits, a flood does not.
+MAX_RETURN_FORM_BYTES = 32 * 1024
 _HEADERS = {
     # Styles inline, images from the page itself (the proof photo) or a storefront's https logo; nothing else.
     "Content-Security-Policy": (
@@ -60,6 +66,19 @@ _NOTICES = {
         "Thank you for telling us. We have passed it on to the store, which will look into it with the carrier "
         "and contact you. You do not need to do anything else now."
     ),
+}
+# What happens after a return is started (words built here are kept in one place, to be translated).
+RETURN_NOTICES = {
+    "started": N_(
+        "Your return request is on its way to the store. You will get an email confirming it. The store will "
+        "review it and tell you what happens next, with a return label once it is approved: you can follow it "
+        "on this page."
+    ),
+    "started_unconfirmed": N_(
+        "Your return request is on its way to the store. The store will review it and tell you what happens next, "
+        "with a return label once it is approved: you can follow it on this page."
+    ),
+    "replayed": N_("We already have this return request."),
 }
 
 
@@ -92,6 +111,15 @@ def _build() -> OrderPageGraph:
         from herald.adapters.sqs_outbound import SqsOutboundEvents
 
         outbound = SqsOutboundEvents(aws_client("sqs"), config.outbound_webhooks_queue_url)
+    links = events = None
+    if config.order_events_queue_url:
+        from herald.adapters.dynamodb_intake import DynamoDbIntakeLinks
+        from herald.adapters.sqs_events import SqsEventPublisher
+
+        links = DynamoDbIntakeLinks(dynamodb, config.table_name, ttl_days=config.ttl_days)
+        events = SqsEventPublisher(
+            aws_client("sqs"), order_queue_url=config.order_events_queue_url, shipment_queue_url=None
+        )
     return OrderPageGraph(
         OrderPages(
             DynamoDbOrderPages(dynamodb, config.table_name, link_days=config.page_link_days),
@@ -101,6 +129,8 @@ def _build() -> OrderPageGraph:
             photos=photos,
             fetcher=fetcher,
             outbound=outbound,
+            links=links,
+            events=events,
         )
     )
 
@@ -139,19 +169,12 @@ def proof_photo(token: str, shipment_id: str) -> Response[Any]:
 
 @app.post("/o/<token>/delivery")
 def delivery_answer(token: str) -> Response[str]:
-    event = app.current_event
-    body = event.body or ""
-    # Bounded before anything is decoded: base64 of MAX_FORM_BYTES is at most 4/3 as long.
-    if len(body) > MAX_FORM_BYTES * 4 // 3 + 4:
-        return _message(413, *_TOO_LARGE)
+    read = _read_form(token, MAX_FORM_BYTES)
+    if isinstance(read, Response):
+        return read
+    view, pairs = read
     pages = root().pages
-    view = pages.view(token)
-    if view is None:  # authenticated before the body is parsed
-        return _gone()
-    raw = base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
-    if len(raw) > MAX_FORM_BYTES:
-        return _message(413, *_TOO_LARGE)
-    fields = dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+    fields = dict(pairs)
     try:
         result = pages.answer(view, fields)
     except FormRefused as refused:
@@ -159,6 +182,67 @@ def delivery_answer(token: str) -> Response[str]:
         emit("OrderPageFormsRefused", 1, MetricUnit.Count)
         return _html(400, render_order_page(view, error=refused))
     return _answered(result)
+
+
+@app.get("/o/<token>/return")
+def return_form(token: str) -> Response[str]:
+    view = root().pages.view(token)
+    if view is None:
+        return _gone()
+    if view.returns_portal_url is not None:  # the store's own portal: the page links there, Herald takes none
+        return Response(303, "text/plain", "", headers=dict(_HEADERS) | {"Location": view.returns_portal_url})
+    return _html(200, render_return_form(view, accept_language=_accept_language()))
+
+
+@app.post("/o/<token>/return")
+def start_return(token: str) -> Response[str]:
+    read = _read_form(token, MAX_RETURN_FORM_BYTES)
+    if isinstance(read, Response):
+        return read
+    view, pairs = read
+    try:
+        result = root().pages.start_return(view, pairs)
+    except FormRefused as refused:
+        logger.warning("order page return form refused", extra={"reason": str(refused)})
+        emit("OrderPageFormsRefused", 1, MetricUnit.Count)
+        chosen = frozenset(value for name, value in pairs if name == "item")
+        return _html(400, render_return_form(view, error=refused, chosen=chosen))
+    if result.outcome is AnswerOutcome.REPLAYED:
+        logger.info("order page return form posted again: nothing recorded", extra={"return_id": result.return_id})
+        return _html(200, render_order_page(result.view, notice=RETURN_NOTICES["replayed"]))
+    emit("ReturnsStarted", 1, MetricUnit.Count, source=result.view.source)
+    request = result.request
+    logger.info(
+        "return started",
+        extra={
+            "source": result.view.source,
+            "order_id": result.view.order_id,
+            "return_id": result.return_id,
+            "items": len(request.lines) if request else 0,
+            "reason": request.reason.value if request else None,
+            "resolution": request.resolution.value if request else None,
+            "confirmation_sent": result.confirmation_sent,
+        },
+    )
+    notice = RETURN_NOTICES["started" if result.confirmation_sent else "started_unconfirmed"]
+    return _html(200, render_order_page(result.view, notice=notice))
+
+
+def _read_form(token: str, limit: int) -> tuple[OrderPageView, list[tuple[str, str]]] | Response[str]:
+    """The page a form post is on and its fields, or the answer that refuses it: too large (413, before anything
+    is decoded or looked up), then an unknown link (404, authenticated before the body is parsed)."""
+    event = app.current_event
+    body = event.body or ""
+    # Bounded before anything is decoded: base64 of `limit` bytes is at most 4/3 as long.
+    if len(body) > limit * 4 // 3 + 4:
+        return _message(413, *_TOO_LARGE)
+    view = root().pages.view(token)
+    if view is None:
+        return _gone()
+    raw = base64.b64decode(body) if event.is_base64_encoded else body.encode("utf-8")
+    if len(raw) > limit:
+        return _message(413, *_TOO_LARGE)
+    return view, parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
 
 
 def _answered(result: AnswerResult) -> Response[str]:

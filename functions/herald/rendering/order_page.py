@@ -23,6 +23,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from herald.domain.locales import DEFAULT_LOCALE, N_, best_locale, format_locale
 from herald.domain.order_page import MAX_NOTE_CHARACTERS, PAGE_PATH, DisputeReason, FormRefused
+from herald.domain.returns import Resolution, ReturnReason
 from herald.rendering.colours import text_colour_on
 from herald.rendering.formatting import Formatter, babel_locale, timezone_named
 from herald.rendering.links import map_link
@@ -42,6 +43,19 @@ DISPUTE_LABELS = {
     DisputeReason.DAMAGED: N_("It arrived damaged"),
 }
 YOUR_ORDER = N_("Your order")  # the page's heading name when neither the event nor the registry names the store
+# The return form's choices, in the order the form shows them. The reason's label is also the `return.reason` of
+# the return.requested event Herald publishes, so the confirmation email says it in the customer's words.
+RETURN_REASON_LABELS = {
+    ReturnReason.DOES_NOT_FIT: N_("It doesn't fit"),
+    ReturnReason.DAMAGED: N_("It arrived damaged"),
+    ReturnReason.NOT_AS_DESCRIBED: N_("It is not as described"),
+    ReturnReason.CHANGED_MIND: N_("I changed my mind"),
+    ReturnReason.OTHER: N_("Another reason"),
+}
+RESOLUTION_LABELS = {
+    Resolution.REFUND: N_("A refund"),
+    Resolution.EXCHANGE: N_("An exchange"),
+}
 
 
 @cache
@@ -98,6 +112,8 @@ def _environment(locale: str) -> Environment:
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.globals.update(
         dispute_labels=DISPUTE_LABELS,
+        return_reason_labels=RETURN_REASON_LABELS,
+        resolution_labels=RESOLUTION_LABELS,
         max_note=MAX_NOTE_CHARACTERS,
         lang=locale,
     )
@@ -115,6 +131,13 @@ def _words(locale: str, message: str | FormRefused | None, params: Mapping[str, 
         msgid = message
     words = translations(locale).gettext(msgid)
     return words % params if params else words
+
+
+def return_reason_words(view: Any, reason: ReturnReason) -> str:
+    """A return's reason as the customer chose it, in the order's language (the page's): the return.requested
+    event carries it to the customer's confirmation email, which is written in that language too."""
+    locale = _view_locale(view)
+    return translations(locale).gettext(RETURN_REASON_LABELS[reason])
 
 
 def _view_locale(view: Any, accept_language: str | None = None) -> str:
@@ -201,6 +224,22 @@ def render_dispute_details(
     template = _environment(locale).get_template("dispute.html")
     return template.render(
         _context(view, locale), shipment_id=shipment_id, form_token=form_token, error=_words(locale, error)
+    )
+
+
+def render_return_form(
+    view: Any,
+    *,
+    error: str | FormRefused | None = None,
+    chosen: frozenset[str] = frozenset(),
+    accept_language: str | None = None,
+) -> str:
+    """The return form of an order: its returnable items, the reason, refund or exchange, a note. `chosen`: the
+    items ticked in a post that was refused (the customer does not tick them again)."""
+    locale = _view_locale(view, accept_language)
+    template = _environment(locale).get_template("return.html")
+    return template.render(
+        _context(view, locale), form_token=view.return_form_token, error=_words(locale, error), chosen=chosen
     )
 
 

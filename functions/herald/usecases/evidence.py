@@ -9,6 +9,7 @@ exactly what the customer saw. `herald evidence` prints it; the timeline functio
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ _NOTIFICATION_FIELDS = (
     "at",
 )
 _ANSWER_FIELDS = ("kind", "shipment_id", "answer", "reason", "note", "received_at")
+_RETURN_FIELDS = ("kind", "return_id", "items", "reason", "resolution", "note", "received_at")
 
 
 def evidence_pack(
@@ -69,7 +71,16 @@ def evidence_pack(
         "answers": [
             _pick(e, _ANSWER_FIELDS) for e in entries if e["kind"] in ("delivery_confirmed", "delivery_disputed")
         ],
+        # The returns the customer started on the page (a claim for a damaged delivery may rest on one).
+        "returns_started": [_started(e) for e in entries if e["kind"] == "return_started"],
     }
+
+
+def _started(e: dict[str, Any]) -> dict[str, Any]:
+    picked = _pick(e, _RETURN_FIELDS)
+    if isinstance(picked.get("items"), str):
+        picked["items"] = json.loads(picked["items"])
+    return picked
 
 
 def order_evidence(ledger: TimelineReader, source: str, order_id: str) -> dict[str, Any] | None:

@@ -16,15 +16,30 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from herald.contract.event_types import EventType
+from herald.domain.locales import N_
 from herald.domain.order_page import (
     DeliveryAnswer,
     DeliveryResponse,
+    FormRefused,
     FormTokens,
     delivery_response,
     is_page_token,
 )
 from herald.domain.outbound import OutboundType, outbound_event, outbound_event_id
+from herald.domain.returns import (
+    RETURN_FORM,
+    Returnable,
+    ReturnReason,
+    ReturnRequest,
+    return_event_id,
+    return_request,
+    returnable_items,
+    started_return_id,
+)
 from herald.usecases.ports import (
+    EventPublisher,
+    IntakeLinks,
+    LinkKey,
     OrderPageRecord,
     OrderPageStore,
     OutboundEvents,
@@ -32,6 +47,7 @@ from herald.usecases.ports import (
     PhotoCopies,
     PhotoFetcher,
     RecordedAnswer,
+    StartedReturn,
     StorefrontDirectory,
 )
 
@@ -66,6 +82,11 @@ class ShipmentView:
     proof: dict[str, Any] | None = None
     answers: list[dict[str, Any]] = field(default_factory=list)
     form_token: str | None = None  # the delivery form's token, when the shipment is delivered
+    items: list[dict[str, Any]] = field(default_factory=list)  # what it holds (sku, quantity); none: the whole order
+
+    @property
+    def delivered(self) -> bool:
+        return any(step.event_type == EventType.SHIPMENT_DELIVERED.value for step in self.steps)
 
     @property
     def status(self) -> str | None:
@@ -83,6 +104,7 @@ class ReturnView:
     items: list[dict[str, Any]]
     label_url: str | None = None
     refund_amount: str | None = None
+    resolution: str | None = None  # refund or exchange, for a return the customer started on this page
 
 
 @dataclass
@@ -96,12 +118,25 @@ class OrderPageView:
     storefront: Storefront | None
     shipments: list[ShipmentView]
     returns: list[ReturnView]
+    started_returns: set[str] = field(default_factory=set)  # ids of the returns started on this page (recorded)
+    returnable: list[Returnable] = field(default_factory=list)  # what the return form offers
+    return_form_token: str | None = None  # the return form's token, when it is shown
+    returns_portal_url: str | None = None  # the storefront's own returns portal: linked instead of the form
 
 
 class AnswerOutcome(StrEnum):
     RECORDED = "recorded"
     DETAILS_NEEDED = "details_needed"  # "not received": ask what happened before recording
     REPLAYED = "replayed"  # this form was posted before: nothing recorded again
+
+
+@dataclass(frozen=True)
+class ReturnResult:
+    outcome: AnswerOutcome  # RECORDED or REPLAYED
+    view: OrderPageView
+    request: ReturnRequest | None  # None for a replay (the form was not read again)
+    return_id: str
+    confirmation_sent: bool  # the customer's return.requested confirmation was queued (False: no contact known)
 
 
 @dataclass(frozen=True)
@@ -125,6 +160,8 @@ class OrderPages:
         photos: PhotoCopies | None = None,
         fetcher: PhotoFetcher | None = None,
         outbound: OutboundEvents | None = None,
+        links: IntakeLinks | None = None,
+        events: EventPublisher | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._pages = pages
@@ -136,6 +173,11 @@ class OrderPages:
         # The storefront hears of each answer (delivery.disputed, delivery.confirmed); None: a deployment without
         # outbound webhooks records the answer only.
         self._outbound = outbound
+        # The customer's confirmation of a started return: a Herald return.requested event, built from the blocks
+        # the intake's join keeps of the order (its customer's contact, which the page never holds), and put on the
+        # order-events queue for dispatch to send like any event. None: the return is passed on, unconfirmed.
+        self._links = links
+        self._events = events
         self._clock = clock
 
     def view(self, token: str) -> OrderPageView | None:
@@ -151,7 +193,75 @@ class OrderPages:
         for shipment in view.shipments:
             if shipment.proof is not None:
                 shipment.form_token = forms.issue(token, _form_name(shipment.id), self._clock())
+        outbound = view.storefront.outbound if view.storefront else None
+        view.returns_portal_url = outbound.returns_portal_url if outbound else None
+        view.returnable = _returnable(view)
+        if view.returnable and view.returns_portal_url is None:
+            view.return_form_token = forms.issue(token, RETURN_FORM, self._clock())
         return view
+
+    def start_return(self, view: OrderPageView, pairs: list[tuple[str, str]]) -> ReturnResult:
+        """Start the return the return form posted on the page `view` opened: tell the storefront, queue the
+        customer's confirmation, record it on the timeline. Raises FormRefused for a bad form (nothing done)."""
+        if view.returns_portal_url is not None:
+            raise FormRefused(N_("returns for this order are made on the store's own returns page"))
+        form_token = next((value for name, value in pairs if name == "form_token"), "")
+        nonce = self._forms().verify(view.token, RETURN_FORM, form_token, self._clock())
+        return_id = started_return_id(view.source, view.order_id, nonce)
+        if return_id in view.started_returns:  # this very form was posted and recorded: nothing again
+            return ReturnResult(AnswerOutcome.REPLAYED, view, None, return_id, False)
+        # What this form may return, leaving out the return it would itself make (told, not yet recorded, when an
+        # earlier post of it failed halfway): the customer's retry is not refused for its own items.
+        request = return_request(pairs, _returnable(view, leaving_out=return_id))
+        started = StartedReturn(
+            return_id=return_id,
+            items=[{"sku": line.sku, "name": line.name, "quantity": line.quantity} for line in request.lines],
+            reason=request.reason.value,
+            resolution=request.resolution.value,
+            note=request.note,
+        )
+        # Told and confirmed before it is recorded, under ids made from the form's nonce (as an answer is): a
+        # failure halfway leaves the form to post again, and the storefront and dispatch each dedupe the repeat.
+        self._tell_storefront_of_return(view, started, nonce)
+        confirmed = self._confirm_to_customer(view, started)
+        recorded = self._pages.record_return(view.source, view.order_id, nonce, started, self._clock())
+        outcome = AnswerOutcome.RECORDED if recorded else AnswerOutcome.REPLAYED
+        return ReturnResult(outcome, self.view(view.token) or view, request, return_id, confirmed)
+
+    def _tell_storefront_of_return(self, view: OrderPageView, started: StartedReturn, nonce: str) -> None:
+        if self._outbound is None:
+            return
+        data = {
+            "order_id": view.order_id,
+            "order_number": view.order.get("number"),
+            # Herald's id of the request: answer with return events carrying it as `return.id`, and the page
+            # shows their states on this return.
+            "return_id": started.return_id,
+            "items": started.items,
+            "reason": started.reason,
+            "resolution": started.resolution,
+            "note": started.note,  # as typed, to the customer's own storefront; stored masked
+        }
+        event_type = OutboundType.RETURN_REQUESTED
+        self._outbound.publish(
+            outbound_event(
+                view.source,
+                event_type,
+                view.order_id,
+                {k: v for k, v in data.items() if v is not None},
+                outbound_event_id(event_type, view.order_id, nonce),
+                time=self._clock(),
+            )
+        )
+
+    def _confirm_to_customer(self, view: OrderPageView, started: StartedReturn) -> bool:
+        if self._links is None or self._events is None:
+            return False
+        blocks = self._links.find(view.source, LinkKey("order", view.order_id))
+        if not blocks or "customer" not in blocks or "order" not in blocks:
+            return False  # the join's record of the order expired (or never was): the storefront still heard
+        self._events.publish([return_requested_event(view, started, blocks, self._clock())])
+        return True
 
     def answer(self, view: OrderPageView, fields: Mapping[str, str]) -> AnswerResult:
         """Record the delivery form's answer on the page `view` opened (the caller authenticated its token with
@@ -235,6 +345,41 @@ def _form_name(shipment_id: str) -> str:
     return f"delivery\n{shipment_id}"
 
 
+def _returnable(view: OrderPageView, *, leaving_out: str | None = None) -> list[Returnable]:
+    return returnable_items(
+        view.order.get("items", []),
+        [s.items for s in view.shipments if s.delivered],
+        [(r.state, r.items) for r in view.returns if r.id != leaving_out],
+    )
+
+
+def return_requested_event(
+    view: OrderPageView, started: StartedReturn, blocks: Mapping[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The Herald `return.requested` event of a return started on the page: the contract's model, as the
+    storefront would have published it (its source, the order's blocks), so dispatch sends the usual email."""
+    from herald.rendering.order_page import return_reason_words
+
+    data: dict[str, Any] = {name: blocks[name] for name in ("order", "customer", "store") if name in blocks}
+    data["return"] = {
+        "id": started.return_id,
+        "items": started.items,
+        # The contract's reason is words the customer reads in the message; the note stays between customer and
+        # storefront (the outbound event carries it).
+        "reason": return_reason_words(view, ReturnReason(started.reason)),
+    }
+    return {
+        "specversion": "1.0",
+        "id": return_event_id(started.return_id),
+        "source": view.source,
+        "type": EventType.RETURN_REQUESTED.value,
+        "time": now.isoformat(),
+        "datacontenttype": "application/json",
+        "subject": f"return/{started.return_id}",
+        "data": data,
+    }
+
+
 def evidence_of(shipment: ShipmentView) -> dict[str, Any]:
     """What the customer answered about: the proof and the scans with their estimates (an evidence pack's core)."""
     return {
@@ -252,10 +397,14 @@ def build_view(
     shipments: dict[str, ShipmentView] = {}
     returns: dict[str, ReturnView] = {}
     answers: list[dict[str, Any]] = []
+    started: list[ReturnView] = []
     for item in sorted(items, key=lambda i: _text(i, "event_time") or _text(i, "received_at") or ""):
         kind = _text(item, "kind")
         if kind in ("delivery_confirmed", "delivery_disputed"):
             answers.append({name: next(iter(value.values())) for name, value in item.items()})
+            continue
+        if kind == "return_started":
+            started.append(_started_return(item))
             continue
         if kind != "event" or "details" not in item:
             continue
@@ -265,12 +414,20 @@ def build_view(
             _add_shipment_step(shipments, details, event_type, time, told in _TOLD)
         if "return" in details and told in _TOLD:
             ret = details["return"]
+            # A later event that lists no items is about the same items (an approval seldom repeats them).
+            earlier = returns[ret["id"]].items if ret["id"] in returns else []
             returns[ret["id"]] = ReturnView(
-                ret["id"], event_type, ret.get("items", []), ret.get("label_url"), ret.get("refund_amount")
+                ret["id"], event_type, ret.get("items") or earlier, ret.get("label_url"), ret.get("refund_amount")
             )
     for answer in answers:
         if answer.get("shipment_id") in shipments:
             shipments[answer["shipment_id"]].answers.append(answer)
+    for ret in started:
+        # Requested until the storefront's own return events about it (its id) say more; dispatch may not yet have
+        # recorded the page's own return.requested.
+        known = returns.setdefault(ret.id, ret)
+        known.resolution = ret.resolution
+        known.items = known.items or ret.items
     blocks = page.blocks
     return OrderPageView(
         token=token,
@@ -282,6 +439,16 @@ def build_view(
         storefront=storefront,
         shipments=list(shipments.values()),
         returns=list(returns.values()),
+        started_returns={ret.id for ret in started},
+    )
+
+
+def _started_return(item: Mapping[str, Any]) -> ReturnView:
+    return ReturnView(
+        _text(item, "return_id") or "",
+        EventType.RETURN_REQUESTED.value,
+        json.loads(_text(item, "items") or "[]"),
+        resolution=_text(item, "resolution"),
     )
 
 
@@ -293,6 +460,7 @@ def _add_shipment_step(
         block["id"], ShipmentView(block["id"], block.get("carrier", ""), block.get("tracking_number", ""))
     )
     shipment.tracking_url = block.get("tracking_url") or shipment.tracking_url
+    shipment.items = block.get("items") or shipment.items
     estimate = block.get("estimated_delivery")
     # Every estimate the customer may have read, in order: a revision (even on a repeat scan) shows as a delay.
     if estimate and (not shipment.estimates or shipment.estimates[-1] != estimate):

@@ -296,6 +296,17 @@ class RecordedAnswer:
     evidence: dict[str, Any]  # the proof the customer answered about (photo, GPS, time, recipient)
 
 
+@dataclass(frozen=True)
+class StartedReturn:
+    """A return the customer started on the order page, as the order's timeline keeps it (kind return_started)."""
+
+    return_id: str
+    items: list[dict[str, Any]]  # sku, name, quantity
+    reason: str
+    resolution: str
+    note: str | None
+
+
 class OrderPageStore(Protocol):
     def record_page(self, token: str, record: OrderPageRecord, now: datetime) -> None: ...
 
@@ -303,6 +314,10 @@ class OrderPageStore(Protocol):
 
     def record_answer(self, source: str, order_id: str, nonce: str, answer: RecordedAnswer, now: datetime) -> bool:
         """Once per form nonce: False for a replayed form."""
+        ...
+
+    def record_return(self, source: str, order_id: str, nonce: str, started: StartedReturn, now: datetime) -> bool:
+        """Once per form nonce (the same keys as the answers'): False for a replayed form."""
         ...
 
 

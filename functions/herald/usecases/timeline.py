@@ -22,6 +22,7 @@ attempt.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -234,6 +235,8 @@ def summary(e: dict[str, Any]) -> str:
         return f"{e.get('platform', '?')} report {e.get('status', '?')} ignored ({e.get('reason', '?')})"
     if _is_webhook(e):
         return f"webhook {e.get('event_type', '?')} {e.get('status', '?')} ({_webhook_step(e)})"
+    if e["kind"] == "return_started":
+        return f"return_started {_started_return(e)}"
     if e["kind"] != "notification":
         return f"{e['kind']} {e.get('status', '')}".strip()
     line = f"{_label(e)} {e.get('status', '?')}"
@@ -283,6 +286,9 @@ def describe(e: dict[str, Any]) -> tuple[str, str, str]:
         details = [f"reason: {e.get('reason', '?')}", f"id {e.get('report_id', '?')}"]
         details += [f"{label} {e[name]}" for label, name in _IGNORED_DETAILS if e.get(name)]
         return f"{e.get('platform', '?')} report {e.get('status', '?')}", "ignored", "; ".join(details)
+    if e["kind"] == "return_started":
+        details = [f"id {e.get('return_id', '?')}"] + ([f"note {e['note']}"] if e.get("note") else [])
+        return "return started on the order page", _started_return(e), "; ".join(details)
     if _is_webhook(e):
         details = [f"id {e.get('event_id', '?')}", _webhook_step(e)]
         if e.get("delivered"):
@@ -292,6 +298,16 @@ def describe(e: dict[str, Any]) -> tuple[str, str, str]:
 
 
 _IGNORED_DETAILS = (("tracking", "tracking_number"), ("shipment", "shipment_id"))
+
+
+def _started_return(e: dict[str, Any]) -> str:
+    """`2 x MUG, 1 x TENT (damaged, exchange)`: what a return started on the order page holds, and why."""
+    try:
+        items = json.loads(str(e.get("items") or "[]"))
+    except ValueError:
+        items = []
+    lines = ", ".join(f"{i.get('quantity', 1)} x {i.get('sku', '?')}" for i in items if isinstance(i, dict))
+    return f"{lines or '?'} ({e.get('reason', '?')}, {e.get('resolution', '?')})"
 
 
 def _is_webhook(e: dict[str, Any]) -> bool:

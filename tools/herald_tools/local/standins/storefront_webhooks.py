@@ -54,6 +54,9 @@ def verify_herald_webhook(secret: str, headers: Mapping[str, str], body: bytes, 
 # --- end of the docs' snippet ---------------------------------------------------------------------------------
 
 
+_SIGNED_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+
+
 class StorefrontWebhookReceiver(StandInServer):
     name = "storefront-webhooks"
     max_body_bytes = 64 * 1024
@@ -149,9 +152,10 @@ class StorefrontWebhookReceiver(StandInServer):
                 "signatures": len(headers["webhook-signature"].split(" ")),
                 "event": event,
                 "deliveries": 1,
-                # What was signed, as received: whoever holds the storefront's secret can verify it again.
-                "signed": {name: headers[name] for name in ("webhook-id", "webhook-timestamp", "webhook-signature")},
-                "body": body.decode("utf-8"),
+                # What was signed, as received: whoever holds the storefront's secret can verify it again, as the
+                # storefront's own code would (the body is ASCII: docs/outbound-webhooks.md).
+                "signed": {name: headers[name] for name in _SIGNED_HEADERS},
+                "body": body.decode("ascii"),
             }
             self._received.append(entry)
             with self.received_path.open("a", encoding="utf-8") as file:
