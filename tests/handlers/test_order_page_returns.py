@@ -268,3 +268,30 @@ def test_an_oversized_return_post_is_refused_before_it_is_read(pages: Env, recei
     response = _post_return(path, [("note", "x" * 50_000)])
     assert response["statusCode"] == 413
     assert _entries(pages, "return_started") == []
+
+
+def test_a_return_post_the_queue_refuses_gets_a_page_to_try_again_and_the_retry_is_taken_once(
+    pages: Env, receiver: StorefrontWebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a delivered order's return form, and an outbound queue that does not answer (gone, throttled)
+    _delivered_story(pages)
+    path = _page_path(pages)
+    _, token = _return_form(path)
+    monkeypatch.setenv("HERALD_OUTBOUND_WEBHOOKS_QUEUE_URL", pages.queues["outbound"] + "-missing")
+    order_page.root.reset()
+    # When the customer posts the return
+    failed = _post_return(path, [*MUGS, ("form_token", token)])
+    # Then they get a page that says to try again (503, Retry-After), not a bare error, and nothing is recorded
+    assert failed["statusCode"] == 503
+    assert failed["headers"]["Retry-After"] == "30"
+    assert "please try again in a minute" in failed["body"]
+    assert failed["headers"]["Content-Type"].startswith("text/html")
+    assert _entries(pages, "return_started") == []
+    # When the queue answers again and the customer posts the same form once more
+    monkeypatch.setenv("HERALD_OUTBOUND_WEBHOOKS_QUEUE_URL", pages.queues["outbound"])
+    order_page.root.reset()
+    again = _post_return(path, [*MUGS, ("form_token", token)])
+    # Then the return is taken, once
+    assert again["statusCode"] == 200
+    assert len(_entries(pages, "return_started")) == 1
+    assert len(_queued(pages, "outbound")) == 1

@@ -42,7 +42,7 @@ TRANSLATED = ("es-US", "fr-CA")
 # Words of the English pages that are also words of the translated language (same letters, same meaning).
 COGNATES: dict[str, set[str]] = {
     "es-US": {"total"},
-    "fr-CA": {"total", "photo", "questions", "article", "page", "note", "message", "site", "confirmations"},
+    "fr-CA": {"total", "photo", "questions", "article", "page", "note", "message", "site", "confirmations", "minute"},
 }
 # What the order's data says (names a customer, carrier or storefront typed): not the page's words.
 DATA_WORDS = {

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 
 from herald.domain.locales import N_
 from herald.domain.order_page import DeliveryAnswer, FormRefused
@@ -60,6 +61,10 @@ _GONE = (
     N_("This order link is not valid or has expired. The latest message about your order has a new one."),
 )
 _TOO_LARGE = (N_("Request too large"), N_("This request is too large."))
+_UNAVAILABLE = (
+    N_("Please try again in a moment"),
+    N_("We could not do this just now. Nothing is lost: please try again in a minute."),
+)
 _NOTICES = {
     DeliveryAnswer.RECEIVED: N_("Thank you: we have noted that you received it."),
     DeliveryAnswer.NOT_RECEIVED: N_(
@@ -226,6 +231,18 @@ def start_return(token: str) -> Response[str]:
     )
     notice = RETURN_NOTICES["started" if result.confirmation_sent else "started_unconfirmed"]
     return _html(200, render_order_page(result.view, notice=notice))
+
+
+@app.exception_handler([BotoCoreError, ClientError])
+def aws_unavailable(error: Exception) -> Response[str]:
+    """An AWS call failed (throttled, unreachable): the customer gets a page to try again, not a bare 500. A form
+    post tried again is safe: what it tells the storefront and queues carries ids made from its form's nonce, which
+    the receivers dedupe, and it is recorded once."""
+    logger.exception("order page: an AWS call failed", extra={"error": type(error).__name__})
+    emit("OrderPageFailures", 1, MetricUnit.Count)
+    response = _message(503, *_UNAVAILABLE)
+    response.headers["Retry-After"] = "30"
+    return response
 
 
 def _read_form(token: str, limit: int) -> tuple[OrderPageView, list[tuple[str, str]]] | Response[str]:
