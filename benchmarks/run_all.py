@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     cold = run_script("cold_start", "--runs", str(args.cold_runs))
     batch = run_script("batch_latency")
     own = run_script("own_cost")
+    reference = run_script("reference_cost")["reference_cost"]
     e2e = run_script("end_to_end", "--orders", str(args.orders))
     summary = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
@@ -54,12 +55,21 @@ def main(argv: list[str] | None = None) -> int:
         "cold_start_ratio_max": cold["cold_start"]["cold_start_ratio_max"],
         "cold_start_ratio_max_vs_import_plus_client": cold["cold_start"]["cold_start_ratio_max_vs_import_plus_client"],
         "cold_start_median_ms": cold["cold_start"]["median_ms"],
+        # Herald against the send function an engineer would write from the Powertools docs (benchmarks/reference)
+        "cold_start_over_reference_max": cold["cold_start"]["cold_start_over_reference_max"],
+        "reference_cold_start_ms": cold["cold_start"]["reference_cold_start_ms"],
+        "herald_cold_start_ms": cold["cold_start"]["herald_cold_start_ms"],
+        # A batch of 10 over one provider call: DynamoDB and SQS as in-memory fakes with a fixed latency, and moto
         "batch10_over_single_email": batch["batch_latency"]["batch10_over_single_email"],
         "batch10_over_single_sms": batch["batch_latency"]["batch10_over_single_sms"],
+        "batch10_over_single_email_moto": batch["batch_latency"]["batch10_over_single_email_moto"],
+        "batch10_over_single_sms_moto": batch["batch_latency"]["batch10_over_single_sms_moto"],
         "cpu_us_per_notification": own["cpu_us_per_notification"],
         "aws_requests_per_order_placed": own["aws_requests_per_order_placed"],
         "usd_per_million_notifications": own["usd_per_million_notifications"],
         "dynamodb_writes_per_notification": own["dynamodb_writes_per_notification"],
+        "reference_dynamodb_writes_per_notification": reference["requests"]["dynamodb_writes_per_notification"],
+        "reference_usd_per_million_notifications": reference["cost"]["usd_per_million_notifications"],
         "e2e_notifications_per_second": e2e["end_to_end"]["notifications_per_second"],
         "e2e_latency_ms": e2e["end_to_end"]["latency_ms"],
     }
