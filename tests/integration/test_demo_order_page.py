@@ -146,6 +146,7 @@ class Form:
     action: str
     fields: dict[str, str]  # hidden inputs, and the first (checked) radio of each group
     buttons: dict[str, list[str]]  # submit buttons: name -> values
+    checkboxes: dict[str, list[str]] = field(default_factory=dict)  # name -> the values offered
 
 
 class PageReader(HTMLParser):
@@ -171,6 +172,8 @@ class PageReader(HTMLParser):
             kind = values.get("type", "text")
             if kind == "hidden" or (kind == "radio" and values.get("name") not in self.forms[-1].fields):
                 self.forms[-1].fields[values["name"]] = values.get("value", "")
+            elif kind == "checkbox":
+                self.forms[-1].checkboxes.setdefault(values["name"], []).append(values.get("value", ""))
         elif tag == "button" and self.forms and values.get("type") == "submit" and values.get("name"):
             self.forms[-1].buttons.setdefault(values["name"], []).append(values.get("value", ""))
         if values.get("role") == "status" or self._in_status:
@@ -334,6 +337,65 @@ def test_a_customer_disputes_a_delivery_on_the_page_and_the_operator_and_the_sto
     )
 
 
+def test_a_customer_starts_a_return_on_the_es_us_page_and_it_reaches_the_store_signed(stay: Stay) -> None:
+    # Given the es-US customer's delivered order #1012 and its page's "Start a return" link
+    link = _order(stay, "ord_1012")["links"]["order_page"]
+    status, _, body = _get(link)
+    assert status == 200
+    assert f"{urllib.parse.urlsplit(link).path}/return" in _read(body.decode("utf-8")).links
+    # When they open the return form, written in their language
+    status, _, body = _get(f"{link}/return")
+    html = body.decode("utf-8")
+    assert status == 200, html[:500]
+    assert '<html lang="es-US">' in html
+    assert "Iniciar una devolución" in html
+    # And return the first item offered, with the form's default reason and resolution
+    (form,) = _read(html).forms
+    item = form.checkboxes["item"][0]
+    status, body_text = _post(urllib.parse.urljoin(link, form.action), {**form.fields, "item": item})
+    # Then the page tells them, in Spanish, that it is on its way to the store
+    assert status == 200, body_text[:500]
+    told = " ".join(" ".join(_read(body_text).status).split())
+    assert "va camino a la tienda" in told, told
+    # And `herald timeline` shows the started return
+    timeline = stay.herald("timeline", "ord_1012", "--json")
+    assert timeline.returncode == 0, timeline.stderr
+    (started,) = [e for e in json.loads(timeline.stdout)["entries"] if e["kind"] == "return_started"]
+    # And the storefront's receiver got return.requested, signed with the storefront's own secret
+    (webhook,) = wait_for(
+        "the storefront's receiver has the return.requested of ord_1012",
+        lambda: [
+            r
+            for r in _received(stay)
+            if r["event"]["type"] == "return.requested" and r["event"]["subject"] == "ord_1012"
+        ],
+        lambda found: len(found) == 1,
+        timeout=120,
+    )
+    source = webhook["event"]["source"].removeprefix("herald/")
+    keys = signing_keys(_storefront_secret(stay, source))
+    body_bytes = webhook["body"].encode("utf-8")
+    assert verify(keys, webhook["signed"], body_bytes, now=int(time.time())) == webhook["webhook_id"]
+    event = json.loads(body_bytes)
+    assert [line["sku"] for line in event["data"]["items"]] == [item]
+    assert event["data"]["return_id"] == started["return_id"]
+    # And the customer gets the usual confirmation, in Spanish
+    wanted = "Recibimos su solicitud de devolución del pedido #1012"
+    wait_for(
+        "the customer's return confirmation email of #1012",
+        lambda: [_subject(p) for p in (stay.folder / "outbox" / "email").glob("*.eml")],
+        lambda subjects: wanted in subjects,
+        timeout=120,
+    )
+
+
+def _subject(path: Path) -> str:
+    import email
+    import email.policy
+
+    return str(email.message_from_bytes(path.read_bytes(), policy=email.policy.default)["Subject"])
+
+
 def test_the_summary_prints_the_links_and_the_hint_and_ctrl_c_stops_it_cleanly(stay: Stay) -> None:
     # Given the demo staying up / When the user presses Ctrl-C
     returncode = stay.stop()
@@ -347,6 +409,7 @@ def test_the_summary_prints_the_links_and_the_hint_and_ctrl_c_stops_it_cleanly(s
     assert "(fr-CA): " in printed
     assert "herald timeline ord_" in printed
     assert "herald evidence ord_" in printed
+    assert '"Start a return"' in printed
     assert "outbox/storefront-webhooks/received.jsonl" in printed
     # And the state file the operator commands read is gone
     assert not (stay.folder / ".herald" / "local.json").exists()

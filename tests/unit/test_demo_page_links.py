@@ -117,6 +117,7 @@ def test_the_stay_hint_says_to_open_the_delivered_orders_page_answer_and_read_th
     text = "\n".join(hint)
     assert f"Open order #1012's page (its delivery photo and map) in a browser:\n     {BASE}/o/{TOKEN[:-1]}1" in text
     assert '"No, I did not receive it"' in text
+    assert '"Start a return"' in text
     assert ".venv/bin/herald timeline ord_1012\n     .venv/bin/herald evidence ord_1012" in text
     assert "\n     outbox/storefront-webhooks/received.jsonl" in text
     assert "Also try: .venv/bin/herald timeline ord_1006 (fallback)." in text

@@ -250,12 +250,14 @@ def stay_hint(run: DemoRun, *, here: Path | None = None) -> list[str]:
             "  3. In another terminal, in this folder, read the answer:",
             f"     .venv/bin/herald timeline {order['order_id']}",
             f"     .venv/bin/herald evidence {order['order_id']}",
+            '  4. Back on the page, "Start a return": choose an item, a reason, a refund or',
+            "     an exchange, and send it (the timeline shows it, the store is told).",
         ]
     else:
         lines.append("  (no delivered order in this run: open any page link above)")
     if run.webhooks_received is not None:
         lines += [
-            "  The answer reaches the store's webhook receiver, signed, which logs it in:",
+            "  The answer and the return reach the store's receiver, signed; it logs them in:",
             f"     {_shown(run.webhooks_received, here)}",
         ]
     ids = {o["order_id"] for o in run.report.get("orders", [])}
